@@ -1,0 +1,238 @@
+"""The store: one ring buffer per series, bounded by count and by time, the truth that viewers read.
+
+* :class:`RingBuffer` keeps the newest ``capacity`` (time, value) pairs of one series in two float64
+  arrays. Appends are vectorized (at most two slice copies, whatever the batch size); samples older than
+  the newest one already held are refused and counted, never silently reordered.
+* :class:`Store` maps :class:`~dashboard.metrics.model.SeriesKey` to buffers. ``append(batch)`` writes a
+  batch; when a series' new samples start more than ``max_gap`` seconds after its last one, a NaN is
+  written in between so the plot breaks there instead of drawing a straight line over the outage.
+  Queries: ``window`` (the last *window* seconds), ``since`` (strictly after a time), ``latest``, and
+  ``aligned`` (several series on one shared time axis, NaN where a series has no sample).
+
+Pandas appears only at the edge, in :func:`to_frame`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .model import Batch, SeriesInfo, SeriesKey
+
+
+class RingBuffer:
+    """The newest ``capacity`` samples of one series."""
+
+    __slots__ = ("_t", "_v", "capacity", "count", "rejected")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.capacity = capacity
+        self._t = np.empty(capacity, dtype=np.float64)
+        self._v = np.empty(capacity, dtype=np.float64)
+        self.count = 0  # samples ever written
+        self.rejected = 0  # samples refused because they were not newer than the last one
+
+    def __len__(self) -> int:
+        return min(self.count, self.capacity)
+
+    @property
+    def last_time(self) -> float:
+        return float(self._t[(self.count - 1) % self.capacity]) if self.count else float("-inf")
+
+    @property
+    def last_value(self) -> float:
+        return float(self._v[(self.count - 1) % self.capacity]) if self.count else float("nan")
+
+    def append(self, t: np.ndarray, v: np.ndarray) -> int:
+        """Append samples in time order; returns how many were kept."""
+        if t.size == 0:
+            return 0
+        if t.size > 1 and np.any(np.diff(t) <= 0):
+            keep = np.concatenate(([True], t[1:] > np.maximum.accumulate(t)[:-1]))
+            self.rejected += int(t.size - keep.sum())
+            t, v = t[keep], v[keep]
+        if self.count and t[0] <= self.last_time:
+            newer = t > self.last_time
+            self.rejected += int(t.size - newer.sum())
+            t, v = t[newer], v[newer]
+        n = t.size
+        if n == 0:
+            return 0
+        if n >= self.capacity:
+            t, v = t[-self.capacity:], v[-self.capacity:]
+            start = (self.count + n - self.capacity) % self.capacity
+            self._t[start:], self._t[:start] = t[: self.capacity - start], t[self.capacity - start:]
+            self._v[start:], self._v[:start] = v[: self.capacity - start], v[self.capacity - start:]
+        else:
+            start = self.count % self.capacity
+            first = min(n, self.capacity - start)
+            self._t[start:start + first], self._v[start:start + first] = t[:first], v[:first]
+            self._t[: n - first], self._v[: n - first] = t[first:], v[first:]
+        self.count += n
+        return n
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the held samples, oldest first."""
+        size = len(self)
+        if self.count <= self.capacity:
+            return self._t[:size].copy(), self._v[:size].copy()
+        start = self.count % self.capacity
+        return (np.concatenate((self._t[start:], self._t[:start])),
+                np.concatenate((self._v[start:], self._v[:start])))
+
+    def since(self, t0: float) -> tuple[np.ndarray, np.ndarray]:
+        """Samples strictly after ``t0``, oldest first."""
+        t, v = self.arrays()
+        i = int(np.searchsorted(t, t0, side="right"))
+        return t[i:], v[i:]
+
+
+class Store:
+    """Ring buffers per series with a capacity and a time window; thread-safe appends and queries."""
+
+    def __init__(self, capacity: int = 36_000, window: float = 600.0) -> None:
+        if capacity < 1 or window <= 0:
+            raise ValueError("capacity must be >= 1 and window > 0")
+        self.capacity = capacity
+        self.window_seconds = window
+        self._buffers: dict[SeriesKey, RingBuffer] = {}
+        self._info: dict[SeriesKey, SeriesInfo] = {}
+        self._sources: dict[SeriesKey, str] = {}
+        self._lock = threading.RLock()
+        self.samples_appended = 0
+        self.gaps_written = 0
+
+    # -- writing --------------------------------------------------------------------------------------
+    def append(self, batch: Batch, max_gap: float | None = None) -> int:
+        """Write ``batch``; returns the number of samples kept (NaN gaps written are not counted)."""
+        kept = 0
+        with self._lock:
+            for i, key in enumerate(batch.keys):
+                buf = self._buffer(key, batch.source, batch.info.get(key))
+                t, v = batch.time, batch.values[i]
+                if max_gap is not None and buf.count and t.size and t[0] - buf.last_time > max_gap \
+                        and not np.isnan(buf.last_value):
+                    gap_t = min(buf.last_time + max_gap / 2, (buf.last_time + t[0]) / 2)
+                    buf.append(np.array([gap_t]), np.array([np.nan]))
+                    self.gaps_written += 1
+                kept += buf.append(t, v)
+            self.samples_appended += kept
+        return kept
+
+    def _buffer(self, key: SeriesKey, source: str, info: SeriesInfo | None) -> RingBuffer:
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = RingBuffer(self.capacity)
+            self._sources[key] = source
+            self._info.setdefault(key, info or SeriesInfo())
+        elif info is not None:
+            self._info[key] = info
+        return buf
+
+    def describe(self, source: str, info: dict[SeriesKey, SeriesInfo]) -> None:
+        """Declare series (and what they measure) before their first sample arrives."""
+        with self._lock:
+            for key, value in info.items():
+                self._buffer(key, source, value)
+
+    # -- reading --------------------------------------------------------------------------------------
+    def __contains__(self, key: SeriesKey) -> bool:
+        return key in self._buffers
+
+    def __len__(self) -> int:
+        return len(self._buffers)
+
+    def keys(self, source: str | None = None, name: str | None = None) -> list[SeriesKey]:
+        """Known series, optionally of one source and/or one metric name, in first-seen order."""
+        with self._lock:
+            return [k for k in self._buffers
+                    if (source is None or self._sources[k] == source) and (name is None or k.name == name)]
+
+    def info(self, key: SeriesKey) -> SeriesInfo:
+        return self._info.get(key, SeriesInfo())
+
+    def source_of(self, key: SeriesKey) -> str:
+        return self._sources[key]
+
+    def size(self, key: SeriesKey) -> int:
+        return len(self._buffers[key])
+
+    def latest(self, key: SeriesKey) -> tuple[float, float]:
+        """(time, value) of the newest sample, (-inf, nan) when none."""
+        buf = self._buffers[key]
+        with self._lock:
+            return buf.last_time, buf.last_value
+
+    def since(self, key: SeriesKey, t0: float) -> tuple[np.ndarray, np.ndarray]:
+        """Samples of ``key`` strictly after ``t0``."""
+        with self._lock:
+            return self._buffers[key].since(t0)
+
+    def window(self, key: SeriesKey, seconds: float | None = None, now: float | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Samples of ``key`` in the last ``seconds`` (the store's window by default) before ``now``."""
+        with self._lock:
+            buf = self._buffers[key]
+            end = buf.last_time if now is None else now
+            return buf.since(end - (seconds or self.window_seconds))
+
+    def aligned(self, keys: Sequence[SeriesKey], seconds: float | None = None, now: float | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Several series on the union of their times: (time, values[len(keys), n]), NaN where absent."""
+        with self._lock:
+            ends = [self._buffers[k].last_time for k in keys if k in self._buffers]
+            if not ends:
+                return np.empty(0), np.empty((len(keys), 0))
+            end = max(ends) if now is None else now
+            start = end - (seconds or self.window_seconds)
+            parts = [self._buffers[k].since(start) if k in self._buffers else (np.empty(0), np.empty(0))
+                     for k in keys]
+        times = np.unique(np.concatenate([t for t, _ in parts])) if parts else np.empty(0)
+        values = np.full((len(keys), times.size), np.nan)
+        for row, (t, v) in enumerate(parts):
+            if t.size:
+                values[row, np.searchsorted(times, t)] = v
+        return times, values
+
+    def stats(self) -> dict[str, int]:
+        """Counters for status displays and tests."""
+        with self._lock:
+            return {
+                "series": len(self._buffers),
+                "samples_appended": self.samples_appended,
+                "samples_rejected": sum(b.rejected for b in self._buffers.values()),
+                "gaps_written": self.gaps_written,
+            }
+
+    def __repr__(self) -> str:
+        return f"<Store series={len(self._buffers)} capacity={self.capacity} window={self.window_seconds}s>"
+
+
+def to_frame(store: Store, keys: Iterable[SeriesKey] | None = None, seconds: float | None = None,
+             wide: bool = False) -> pd.DataFrame:
+    """The store's window as a tidy DataFrame (time, metric, labels, value), or wide (a column per series)."""
+    keys = list(store.keys() if keys is None else keys)
+    if wide:
+        times, values = store.aligned(keys, seconds)
+        frame = pd.DataFrame(values.T, columns=[str(k) for k in keys],
+                             index=pd.to_datetime(times, unit="s", utc=True))
+        frame.index.name = "time"
+        return frame
+    pieces = []
+    for key in keys:
+        t, v = store.window(key, seconds)
+        pieces.append(pd.DataFrame({
+            "time": pd.to_datetime(t, unit="s", utc=True),
+            "metric": key.name,
+            "labels": key.label_text(),
+            "value": v,
+        }))
+    if not pieces:
+        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "metric": pd.Series(dtype=str),
+                             "labels": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
+    return pd.concat(pieces, ignore_index=True)

@@ -1,0 +1,248 @@
+"""``MetricsService``: one per process, it polls every source, fills the store and feeds the publisher.
+
+Every viewer (a notebook cell, a ``panel serve`` session, an embedded plot) reads from the same service:
+ten open tabs cost ten feeds, not ten scrapes. The service runs in the event loop that owns the work (the
+Bokeh server's under ``panel serve``, the kernel's in Jupyter); blocking reads go to threads inside the
+sources.
+
+Per source, a loop owned by the service's :class:`~dashboard.core.resources.ResourceManager`:
+
+* collects every ``interval`` seconds on the monotonic clock, sleeping only for what is left;
+* on failure records the error, writes a gap (NaN) for the source's series and ``up=0``, moves the
+  source's state machine to ``retrying`` and waits a jittered, capped, growing backoff;
+* after ``failure_threshold`` failures in a row the source's :class:`CircuitBreaker` opens
+  (``circuit_open``); after ``reset_timeout`` one probe goes through (``connecting``), which closes it or
+  opens it again;
+* on success writes the batch and ``up=1``, and publishes it.
+
+Every state change, retry and breaker change is logged under the ``dashboard`` logger with the source's
+name, and published as a :class:`SourceEvent` so that status displays update even when no data flows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import param
+
+from .core.lifecycle import Service, ServiceRegistry
+from .core.publisher import MetricsPublisher
+from .core.resilience import CircuitBreaker, RetryPolicy
+from .core.state import ConnectionState, Transition
+from .metrics.model import Batch, SeriesInfo, SeriesKey
+from .metrics.store import Store, to_frame
+from .sources.base import Source
+from .sources.system import SystemSource
+
+log = logging.getLogger("dashboard.service")
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """Published when a source changes state."""
+
+    source: str
+    state: str
+    reason: str
+    at: float
+
+
+class MetricsService(Service):
+    """Collects from sources into a bounded store and publishes every batch to the viewers."""
+
+    window = param.Number(
+        default=600.0, bounds=(1, 7 * 86400), doc="Seconds of history that plots show and queries default to.")
+
+    capacity = param.Integer(
+        default=36_000, bounds=(10, 100_000_000), doc="Samples kept per series (the ring buffer's size).")
+
+    failure_threshold = param.Integer(
+        default=5, bounds=(1, 1000), doc="Failures in a row that open a source's circuit breaker.")
+
+    reset_timeout = param.Number(
+        default=30.0, bounds=(0, 86400), doc="Seconds an open circuit waits before one probe goes through.")
+
+    retry = param.ClassSelector(
+        class_=RetryPolicy, default=None, allow_None=True,
+        doc="Backoff between failed collections (default: 0.5 s doubling up to 30 s, half jittered).")
+
+    _shared: ClassVar[MetricsService | None] = None
+
+    def __init__(self, sources: Iterable[Source] = (), *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Sleep = asyncio.sleep, **params: Any) -> None:
+        params.setdefault("name", "metrics")
+        super().__init__(**params)
+        if self.retry is None:
+            self.retry = RetryPolicy()
+        self.store = Store(capacity=self.capacity, window=self.window)
+        self.publisher = MetricsPublisher(name=f"{self.name}.publisher")
+        self.sources: dict[str, Source] = {}
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self._clock = clock
+        self._sleep = sleep
+        for source in sources:
+            self.add_source(source)
+
+    # -- the shared instance ------------------------------------------------------------------------------
+    @classmethod
+    def shared(cls) -> MetricsService:
+        """The process's service (created on first use with the system source)."""
+        if MetricsService._shared is None:
+            MetricsService._shared = cls(default_sources())
+        return MetricsService._shared
+
+    @classmethod
+    def reset_shared(cls) -> None:
+        """Forget the shared instance (tests; a new one is made on next use)."""
+        MetricsService._shared = None
+
+    def start(self) -> asyncio.Future | None:
+        """Schedule ``initialize()`` on the running event loop; returns the task (None if running)."""
+        if self.running:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        return asyncio.ensure_future(self.initialize(), loop=loop)
+
+    # -- sources ------------------------------------------------------------------------------------------
+    def add_source(self, source: Source) -> Source:
+        """Add a source; it starts collecting now if the service runs, else when it starts."""
+        if source.name in self.sources:
+            raise ValueError(f"{self.name}: a source named {source.name!r} already exists")
+        self.sources[source.name] = source
+        breaker = CircuitBreaker(source.name, self.failure_threshold, self.reset_timeout, clock=self._clock)
+        self.breakers[source.name] = breaker
+        source.state_machine.on_change(self._publish_transition(source))
+        if self.running:
+            self._spawn(source)
+        return source
+
+    def _publish_transition(self, source: Source) -> Callable[[Transition], None]:
+        def publish(change: Transition) -> None:
+            self.publisher.publish(SourceEvent(source.name, change.target.value, change.reason, change.at))
+        return publish
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    async def _initialize(self) -> None:
+        for source in self.sources.values():
+            self._spawn(source)
+
+    async def _shutdown(self) -> None:
+        await self.resources.release_all()  # cancels the collection loops first
+        for source in self.sources.values():
+            await source.shutdown()
+            if source.state_machine.state is not ConnectionState.STOPPED:
+                source.state_machine.transition(ConnectionState.STOPPED, "service stopped")
+
+    def _spawn(self, source: Source) -> None:
+        self.resources.spawn(self._run(source), name=f"collect:{source.name}")
+
+    # -- the collection loop ------------------------------------------------------------------------------
+    async def _run(self, source: Source) -> None:
+        machine, breaker = source.state_machine, self.breakers[source.name]
+        machine.transition(ConnectionState.CONNECTING, "starting")
+        attempt = 0
+        while True:
+            if not breaker.allow():
+                await self._sleep(breaker.remaining())
+                machine.transition(ConnectionState.CONNECTING, "half-open: probing")
+            started = self._clock()
+            try:
+                batch = await self._collect_once(source)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                breaker.record_failure()
+                self._record_failure(source, exc)
+                if breaker.state == CircuitBreaker.OPEN:
+                    machine.transition(ConnectionState.CIRCUIT_OPEN,
+                                       f"{breaker.failures} failures in a row; last: {source.last_error}")
+                    attempt = 0
+                    continue
+                machine.transition(ConnectionState.RETRYING, source.last_error)
+                delay = self.retry.delay(attempt)
+                attempt += 1
+                log.warning("%s: collection failed (%s); retry %d in %.2fs",
+                            source.name, source.last_error, attempt, delay)
+                await self._sleep(delay)
+                continue
+            breaker.record_success()
+            attempt = 0
+            self._record_success(source, batch)
+            machine.transition(ConnectionState.CONNECTED, "collecting")
+            await self._sleep(max(0.0, source.interval - (self._clock() - started)))
+
+    async def _collect_once(self, source: Source) -> Batch:
+        if not source.running:
+            await source.shutdown()  # a failed open must be shut down before it may be retried
+            await asyncio.wait_for(source.initialize(), source.timeout)
+            self.store.describe(source.name, source.series)
+        return await asyncio.wait_for(source.collect(), source.timeout)
+
+    def _record_success(self, source: Source, batch: Batch) -> None:
+        t = float(batch.time[-1]) if len(batch) else time.time()
+        last_t, _ = self.store.latest(source.up_key) if source.up_key in self.store else (-math.inf, 0.0)
+        if len(batch) and batch.time[0] - last_t > 2.5 * source.interval and math.isfinite(last_t):
+            self._write(Batch.gap(source.name, (last_t + float(batch.time[0])) / 2, batch.keys))
+        up = Batch(source.name, (source.up_key,), batch.time, np.ones((1, len(batch))),
+                   {source.up_key: SeriesInfo(help="1 when the last collection succeeded")})
+        self._write(_merge(batch, up))
+        source.record_success(t)
+
+    def _record_failure(self, source: Source, exc: BaseException) -> None:
+        if isinstance(exc, TimeoutError):
+            exc = TimeoutError(f"no answer within {source.timeout:g}s")
+        source.record_failure(exc)
+        keys = [k for k in self.store.keys(source=source.name) if k != source.up_key]
+        gap = Batch.gap(source.name, time.time(), keys)
+        up = Batch(source.name, (source.up_key,), gap.time, np.zeros((1, 1)))
+        self._write(_merge(gap, up))
+
+    def _write(self, batch: Batch) -> None:
+        self.store.append(batch)
+        self.publisher.publish(batch)
+
+    # -- queries for notebooks ----------------------------------------------------------------------------
+    def keys(self, metric: str | None = None, source: str | None = None, **labels: str) -> list[SeriesKey]:
+        """Known series, filtered by metric name, source and label values."""
+        return [k for k in self.store.keys(source=source, name=metric) if k.matches(labels=labels)]
+
+    def frame(self, metric: str | None = None, seconds: float | None = None, wide: bool = False,
+              source: str | None = None, **labels: str) -> pd.DataFrame:
+        """The store's window as a pandas DataFrame: tidy (time, metric, labels, value) or ``wide``."""
+        return to_frame(self.store, self.keys(metric, source, **labels), seconds, wide=wide)
+
+    def status(self) -> pd.DataFrame:
+        """One row per source: state, reason, last success and error, counts."""
+        return pd.DataFrame([s.status() for s in self.sources.values()])
+
+    def __repr__(self) -> str:
+        return (f"<MetricsService {self.name!r} state={self.state} sources={list(self.sources)} "
+                f"subscribers={self.publisher.subscriber_count}>")
+
+
+def _merge(a: Batch, b: Batch) -> Batch:
+    """Two batches of one source at the same times, as one."""
+    return Batch(a.source, a.keys + b.keys, a.time, np.vstack((a.values, b.values)), {**a.info, **b.info})
+
+
+def default_sources() -> list[Source]:
+    """The sources of the default dashboard: this machine."""
+    return [SystemSource()]
+
+
+registry = ServiceRegistry.default()
+registry.register("system")(SystemSource)
+registry.register("metrics")(MetricsService)

@@ -1,0 +1,6 @@
+"""Metrics sources. Each collects from one real place; none imports panel or bokeh."""
+
+from .base import Source
+from .system import SystemSource
+
+__all__ = ["Source", "SystemSource"]

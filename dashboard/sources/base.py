@@ -1,0 +1,125 @@
+"""The base of every metrics source: what it declares, how it collects, and the status it shows.
+
+A source is a :class:`~dashboard.core.lifecycle.Service`: ``initialize()`` opens it (detects what it can
+measure, primes counters), ``collect()`` returns one :class:`~dashboard.metrics.model.Batch`, and
+``shutdown()`` releases whatever it opened. The :class:`~dashboard.service.MetricsService` drives
+``collect()`` on the source's own ``interval`` with retry, circuit breaker and a
+:class:`~dashboard.core.state.ConnectionStateMachine`; the status params below are what
+``SourceStatus`` shows.
+
+Extension points: override ``_initialize`` (declare series with ``self.declare``) and ``_collect``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import param
+
+from ..core.lifecycle import Service
+from ..core.state import ConnectionState, ConnectionStateMachine, Transition
+from ..metrics.model import Batch, SeriesInfo, SeriesKey
+from ..metrics.rates import RateConverter
+
+
+class Source(Service):
+    """Something that produces metric samples when asked."""
+
+    interval = param.Number(default=1.0, bounds=(0.01, 3600), doc="Seconds between two collections.")
+
+    timeout = param.Number(
+        default=10.0, bounds=(0.01, 600), doc="Seconds a collection may take before it counts as failed.")
+
+    connection = param.Selector(
+        default=ConnectionState.IDLE.value, objects=[s.value for s in ConnectionState], constant=True,
+        doc="Connection state: idle, connecting, connected, retrying, circuit_open or stopped.")
+
+    reason = param.String(default="", constant=True, doc="Why the connection state last changed.")
+
+    last_success = param.Number(
+        default=None, allow_None=True, constant=True,
+        doc="Wall-clock time (epoch seconds) of the last successful collection.")
+
+    last_error = param.String(default="", constant=True, doc="The last collection error, empty if none.")
+
+    collections = param.Integer(default=0, bounds=(0, None), constant=True,
+                                doc="Successful collections so far.")
+
+    failures = param.Integer(default=0, bounds=(0, None), constant=True, doc="Failed collections so far.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.series: dict[SeriesKey, SeriesInfo] = {}
+        self.rates = RateConverter()
+        self.state_machine = ConnectionStateMachine(self.name)
+        self.state_machine.on_change(self._on_transition)
+        self.up_key = SeriesKey.of("up", source=self.name)
+
+    # -- declarations -----------------------------------------------------------------------------------
+    def declare(self, name: str, unit: str = "", kind: str = "gauge", help: str = "", **labels: object
+                ) -> SeriesKey:
+        """Declare a series this source produces; returns its key."""
+        key = SeriesKey.of(name, labels)
+        self.series[key] = SeriesInfo(unit=unit, kind=kind, help=help)  # type: ignore[arg-type]
+        return key
+
+    # -- collection ---------------------------------------------------------------------------------------
+    async def _collect(self) -> Batch:
+        """Return one batch of samples. Override."""
+        raise NotImplementedError
+
+    async def collect(self) -> Batch:
+        """One collection, with counters turned into rates."""
+        batch = await self._collect()
+        return self.rates.convert(batch)
+
+    def make_batch(self, t: float, values: dict[SeriesKey, float], elapsed: float | None = None) -> Batch:
+        """A one-row batch at wall time ``t`` from ``values`` (declared series only, in declared order).
+
+        ``elapsed`` is a monotonic timestamp; when given, counter rates are computed over it instead of
+        over the wall clock, so a clock step does not fake a burst.
+        """
+        keys = tuple(k for k in self.series if k in values)
+        row = np.fromiter((values[k] for k in keys), dtype=np.float64, count=len(keys))
+        batch = Batch(self.name, keys, np.array([t]), row.reshape(-1, 1), self.series)
+        if elapsed is not None:
+            batch = _with_monotonic_rates(self.rates, batch, elapsed)
+        return batch
+
+    # -- status -------------------------------------------------------------------------------------------
+    def _on_transition(self, change: Transition) -> None:
+        with param.edit_constant(self):
+            self.param.update(connection=change.target.value, reason=change.reason)
+
+    def record_success(self, t: float | None = None) -> None:
+        with param.edit_constant(self):
+            self.param.update(last_success=t or time.time(), collections=self.collections + 1)
+
+    def record_failure(self, error: BaseException | str) -> None:
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}" if str(error) \
+            else type(error).__name__
+        with param.edit_constant(self):
+            self.param.update(last_error=text, failures=self.failures + 1)
+
+    def status(self) -> dict[str, Any]:
+        """A plain dict of this source's status, for tables and logs."""
+        return {
+            "source": self.name,
+            "state": self.connection,
+            "reason": self.reason,
+            "last_success": self.last_success,
+            "last_error": self.last_error,
+            "collections": self.collections,
+            "failures": self.failures,
+            "series": len(self.series),
+        }
+
+
+def _with_monotonic_rates(rates: RateConverter, batch: Batch, elapsed: float) -> Batch:
+    """Convert counters over the monotonic timestamp ``elapsed``, keep the wall time for plotting."""
+    monotonic = Batch(batch.source, batch.keys, np.array([elapsed]), batch.values, batch.info)
+    converted = rates.convert(monotonic)
+    info = {k: (SeriesInfo(v.unit, "gauge", v.help) if v.kind == "counter" else v) for k, v in batch.info.items()}
+    return Batch(batch.source, batch.keys, batch.time, converted.values, info)
