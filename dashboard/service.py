@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import param
 
+from .core.aio import with_timeout
 from .core.lifecycle import Service, ServiceRegistry
 from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
@@ -58,7 +59,11 @@ class SourceEvent:
 
 
 class MetricsService(Service):
-    """Collects from sources into a bounded store and publishes every batch to the viewers."""
+    """Collects from sources into a bounded store and publishes every batch to the viewers.
+
+    ``clock`` (monotonic) and ``sleep`` pace the loops and the breakers; ``wall`` stamps gaps. All three
+    are injectable so that tests run the loops in virtual time.
+    """
 
     window = param.Number(
         default=600.0, bounds=(1, 7 * 86400), doc="Seconds of history that plots show and queries default to.")
@@ -79,7 +84,7 @@ class MetricsService(Service):
     _shared: ClassVar[MetricsService | None] = None
 
     def __init__(self, sources: Iterable[Source] = (), *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Sleep = asyncio.sleep, **params: Any) -> None:
+                 sleep: Sleep = asyncio.sleep, wall: Callable[[], float] = time.time, **params: Any) -> None:
         params.setdefault("name", "metrics")
         super().__init__(**params)
         if self.retry is None:
@@ -90,6 +95,7 @@ class MetricsService(Service):
         self.breakers: dict[str, CircuitBreaker] = {}
         self._clock = clock
         self._sleep = sleep
+        self._wall = wall
         for source in sources:
             self.add_source(source)
 
@@ -145,6 +151,8 @@ class MetricsService(Service):
             await source.shutdown()
             if source.state_machine.state is not ConnectionState.STOPPED:
                 source.state_machine.transition(ConnectionState.STOPPED, "service stopped")
+        await asyncio.sleep(0)  # let the viewers take the last items before their tasks stop
+        self.publisher.idle()
 
     def _spawn(self, source: Source) -> None:
         self.resources.spawn(self._run(source), name=f"collect:{source.name}")
@@ -187,12 +195,12 @@ class MetricsService(Service):
     async def _collect_once(self, source: Source) -> Batch:
         if not source.running:
             await source.shutdown()  # a failed open must be shut down before it may be retried
-            await asyncio.wait_for(source.initialize(), source.timeout)
+            await with_timeout(source.initialize(), source.timeout)
             self.store.describe(source.name, source.series)
-        return await asyncio.wait_for(source.collect(), source.timeout)
+        return await with_timeout(source.collect(), source.timeout)
 
     def _record_success(self, source: Source, batch: Batch) -> None:
-        t = float(batch.time[-1]) if len(batch) else time.time()
+        t = float(batch.time[-1]) if len(batch) else self._wall()
         last_t, _ = self.store.latest(source.up_key) if source.up_key in self.store else (-math.inf, 0.0)
         if len(batch) and batch.time[0] - last_t > 2.5 * source.interval and math.isfinite(last_t):
             self._write(Batch.gap(source.name, (last_t + float(batch.time[0])) / 2, batch.keys))
@@ -206,7 +214,7 @@ class MetricsService(Service):
             exc = TimeoutError(f"no answer within {source.timeout:g}s")
         source.record_failure(exc)
         keys = [k for k in self.store.keys(source=source.name) if k != source.up_key]
-        gap = Batch.gap(source.name, time.time(), keys)
+        gap = Batch.gap(source.name, self._wall(), keys)
         up = Batch(source.name, (source.up_key,), gap.time, np.zeros((1, 1)))
         self._write(_merge(gap, up))
 

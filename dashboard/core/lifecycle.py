@@ -148,17 +148,17 @@ class ServiceRegistry:
         """Registered names, sorted."""
         return sorted(self._factories)
 
-    def build(self, name: str, **params: Any) -> Service:
-        """Construct (without initializing) the service registered as ``name``."""
+    def build(self, kind: str, /, **params: Any) -> Service:
+        """Construct (without initializing) the service registered as ``kind``."""
         try:
-            factory = self._factories[name]
+            factory = self._factories[kind]
         except KeyError:
             known = ", ".join(self.names()) or "none"
-            raise KeyError(f"no service registered as {name!r} (known: {known})") from None
+            raise KeyError(f"no service registered as {kind!r} (known: {known})") from None
         return factory(**params)
 
-    async def create(self, name: str, **params: Any) -> Service:
-        """Construct and initialize the service registered as ``name``."""
-        service = self.build(name, **params)
+    async def create(self, kind: str, /, **params: Any) -> Service:
+        """Construct and initialize the service registered as ``kind``."""
+        service = self.build(kind, **params)
         await service.initialize()
         return service

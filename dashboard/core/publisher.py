@@ -62,7 +62,7 @@ class Subscription:
                 self._warned_drop = True
                 log.warning("subscriber %s is falling behind: dropping its oldest items", self.name)
         self._queue.append(item)
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._deliver(), name=f"deliver:{self.name}")
         assert self._wakeup is not None
@@ -102,6 +102,10 @@ class Subscription:
         """Stop delivering; pending items are discarded."""
         self.active = False
         self._queue.clear()
+        self.stop_task()
+
+    def stop_task(self) -> None:
+        """Cancel the delivery task; the next offered item starts a new one."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
@@ -159,6 +163,11 @@ class MetricsPublisher:
         for sub in subs:
             sub.offer(item)
         return len(subs)
+
+    def idle(self) -> None:
+        """Stop every delivery task but keep the subscriptions (the service stopped; it may start again)."""
+        for sub in self.subscriptions():
+            sub.stop_task()
 
     def close(self) -> None:
         """Unsubscribe everybody."""

@@ -29,6 +29,7 @@ from ..metrics.model import Batch, SeriesKey
 from .base import Source
 
 PERCENT = "%"
+PRIME_SECONDS = 0.1
 
 
 class SystemSource(Source):
@@ -49,7 +50,9 @@ class SystemSource(Source):
 
     async def _initialize(self) -> None:
         await asyncio.to_thread(self._detect)
-        await asyncio.to_thread(self._read)  # primes CPU times and counters
+        wall, elapsed, values = await asyncio.to_thread(self._read)
+        self.make_batch(wall, values, elapsed=elapsed)  # primes CPU times and counter rates
+        await asyncio.sleep(PRIME_SECONDS)  # let at least one clock tick of CPU time pass
 
     def _detect(self) -> None:
         ps = self._ps
@@ -115,7 +118,10 @@ class SystemSource(Source):
 
     def _read_cpu(self, values: dict[SeriesKey, float]) -> None:
         per_cpu = self._ps.cpu_times(percpu=True)
-        prev, self._cpu_prev = self._cpu_prev, per_cpu
+        prev = self._cpu_prev
+        if prev is not None and len(prev) == len(per_cpu) and _total(per_cpu[0]) == _total(prev[0]):
+            return  # not one clock tick since the last read: keep the baseline, report nothing
+        self._cpu_prev = per_cpu
         if prev is None or len(prev) != len(per_cpu):
             return
         busy_total = all_total = 0.0

@@ -133,7 +133,7 @@ class Feed:
     def add_view(self, view: LiveView) -> None:
         """Register ``view`` and draw every known series it accepts, backfilled from the store."""
         self.views.append(view)
-        for key in self.service.store.keys():  # noqa: SIM118 (a query, not a dict)
+        for key in self.service.store.keys():
             if view.accepts(key):
                 cds, column = self.column(key)
                 view.add_series(key, cds, column)

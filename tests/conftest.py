@@ -1,0 +1,46 @@
+"""Shared fixtures: a clean shared service per test, a virtual clock, leak checks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import pytest
+
+from dashboard.service import MetricsService
+
+from .support import VirtualClock
+
+
+@pytest.fixture(autouse=True)
+def _clean_state():
+    """Every test starts without a shared service and must not leave threads or open feeds behind."""
+    MetricsService.reset_shared()
+    threads_before = set(threading.enumerate())
+    yield
+    MetricsService.reset_shared()
+    leaked = [t for t in set(threading.enumerate()) - threads_before
+              if t.is_alive() and not t.daemon and not t.name.startswith(("asyncio_", "ThreadPoolExecutor"))]
+    assert not leaked, f"test leaked threads: {leaked}"
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+async def leak_check():
+    """Fail an async test that leaves tasks running."""
+    before = asyncio.all_tasks()
+    yield
+    await asyncio.sleep(0)
+    left = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
+    assert not left, f"test left tasks running: {[t.get_name() for t in left]}"
+
+
+@pytest.fixture
+def caplog_dashboard(caplog):
+    caplog.set_level(logging.DEBUG, logger="dashboard")
+    return caplog

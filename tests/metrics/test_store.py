@@ -1,0 +1,107 @@
+"""Ring buffers and the store: bounded, vectorized, ordered, with gaps and aligned queries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
+from dashboard.metrics.store import RingBuffer, Store, to_frame
+
+CPU = SeriesKey.of("cpu_percent")
+MEM = SeriesKey.of("memory_percent", type="ram")
+
+
+@settings(max_examples=200, deadline=None)
+@given(capacity=st.integers(1, 20),
+       chunks=st.lists(st.integers(0, 30), min_size=1, max_size=12))
+def test_ring_buffer_keeps_the_newest_capacity_samples(capacity, chunks):
+    buf = RingBuffer(capacity)
+    reference: list[float] = []
+    t = 0.0
+    for n in chunks:
+        times = t + np.arange(1, n + 1, dtype=float)
+        t += n
+        buf.append(times, times * 10)
+        reference.extend(times.tolist())
+    got_t, got_v = buf.arrays()
+    expected = reference[-capacity:]
+    assert got_t.tolist() == expected
+    assert got_v.tolist() == [x * 10 for x in expected]
+    assert len(buf) == len(expected) and buf.count == len(reference)
+
+
+def test_older_samples_are_refused_and_counted():
+    buf = RingBuffer(10)
+    buf.append(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
+    assert buf.append(np.array([2.0, 3.0, 4.0]), np.array([0.0, 0.0, 4.0])) == 1
+    assert buf.append(np.array([6.0, 5.0, 7.0]), np.array([6.0, 5.0, 7.0])) == 2
+    assert buf.arrays()[0].tolist() == [1.0, 2.0, 3.0, 4.0, 6.0, 7.0]
+    assert buf.rejected == 3
+
+
+def test_since_and_window():
+    store = Store(capacity=100, window=10)
+    t = np.arange(0, 30, dtype=float)
+    store.append(Batch("sys", (CPU,), t, t.reshape(1, -1)))
+    since_t, since_v = store.since(CPU, 25)
+    assert since_t.tolist() == [26, 27, 28, 29] and since_v.tolist() == [26, 27, 28, 29]
+    window_t, _ = store.window(CPU)
+    assert window_t[0] == 20 and window_t[-1] == 29, "the default window is the last 10 s"
+    assert store.window(CPU, 3)[0].tolist() == [27, 28, 29]
+    assert store.latest(CPU) == (29.0, 29.0)
+
+
+def test_aligned_fills_absent_samples_with_nan():
+    store = Store()
+    store.append(Batch("sys", (CPU, MEM), np.array([1.0, 2.0]), np.array([[10, 20], [1, 2]])))
+    store.append(Batch("sys", (CPU,), np.array([3.0]), np.array([[30.0]])))
+    times, values = store.aligned([CPU, MEM])
+    assert times.tolist() == [1, 2, 3]
+    np.testing.assert_array_equal(values, [[10, 20, 30], [1, 2, np.nan]])
+
+
+def test_max_gap_writes_a_nan_between_distant_samples():
+    store = Store()
+    store.append(Batch("sys", (CPU,), np.array([1.0, 2.0]), np.array([[1.0, 2.0]])), max_gap=2.5)
+    store.append(Batch("sys", (CPU,), np.array([10.0]), np.array([[10.0]])), max_gap=2.5)
+    t, v = store.window(CPU)
+    assert len(t) == 4 and np.isnan(v[2]) and 2 < t[2] < 10
+    assert store.stats()["gaps_written"] == 1
+
+
+def test_describe_declares_series_before_samples():
+    store = Store()
+    store.describe("sys", {CPU: SeriesInfo(unit="%")})
+    assert store.keys(source="sys") == [CPU] and store.info(CPU).unit == "%"
+    assert store.size(CPU) == 0
+
+
+def test_batch_validates_its_shape():
+    with pytest.raises(ValueError, match=r"values have shape \(1, 3\), expected \(2, 3\)"):
+        Batch("sys", (CPU, MEM), np.arange(3.0), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="appears twice"):
+        Batch("sys", (CPU, CPU), np.arange(1.0), np.zeros((2, 1)))
+
+
+def test_frames_tidy_and_wide():
+    store = Store()
+    store.append(Batch("sys", (CPU, MEM), np.array([1.0, 2.0]), np.array([[10, 20], [1, 2]])))
+    tidy = to_frame(store)
+    assert list(tidy.columns) == ["time", "metric", "labels", "value"]
+    assert len(tidy) == 4 and set(tidy.metric) == {"cpu_percent", "memory_percent"}
+    assert tidy.labels[tidy.metric == "memory_percent"].iloc[0] == '{type="ram"}'
+    assert tidy.time.iloc[0] == pd.Timestamp(1.0, unit="s", tz="UTC")
+    wide = to_frame(store, wide=True)
+    assert list(wide.columns) == ["cpu_percent", 'memory_percent{type="ram"}']
+    assert wide.index.name == "time" and wide.shape == (2, 2)
+    assert to_frame(Store()).empty
+
+
+def test_series_key_text_escapes_quotes():
+    key = SeriesKey.of("x", path='a"b\\c')
+    assert str(key) == 'x{path="a\\"b\\\\c"}'
+    assert key.matches("x", {"path": 'a"b\\c'}) and not key.matches("y")
