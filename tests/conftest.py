@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 
 import pytest
@@ -20,6 +21,9 @@ def _clean_state():
     threads_before = set(threading.enumerate())
     yield
     MetricsService.reset_shared()
+    if "dashboard.ui.feed" in sys.modules:
+        for feed in sys.modules["dashboard.ui.feed"].Feed.open_feeds():
+            feed.close()
     leaked = [t for t in set(threading.enumerate()) - threads_before
               if t.is_alive() and not t.daemon and not t.name.startswith(("asyncio_", "ThreadPoolExecutor"))]
     assert not leaked, f"test leaked threads: {leaked}"

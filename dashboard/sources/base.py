@@ -39,7 +39,7 @@ class Source(Service):
     reason = param.String(default="", constant=True, doc="Why the connection state last changed.")
 
     last_success = param.Number(
-        default=None, allow_None=True, constant=True,
+        default=None, allow_None=True, constant=True, bounds=(0, None),
         doc="Wall-clock time (epoch seconds) of the last successful collection.")
 
     last_error = param.String(default="", constant=True, doc="The last collection error, empty if none.")

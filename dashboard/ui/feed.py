@@ -185,7 +185,9 @@ class Feed:
 
     # -- delivery ---------------------------------------------------------------------------------------------
     def _on_item(self, item: Any) -> None:
-        if not self.closed:
+        if self.doc is None:  # the document was collected without a cleanup: stop listening
+            self.close()
+        elif not self.closed:
             self._processor.add(item)
 
     def _schedule(self, items: list[Any]) -> None:

@@ -1,0 +1,190 @@
+"""The feed and the components at the model tier: real Bokeh documents, real service, no browser."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bokeh.document import Document
+from bokeh.document.events import ColumnsStreamedEvent
+from bokeh.models import ColumnDataSource, DataTable, GlyphRenderer, Plot
+
+from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
+from dashboard.service import MetricsService
+from dashboard.ui import Feed, MetricsDashboard, SourceStatus, StatCard, TimeSeriesPlot
+from dashboard.ui.feed import settings
+
+from ..support import ScriptedSource, async_poll
+
+CPU = SeriesKey.of("cpu_percent")
+CORE0 = SeriesKey.of("cpu_core_percent", cpu="0")
+CORE1 = SeriesKey.of("cpu_core_percent", cpu="1")
+INFO = {CPU: SeriesInfo("%"), CORE0: SeriesInfo("%"), CORE1: SeriesInfo("%")}
+
+
+def write(svc: MetricsService, t: float, **values: float) -> None:
+    keys = {"cpu": CPU, "core0": CORE0, "core1": CORE1}
+    chosen = tuple(keys[k] for k in values)
+    svc._write(Batch("sys", chosen, np.array([t]), np.array(list(values.values()), float).reshape(-1, 1), INFO))
+
+
+class EventLog:
+    """Counts the document events a viewer would be sent."""
+
+    def __init__(self, doc: Document) -> None:
+        self.events: list = []
+        doc.on_change(self.events.append)
+
+    def streams(self) -> list[ColumnsStreamedEvent]:
+        return [e for e in self.events if isinstance(e, ColumnsStreamedEvent)]
+
+
+@pytest.fixture
+def svc():
+    return MetricsService([])
+
+
+def sources_of(model) -> set[ColumnDataSource]:
+    return {r.data_source for r in model.select({"type": GlyphRenderer})}
+
+
+async def test_new_viewer_starts_from_the_store_then_streams_deltas(svc):
+    for i in range(5):
+        write(svc, 100.0 + i, cpu=float(i))
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc = Document()
+    root = plot.__panel__().get_root(doc)
+    doc.add_root(root)
+    (cds,) = sources_of(root)
+    assert list(cds.data["time"]) == [100_000.0 + 1000 * i for i in range(5)]
+    log = EventLog(doc)
+    write(svc, 105.0, cpu=5.0)
+    write(svc, 104.0, cpu=99.0)  # older than what the store holds: refused there, never drawn
+    await async_poll(lambda: len(cds.data["time"]) == 6)
+    (column,) = [c for c in cds.data if c != "time"]
+    assert list(cds.data[column]) == [0, 1, 2, 3, 4, 5]
+    (stream,) = log.streams()
+    assert all(isinstance(v, np.ndarray) and v.dtype == np.float64 for v in stream.data.values())
+    assert stream.rollover == Feed.for_document(doc).sources["sys"].rollover
+
+
+async def test_one_stream_per_source_per_flush_whatever_the_rate(svc):
+    settings.flush_interval = 0.2
+    try:
+        write(svc, 0.0, cpu=0, core0=0, core1=0)
+        plots = [TimeSeriesPlot(service=svc, metric="cpu_percent"),
+                 TimeSeriesPlot(service=svc, metric="cpu_core_percent")]
+        doc = Document()
+        roots = [p.__panel__().get_root(doc) for p in plots]
+        for r in roots:
+            doc.add_root(r)
+        log = EventLog(doc)
+        for i in range(200):  # one batch per row, far faster than the flush interval
+            write(svc, 1.0 + i, cpu=i, core0=i, core1=i)
+        feed = Feed.for_document(doc)
+        await async_poll(lambda: feed.rows_streamed == 200, timeout=5)
+        streams = log.streams()
+        assert len(streams) <= 2, f"{len(streams)} messages for 200 batches"
+        assert sources_of(roots[0]) == sources_of(roots[1]), "plots of one viewer share one source"
+        assert len(Feed.open_feeds()) == 1 and svc.publisher.subscriber_count == 1
+        (cds,) = sources_of(roots[0])
+        assert sorted(cds.data) == ["s0", "s1", "s2", "time"] and len(cds.data["time"]) == 201
+    finally:
+        settings.flush_interval = 0.05
+
+
+async def test_a_series_that_appears_later_gets_a_column_and_a_line(svc):
+    write(svc, 1.0, core0=10.0)
+    plot = TimeSeriesPlot(service=svc, metric="cpu_core_percent")
+    doc = Document()
+    root = plot.__panel__().get_root(doc)
+    doc.add_root(root)
+    assert len(list(root.select({"type": GlyphRenderer}))) == 1
+    write(svc, 2.0, core0=20.0, core1=21.0)
+    await async_poll(lambda: len(list(root.select({"type": GlyphRenderer}))) == 2)
+    (cds,) = sources_of(root)
+    np.testing.assert_array_equal(cds.data["s1"], [np.nan, 21.0])
+    fig = root.select_one({"type": Plot})
+    assert [item.label.value for item in fig.legend[0].items] == ["cpu=0", "cpu=1"]
+
+
+async def test_each_viewer_has_its_own_models_and_feed(svc):
+    write(svc, 1.0, cpu=1.0)
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc_a, doc_b = Document(), Document()
+    root_a, root_b = plot.__panel__().get_root(doc_a), plot.__panel__().get_root(doc_b)
+    assert root_a is not root_b and sources_of(root_a).isdisjoint(sources_of(root_b))
+    assert svc.publisher.subscriber_count == 2
+    plot._pane._cleanup(root_a)
+    assert svc.publisher.subscriber_count == 1, "a viewer that goes away unsubscribes"
+    plot._pane._cleanup(root_b)
+    assert svc.publisher.subscriber_count == 0 and Feed.open_feeds() == []
+
+
+async def test_gaps_reach_the_plot_as_nan(svc):
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc = Document()
+    doc.add_root(plot.__panel__().get_root(doc))
+    write(svc, 1.0, cpu=1.0)
+    svc._write(Batch.gap("sys", 2.0, [CPU]))
+    write(svc, 3.0, cpu=3.0)
+    feed = Feed.for_document(doc)
+    await async_poll(lambda: "sys" in feed.sources and len(feed.sources["sys"].cds.data["time"]) == 3)
+    np.testing.assert_array_equal(feed.sources["sys"].cds.data["s0"], [1.0, np.nan, 3.0])
+
+
+async def test_rollover_bounds_what_the_browser_holds():
+    svc = MetricsService([ScriptedSource(name="sys", interval=1.0)], window=20)
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc = Document()
+    write(svc, 0.0, cpu=0.0)
+    doc.add_root(plot.__panel__().get_root(doc))
+    for i in range(1, 200):
+        write(svc, float(i), cpu=float(i))
+    feed = Feed.for_document(doc)
+    rollover = 20 * 1.1 + 10
+    await async_poll(lambda: "sys" in feed.sources and feed.sources["sys"].cds.data["s0"][-1] == 199.0)
+    cds = feed.sources["sys"].cds
+    assert feed.sources["sys"].rollover == int(np.ceil(rollover))
+    assert len(cds.data["time"]) == feed.sources["sys"].rollover
+    assert cds.data["s0"][-1] == 199.0
+
+
+async def test_stat_card_shows_latest_value_unit_and_trend(svc):
+    card = StatCard(service=svc, metric="cpu_percent", title="CPU", trend_seconds=60)
+    doc = Document()
+    root = card.__panel__().get_root(doc)
+    doc.add_root(root)
+    view = card._pane._views[root.ref["id"]][1]
+    assert view.value_label.text == "no data"
+    write(svc, 1.0, cpu=10.0)
+    write(svc, 2.0, cpu=12.5)
+    await async_poll(lambda: view.value_label.text == "12.5 %")
+    assert view.trend_label.text == "▲ 2.5 % in 60s"
+
+
+async def test_source_status_rows_follow_state(svc):
+    src = ScriptedSource([1.0], name="<b>exporter</b>", interval=0.05)
+    svc.add_source(src)
+    status = SourceStatus(service=svc)
+    doc = Document()
+    root = status.__panel__().get_root(doc)
+    doc.add_root(root)
+    table = root if isinstance(root, DataTable) else root.select_one({"type": DataTable})
+    assert table.source.data["state"] == ["idle"]
+    async with svc:
+        await async_poll(lambda: table.source.data["state"] == ["connected"], timeout=5)
+    assert table.source.data["source"] == ["<b>exporter</b>"], "names are data; the table writes text nodes"
+
+
+async def test_dashboard_is_one_feed_with_one_source_per_metrics_source(svc):
+    write(svc, 1.0, cpu=1.0, core0=1.0, core1=2.0)
+    dash = MetricsDashboard(service=svc)
+    doc = Document()
+    doc.add_root(dash.__panel__().get_root(doc))
+    feed = Feed.for_document(doc)
+    assert feed is not None and len(Feed.open_feeds()) == 1
+    assert list(feed.sources) == ["sys"] and svc.publisher.subscriber_count == 1
+    n_views = len(feed.views)
+    assert n_views == len(dash.cards) + len(dash.plots) + 1
+    dash._layout._cleanup(doc.roots[0])
+    assert svc.publisher.subscriber_count == 0
