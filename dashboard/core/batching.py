@@ -22,6 +22,13 @@ from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("dashboard.batching")
 
+
+def _current_task() -> asyncio.Task | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
 T = TypeVar("T")
 
 
@@ -114,6 +121,13 @@ class BatchProcessor(Generic[T]):
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
+
+    def cancel(self) -> None:
+        """Stop at once without flushing (no awaiting: callable from any callback)."""
+        self._closed = True
+        self._items = []
+        if self._timer is not None and not self._timer.done() and self._timer is not _current_task():
+            self._timer.cancel()
 
     def __repr__(self) -> str:
         return f"<BatchProcessor {self.name!r} pending={len(self._items)} flushes={self.flushes}>"

@@ -20,7 +20,6 @@ than what the source's column already holds are skipped, so nothing is drawn twi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import weakref
@@ -281,12 +280,7 @@ class Feed:
             return
         self.closed = True
         self.service.publisher.unsubscribe(self.subscription)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            loop.create_task(self._processor.close(flush=False))
+        self._processor.cancel()
         doc = self.doc
         if doc is not None and self._feeds.get(doc) is self:
             del self._feeds[doc]

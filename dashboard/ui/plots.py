@@ -75,6 +75,9 @@ class _PlotView:
             tooltips=[("series", "$name"), ("time", "@time{%F %T}"), ("value", "$snap_y{0,0.[00]}")],
             formatters={"@time": "datetime"}, renderers=[])
         self.model.add_tools(self.hover)
+        # An invisible placeholder until the first series arrives (a plot without renderers is a
+        # Bokeh validation warning); only_visible ranges ignore it.
+        self.model.scatter([], [], visible=False)
         self._unit_set = False
         self.count = 0
         if spec.unit is not None:

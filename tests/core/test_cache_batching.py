@@ -123,3 +123,12 @@ async def test_close_flushes_pending_and_refuses_more(clock):
     assert flushed == [["x"]]
     with pytest.raises(RuntimeError, match="closed"):
         proc.add("y")
+
+
+async def test_cancel_drops_pending_without_flushing(clock, leak_check):
+    flushed = []
+    proc = BatchProcessor(flushed.append, max_delay=10, clock=clock, sleep=clock.sleep)
+    proc.add("x")
+    proc.cancel()
+    await asyncio.sleep(0)
+    assert flushed == [] and len(proc) == 0

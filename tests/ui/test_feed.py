@@ -44,7 +44,11 @@ def svc():
 
 
 def sources_of(model) -> set[ColumnDataSource]:
-    return {r.data_source for r in model.select({"type": GlyphRenderer})}
+    return {r.data_source for r in model.select({"type": GlyphRenderer}) if r.visible}
+
+
+def lines(model) -> list[GlyphRenderer]:
+    return [r for r in model.select({"type": GlyphRenderer}) if r.visible]
 
 
 async def test_new_viewer_starts_from_the_store_then_streams_deltas(svc):
@@ -98,9 +102,9 @@ async def test_a_series_that_appears_later_gets_a_column_and_a_line(svc):
     doc = Document()
     root = plot.__panel__().get_root(doc)
     doc.add_root(root)
-    assert len(list(root.select({"type": GlyphRenderer}))) == 1
+    assert len(lines(root)) == 1
     write(svc, 2.0, core0=20.0, core1=21.0)
-    await async_poll(lambda: len(list(root.select({"type": GlyphRenderer}))) == 2)
+    await async_poll(lambda: len(lines(root)) == 2)
     (cds,) = sources_of(root)
     np.testing.assert_array_equal(cds.data["s1"], [np.nan, 21.0])
     fig = root.select_one({"type": Plot})

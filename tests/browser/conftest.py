@@ -1,0 +1,140 @@
+"""Browser-tier fixtures: Debian's Chromium through Playwright, and the app served in-process on loopback.
+
+Chromium is found at ``$CHROMIUM`` or ``/usr/bin/chromium`` (never downloaded). Without it the browser
+tests skip with the reason, except when ``DASHBOARD_REQUIRE_BROWSER=1`` (CI sets it): then they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+# Every figure's newest time and length, as the page holds them.
+PLOT_STATE_JS = """() => {
+  const out = {};
+  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+    if (m.type !== 'Figure') continue;
+    const sources = m.renderers.filter(r => r.data_source && r.data_source.data.time);
+    if (!sources.length) { out[m.title.text] = null; continue; }
+    const ds = sources[0].data_source;
+    const t = ds.data.time;
+    out[m.title.text] = {rows: ds.get_length(), last: t.length ? t[t.length - 1] : null};
+  }
+  return out;
+}"""
+
+
+def chromium_path() -> str | None:
+    path = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
+    return path if os.path.exists(path) else shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        reason = "no Chromium found at $CHROMIUM or /usr/bin/chromium (apt-get install chromium)"
+        if os.environ.get("DASHBOARD_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"DASHBOARD_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        if os.environ.get("DASHBOARD_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"DASHBOARD_REQUIRE_BROWSER=1 but playwright is missing: {exc}")
+        pytest.skip(f"playwright is missing: {exc}")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class PageErrors:
+    """Console errors and uncaught exceptions of one page."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        page.on("console", lambda m: self.messages.append(f"console.{m.type}: {m.text}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.messages.append(f"pageerror: {e}"))
+        page.on("requestfailed", lambda r: self.messages.append(f"request failed: {r.url} ({r.failure})"))
+        page.on("dialog", lambda d: (self.messages.append(f"dialog: {d.message}"), d.dismiss()))
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = context.new_page()
+    pg.errors = PageErrors()
+    pg.errors.attach(pg)
+    yield pg
+    context.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServedApp:
+    """The app served by ``pn.serve`` in a thread of its own (with its own event loop), on loopback."""
+
+    def __init__(self, app: Callable[[], Any]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._app = app
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: Any = None
+
+    def start(self) -> ServedApp:
+        import panel as pn
+
+        def session() -> Any:  # a plain function: pn.serve treats a bound method as a pane, not an app
+            self.loop = asyncio.get_running_loop()
+            return self._app()
+
+        self._thread = pn.serve(
+            session, port=self.port, address="127.0.0.1", threaded=True, show=False, start=True,
+            websocket_origin=[f"127.0.0.1:{self.port}", f"localhost:{self.port}"],
+            # Reap closed sessions quickly, but give a page time to open its websocket: a session reaped
+            # before that is re-created by the websocket without the page's local resources.
+            check_unused_sessions_milliseconds=500, unused_session_lifetime_milliseconds=10_000)
+        return self
+
+    def call(self, coro: Any, timeout: float = 30) -> Any:
+        """Run a coroutine in the server's loop and wait for its result."""
+        assert self.loop is not None, "no session was opened yet"
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        from dashboard.service import MetricsService
+
+        svc = MetricsService._shared
+        if svc is not None and self.loop is not None:
+            self.call(svc.shutdown())
+        self._thread.stop()
+        self._thread.join(10)
+
+
+@pytest.fixture
+def served() -> Iterator[ServedApp]:
+    from dashboard.server import build_app
+
+    app = ServedApp(build_app).start()
+    yield app
+    app.stop()

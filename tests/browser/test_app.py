@@ -1,0 +1,110 @@
+"""The served dashboard in Debian's Chromium: live data, status, no errors, no leaked feeds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dashboard.service import MetricsService
+
+from ..support import poll
+from .conftest import PLOT_STATE_JS, free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED_PLOTS = {"CPU (all cores)", "CPU per core", "Memory and swap", "Network I/O", "Load average",
+                  "Sources up (1) or down (0)", "CPU", "Memory", "Processes"}
+
+
+def test_dashboard_streams_live_data_into_every_plot(served, page):
+    page.goto(served.url)
+    first = poll(lambda: _with_data(page.evaluate(PLOT_STATE_JS)), timeout=30, what="plots with data")
+    assert set(first) >= EXPECTED_PLOTS, f"plots with data: {sorted(first)}"
+    start = {k: v["last"] for k, v in first.items()}
+    later = poll(lambda: _all_advanced(page.evaluate(PLOT_STATE_JS), start, EXPECTED_PLOTS),
+                 timeout=30, what="every plot to receive newer data")
+    assert all(later[name]["rows"] >= 2 for name in EXPECTED_PLOTS)
+    status = page.locator(".slick-cell", has_text="connected")
+    poll(lambda: status.count() >= 1, timeout=10, what="the status table to show 'connected'")
+    assert page.locator(".slick-cell", has_text="system").count() == 1
+    assert page.errors.messages == []
+
+
+def test_closing_the_page_removes_its_feed(served, page, browser):
+    page.goto(served.url)
+    poll(lambda: _with_data(page.evaluate(PLOT_STATE_JS)), timeout=30, what="plots with data")
+    svc = MetricsService.shared()
+    assert svc.publisher.subscriber_count == 1
+    second = browser.new_page()
+    second.goto(served.url)
+    poll(lambda: svc.publisher.subscriber_count == 2, timeout=30, what="a second feed")
+    assert len(svc.sources) == 1, "two viewers, one collection"
+    second.close()
+    poll(lambda: svc.publisher.subscriber_count == 1, timeout=30, what="the closed page's feed to go")
+    page.close()
+    poll(lambda: svc.publisher.subscriber_count == 0, timeout=30, what="every feed to go")
+
+
+def test_screenshot_shows_the_dashboard(served, page, tmp_path):
+    page.goto(served.url)
+    poll(lambda: _all_advanced(page.evaluate(PLOT_STATE_JS), {}, EXPECTED_PLOTS), timeout=30, what="data")
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000, "a rendered page, not a blank one"
+
+
+@pytest.mark.parametrize("command, path", [
+    (["dashboard", "serve", "--no-show"], "/"),
+    ([sys.executable, "-m", "dashboard", "serve"], "/"),
+    (["panel", "serve", "dashboard/app.py"], "/app"),
+])
+def test_every_way_of_serving_shows_live_data(command, path, page):
+    port = free_port()
+    args = [*command, "--port", str(port)]
+    if command[0] == "panel":
+        args += ["--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        poll(lambda: _http_ok(url + path), timeout=60, what=f"{' '.join(command)} to answer")
+        assert _http_ok(url + "/"), "the root answers too (redirects to the app)"
+        page.goto(url + path)
+        first = poll(lambda: _with_data(page.evaluate(PLOT_STATE_JS)), timeout=30, what="data")
+        start = {k: v["last"] for k, v in first.items()}
+        poll(lambda: _all_advanced(page.evaluate(PLOT_STATE_JS), start, {"CPU (all cores)"}), timeout=30,
+             what="newer data")
+        assert page.errors.messages == []
+    finally:
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert "Traceback" not in out, out
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _with_data(state: dict) -> dict:
+    return {k: v for k, v in state.items() if v and v["rows"] > 0}
+
+
+def _all_advanced(state: dict, start: dict, names: set[str]) -> dict | None:
+    live = _with_data(state)
+    ok = all(n in live and (start.get(n) is None or live[n]["last"] > start[n]) for n in names)
+    return live if ok else None
+
+
