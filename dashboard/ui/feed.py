@@ -292,15 +292,16 @@ class Feed:
 
 
 def _commit_over_comm(doc: Document, comm: Any, work: Callable[[], None]) -> None:
-    """Apply ``work`` under a hold and send every resulting event as one message over a notebook comm."""
+    """Apply ``work`` under a hold and send every held event as one message over a notebook comm.
+
+    Until the frontend has opened the comm, events stay held in the document and go out, in order, with
+    the first message after it opens. (Panel's ``push`` would instead re-send each message 100 ms later,
+    and a later message could overtake the one that defines the models it refers to.)
+    """
     from panel.io.notebook import push
 
-    held = doc.callbacks.hold_value
-    if not held:
+    if not doc.callbacks.hold_value:
         doc.hold("combine")
-    try:
-        work()
-    finally:
+    work()
+    if getattr(comm, "_comm", None):
         push(doc, comm)
-        if not held:
-            doc.unhold()

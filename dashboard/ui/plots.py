@@ -7,10 +7,8 @@ canvas text or escaped by Bokeh, so hostile metric names and label values stay i
 
 from __future__ import annotations
 
-from typing import Any
-
 import param
-from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, NumeralTickFormatter
+from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, Legend, LegendItem, NumeralTickFormatter
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -78,6 +76,11 @@ class _PlotView:
         # An invisible placeholder until the first series arrives (a plot without renderers is a
         # Bokeh validation warning); only_visible ranges ignore it.
         self.model.scatter([], [], visible=False)
+        self.legend: Legend | None = None
+        if spec.show_legend:  # built up front: a legend added to a live plot has no view in a notebook
+            self.legend = Legend(items=[], location="top_left", click_policy="hide", label_text_font_size="8pt",
+                                 background_fill_alpha=0.6)
+            self.model.add_layout(self.legend)
         self._unit_set = False
         self.count = 0
         if spec.unit is not None:
@@ -88,18 +91,12 @@ class _PlotView:
 
     def add_series(self, key: SeriesKey, source: ColumnDataSource, column: str) -> None:
         color = Category10_10[self.count % len(Category10_10)]
-        kwargs: dict[str, Any] = {"line_width": 1, "color": color, "name": str(key)}
-        if self.spec.show_legend:
-            kwargs["legend_label"] = series_label(key, self.spec.metric)
-        renderer = self.model.line("time", column, source=source, **kwargs)
+        renderer = self.model.line("time", column, source=source, line_width=1, color=color, name=str(key))
         self.hover.renderers = [*self.hover.renderers, renderer]
+        if self.legend is not None:
+            label = series_label(key, self.spec.metric)
+            self.legend.items = [*self.legend.items, LegendItem(label=label, renderers=[renderer])]
         self.count += 1
-        if self.spec.show_legend and self.count == 1:
-            legend = self.model.legend[0]
-            legend.click_policy = "hide"
-            legend.location = "top_left"
-            legend.label_text_font_size = "8pt"
-            legend.background_fill_alpha = 0.6
         if not self._unit_set:
             self._set_unit(self.spec.unit or self.spec.service.store.info(key).unit)
 

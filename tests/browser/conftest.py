@@ -41,8 +41,10 @@ def chromium_path() -> str | None:
     return path if os.path.exists(path) else shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module (Playwright's sync API holds an event loop while it runs, so it must
+    be closed before the async tests of other modules)."""
     path = chromium_path()
     if path is None:
         reason = "no Chromium found at $CHROMIUM or /usr/bin/chromium (apt-get install chromium)"
