@@ -61,7 +61,7 @@ class _PlotView:
         window_ms = (spec.window or feed.service.window) * 1000.0
         self.model = figure(
             title=spec.title or spec.metric or "metrics", x_axis_type="datetime", height=spec.height,
-            sizing_mode="stretch_width", tools="xpan,xwheel_zoom,box_zoom,reset,save",
+            sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset",
             active_scroll=None, output_backend="canvas",
             x_range=DataRange1d(follow="end", follow_interval=window_ms, range_padding=0,
                                 only_visible=True),

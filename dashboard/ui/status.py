@@ -1,16 +1,19 @@
 """``SourceStatus``: a table of every source's connection state, last sample and last error.
 
-The table is a Bokeh ``DataTable`` whose ``StringFormatter`` writes cells as text nodes, so an error
-message or source name carrying markup is shown literally. It refreshes when a source changes state
-(the service publishes a ``SourceEvent``) and at most once a second otherwise.
+The table is a Bokeh ``Div`` of HTML built here, and every string in it (source names, states, error
+messages: all of which can come from a remote peer) is escaped with :func:`html.escape` at this one
+boundary. (Bokeh's ``DataTable`` would escape too, but in Bokeh 3.9 its grid does not redraw when its
+source's data change.) It refreshes when a source changes state (the service publishes a ``SourceEvent``)
+and at most every ``refresh_seconds`` otherwise.
 """
 
 from __future__ import annotations
 
+import html
 import time
 
 import param
-from bokeh.models import ColumnDataSource, DataTable, StringFormatter, TableColumn
+from bokeh.models import ColumnDataSource, Div
 
 from ..metrics.model import SeriesKey
 from ..service import SourceEvent
@@ -18,24 +21,47 @@ from .base import LiveComponent
 from .feed import Feed
 
 COLUMNS = ("source", "state", "last_sample", "collections", "failures", "last_error")
+TITLES = ("source", "state", "last sample", "collections", "failures", "last error")
+
+_STYLE = (
+    "<style>table.dashboard-status{border-collapse:collapse;font:13px sans-serif;width:100%}"
+    ".dashboard-status th,.dashboard-status td{text-align:left;padding:3px 10px;border-bottom:1px solid #ddd}"
+    ".dashboard-status td.state-connected{color:#2ca02c;font-weight:bold}"
+    ".dashboard-status td.state-retrying,.dashboard-status td.state-connecting{color:#ff7f0e;font-weight:bold}"
+    ".dashboard-status td.state-circuit_open{color:#d62728;font-weight:bold}</style>"
+)
 
 
 def _ago(t: float | None, now: float) -> str:
     if t is None:
         return "never"
-    return f"{max(0.0, now - t):.1f} s ago"
+    return f"{max(0.0, now - t):.0f} s ago"
+
+
+def render_rows(rows: dict[str, list[str]]) -> str:
+    """The HTML table of ``rows``; every cell is escaped."""
+    head = "".join(f"<th>{html.escape(t)}</th>" for t in TITLES)
+    body = []
+    for i in range(len(rows["source"])):
+        cells = []
+        for column in COLUMNS:
+            value = html.escape(rows[column][i], quote=True)
+            css = f' class="state-{html.escape(rows["state"][i], quote=True)}"' if column == "state" else ""
+            cells.append(f"<td{css}>{value}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f'{_STYLE}<table class="dashboard-status"><tr>{head}</tr>{"".join(body)}</table>'
 
 
 class SourceStatus(LiveComponent):
     """State, last sample and last error of each source of the service."""
 
-    height = param.Integer(default=140, bounds=(60, 2000), doc="Height in pixels.")
+    height = param.Integer(default=120, bounds=(40, 2000), doc="Height in pixels.")
 
     refresh_seconds = param.Number(default=1.0, bounds=(0.05, 60),
                                    doc="Longest time between two refreshes while data flows.")
 
     def rows(self, now: float | None = None) -> dict[str, list[str]]:
-        """The table's columns as lists of strings (what the viewer shows)."""
+        """The table's columns as lists of strings (what the viewer shows, before escaping)."""
         now = time.time() if now is None else now
         data: dict[str, list[str]] = {c: [] for c in COLUMNS}
         for source in self.service.sources.values():
@@ -56,19 +82,7 @@ class _StatusView:
 
     def __init__(self, spec: SourceStatus) -> None:
         self.spec = spec
-        self.source = ColumnDataSource(data=spec.rows())
-        state_formatter = StringFormatter(font_style="bold")
-        columns = [
-            TableColumn(field="source", title="source", width=120),
-            TableColumn(field="state", title="state", width=110, formatter=state_formatter),
-            TableColumn(field="last_sample", title="last sample", width=110),
-            TableColumn(field="collections", title="collections", width=90),
-            TableColumn(field="failures", title="failures", width=80),
-            TableColumn(field="last_error", title="last error", width=400),
-        ]
-        self.model = DataTable(source=self.source, columns=columns, index_position=None,
-                               height=spec.height, sizing_mode="stretch_width", selectable=False,
-                               sortable=False)
+        self.model = Div(text=render_rows(spec.rows()), sizing_mode="stretch_width", min_height=spec.height)
         self._last_refresh = time.monotonic()
 
     def accepts(self, key: SeriesKey) -> bool:
@@ -82,6 +96,6 @@ class _StatusView:
         if not events and now - self._last_refresh < self.spec.refresh_seconds:
             return
         self._last_refresh = now
-        rows = self.spec.rows()
-        if rows != dict(self.source.data):
-            self.source.data = rows
+        text = render_rows(self.spec.rows())
+        if text != self.model.text:
+            self.model.text = text

@@ -10,6 +10,7 @@ import asyncio
 import os
 import shutil
 import socket
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,11 @@ def page(browser):
     context.close()
 
 
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,7 +102,8 @@ def free_port() -> int:
 class ServedApp:
     """The app served by ``pn.serve`` in a thread of its own (with its own event loop), on loopback."""
 
-    def __init__(self, app: Callable[[], Any]) -> None:
+    def __init__(self, app: Callable[[], Any], service: Any = None) -> None:
+        self.service = service
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self._app = app
@@ -116,6 +123,10 @@ class ServedApp:
             # Reap closed sessions quickly, but give a page time to open its websocket: a session reaped
             # before that is re-created by the websocket without the page's local resources.
             check_unused_sessions_milliseconds=500, unused_session_lifetime_milliseconds=10_000)
+        deadline = time.monotonic() + 30
+        while not _accepts(self.port):
+            assert time.monotonic() < deadline, "the server did not listen within 30 s"
+            time.sleep(0.05)
         return self
 
     def call(self, coro: Any, timeout: float = 30) -> Any:
@@ -126,7 +137,7 @@ class ServedApp:
     def stop(self) -> None:
         from dashboard.service import MetricsService
 
-        svc = MetricsService._shared
+        svc = self.service or MetricsService._shared
         if svc is not None and self.loop is not None:
             self.call(svc.shutdown())
         self._thread.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -18,7 +19,7 @@ from .conftest import PLOT_STATE_JS, free_port
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_PLOTS = {"CPU (all cores)", "CPU per core", "Memory and swap", "Network I/O", "Load average",
-                  "Sources up (1) or down (0)", "CPU", "Memory", "Processes"}
+                  "Sources up (1) or down (0)"}
 
 
 def test_dashboard_streams_live_data_into_every_plot(served, page):
@@ -29,9 +30,16 @@ def test_dashboard_streams_live_data_into_every_plot(served, page):
     later = poll(lambda: _all_advanced(page.evaluate(PLOT_STATE_JS), start, EXPECTED_PLOTS),
                  timeout=30, what="every plot to receive newer data")
     assert all(later[name]["rows"] >= 2 for name in EXPECTED_PLOTS)
-    status = page.locator(".slick-cell", has_text="connected")
-    poll(lambda: status.count() >= 1, timeout=10, what="the status table to show 'connected'")
-    assert page.locator(".slick-cell", has_text="system").count() == 1
+    cards = page.locator(".dashboard-card .value")
+    poll(lambda: cards.count() == 4 and "no data" not in cards.all_inner_texts()[0], timeout=10,
+         what="the stat cards to show values")
+    assert cards.all_inner_texts()[0].endswith("%")
+    status = page.locator("table.dashboard-status td.state-connected", has_text="connected")
+    poll(lambda: status.count() == 1, timeout=10, what="the status table to show 'connected'")
+    assert page.locator("table.dashboard-status td", has_text="system").count() == 1
+    collections = page.locator("table.dashboard-status td").nth(3)
+    seen = int(collections.inner_text())
+    poll(lambda: int(collections.inner_text()) > seen, timeout=10, what="the status table to update")
     assert page.errors.messages == []
 
 
@@ -108,3 +116,39 @@ def _all_advanced(state: dict, start: dict, names: set[str]) -> dict | None:
     return live if ok else None
 
 
+
+
+PAYLOAD = "<img src=x onerror=alert(1)>"
+
+
+def test_hostile_names_render_as_text(page):
+    import panel as pn
+
+    from dashboard.service import MetricsService
+    from dashboard.ui import MetricsDashboard, TimeSeriesPlot
+
+    from ..support import ScriptedSource
+    from .conftest import ServedApp
+
+    source = ScriptedSource([1.0, 2.0, ConnectionError(PAYLOAD), 3.0], name=PAYLOAD, interval=0.2,
+                            metric=f"x{PAYLOAD}")
+    svc = MetricsService([source], retry=None)
+
+    def app():
+        svc.start()
+        return pn.Column(MetricsDashboard(service=svc, title=f"t{PAYLOAD}"),
+                         TimeSeriesPlot(service=svc, metric=f"x{PAYLOAD}", title=f"p{PAYLOAD}"))
+
+    served = ServedApp(app, service=svc).start()
+    try:
+        page.goto(served.url)
+        cells = page.locator("table.dashboard-status td")
+        name = cells.filter(has_text=re.compile(f"^{re.escape(PAYLOAD)}$"))
+        poll(lambda: name.count() == 1, timeout=30, what="the hostile source name shown as text")
+        error = cells.filter(has_text=f"ConnectionError: {PAYLOAD}")
+        poll(lambda: error.count() == 1, timeout=30, what="the hostile error shown as text")
+        assert page.locator("img[src=x]").count() == 0, "no element was injected"
+        assert not [m for m in page.errors.messages if m.startswith(("dialog", "pageerror"))]
+        assert page.get_by_text(f"t{PAYLOAD}").count() == 1, "the title is literal text"
+    finally:
+        served.stop()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from bokeh.document import Document
 from bokeh.document.events import ColumnsStreamedEvent
-from bokeh.models import ColumnDataSource, DataTable, GlyphRenderer, Plot
+from bokeh.models import ColumnDataSource, Div, GlyphRenderer, Plot
 
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
 from dashboard.service import MetricsService
@@ -159,25 +159,38 @@ async def test_stat_card_shows_latest_value_unit_and_trend(svc):
     root = card.__panel__().get_root(doc)
     doc.add_root(root)
     view = card._pane._views[root.ref["id"]][1]
-    assert view.value_label.text == "no data"
+    assert "no data" in view.model.text
     write(svc, 1.0, cpu=10.0)
     write(svc, 2.0, cpu=12.5)
-    await async_poll(lambda: view.value_label.text == "12.5 %")
-    assert view.trend_label.text == "▲ 2.5 % in 60s"
+    await async_poll(lambda: getattr(view, "value", None) == "12.5 %")
+    assert view.trend == "▲ 2.5 % in 60s"
+    assert ">12.5 %<" in view.model.text and "▲ 2.5 % in 60s" in view.model.text
 
 
-async def test_source_status_rows_follow_state(svc):
-    src = ScriptedSource([1.0], name="<b>exporter</b>", interval=0.05)
+async def test_stat_card_escapes_units_from_sources(svc):
+    key = SeriesKey.of("evil")
+    svc._write(Batch("sys", (key,), np.array([1.0]), np.array([[1.0]]), {key: SeriesInfo("<b>u</b>")}))
+    card = StatCard(service=svc, metric="evil", title="<i>t</i>")
+    doc = Document()
+    root = card.__panel__().get_root(doc)
+    view = card._pane._views[root.ref["id"]][1]
+    assert "&lt;b&gt;u&lt;/b&gt;" in view.model.text and "&lt;i&gt;t&lt;/i&gt;" in view.model.text
+    assert "<b>" not in view.model.text and "<i>" not in view.model.text
+
+
+async def test_source_status_rows_follow_state_and_escape_markup(svc):
+    src = ScriptedSource([1.0], name="<img src=x onerror=alert(1)>", interval=0.05)
     svc.add_source(src)
     status = SourceStatus(service=svc)
     doc = Document()
     root = status.__panel__().get_root(doc)
     doc.add_root(root)
-    table = root if isinstance(root, DataTable) else root.select_one({"type": DataTable})
-    assert table.source.data["state"] == ["idle"]
+    div = root.select_one({"type": Div})
+    assert status.rows()["state"] == ["idle"] and "state-idle" in div.text
     async with svc:
-        await async_poll(lambda: table.source.data["state"] == ["connected"], timeout=5)
-    assert table.source.data["source"] == ["<b>exporter</b>"], "names are data; the table writes text nodes"
+        await async_poll(lambda: "state-connected" in div.text, timeout=5)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in div.text
+    assert "<img" not in div.text, "markup from a source never reaches the page unescaped"
 
 
 async def test_dashboard_is_one_feed_with_one_source_per_metrics_source(svc):

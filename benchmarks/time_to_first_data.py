@@ -1,0 +1,88 @@
+"""How long a new viewer waits for live data: from navigation to the first plotted row, in Chromium.
+
+    python benchmarks/time_to_first_data.py [repeats]
+
+Starts ``dashboard serve`` on a free loopback port (the service is already warm after the first page),
+then opens a fresh page ``repeats`` times and reports the median and worst time from ``page.goto`` to the
+moment every default plot holds at least one row, and to the first row that arrived after the page opened.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+from playwright.sync_api import sync_playwright
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+ROWS_JS = """() => {
+  if (!window.Bokeh) return null;
+  let min = Infinity, last = 0, n = 0;
+  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+    if (m.type !== 'Figure') continue;
+    const r = m.renderers.find(r => r.data_source && r.data_source.data.time);
+    if (!r) continue;
+    const t = r.data_source.data.time; n += 1;
+    min = Math.min(min, t.length); if (t.length) last = Math.max(last, t[t.length - 1]);
+  }
+  return n ? {min, last} : null;
+}"""
+
+
+def main(repeats: int = 5) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["dashboard", "serve", "--port", str(port), "--log-level", "WARNING"])
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("server did not start") from None
+                time.sleep(0.2)
+        all_plots, fresh_row = [], []
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            for _ in range(repeats + 1):  # the first page also warms the service up; not counted
+                page = browser.new_page()
+                opened_ms = time.time() * 1000
+                start = time.perf_counter()
+                page.goto(url, wait_until="commit")
+                t_all = t_fresh = None
+                while time.perf_counter() - start < 30 and (t_all is None or t_fresh is None):
+                    state = page.evaluate(ROWS_JS)
+                    now = time.perf_counter() - start
+                    if state and state["min"] > 0 and t_all is None:
+                        t_all = now
+                    if state and state["last"] > opened_ms and t_fresh is None:
+                        t_fresh = now
+                    page.wait_for_timeout(20)
+                all_plots.append(t_all)
+                fresh_row.append(t_fresh)
+                page.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(15)
+    all_plots, fresh_row = all_plots[1:], fresh_row[1:]
+    print(f"pages: {repeats} (after one warm-up page), machine: {socket.gethostname()}")
+    print("| measure | median (s) | worst (s) |\n|---|---|---|")
+    print(f"| every plot shows data (history from the store) | {statistics.median(all_plots):.2f} | "
+          f"{max(all_plots):.2f} |")
+    print(f"| first row collected after the page opened | {statistics.median(fresh_row):.2f} | "
+          f"{max(fresh_row):.2f} |")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
