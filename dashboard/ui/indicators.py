@@ -29,7 +29,7 @@ def format_value(value: float, unit: str = "") -> str:
             if abs(value) < 1024 or prefix == "P":
                 return f"{value:,.1f} {prefix}{unit}"
             value /= 1024
-    number = f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
+    number = f"{value:,.0f}" if abs(value) >= 1000 or float(value).is_integer() else f"{value:,.1f}"
     return f"{number} {unit}".strip() if unit != "%" else f"{number} %"
 
 

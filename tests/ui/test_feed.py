@@ -205,3 +205,12 @@ async def test_dashboard_is_one_feed_with_one_source_per_metrics_source(svc):
     assert n_views == len(dash.cards) + len(dash.plots) + 1
     dash._layout._cleanup(doc.roots[0])
     assert svc.publisher.subscriber_count == 0
+
+
+def test_format_value():
+    from dashboard.ui.indicators import format_value
+
+    assert format_value(77.0) == "77"
+    assert format_value(12.54, "%") == "12.5 %"
+    assert format_value(1536, "B/s") == "1.5 KB/s"
+    assert format_value(float("nan"), "%") == "no data"
