@@ -8,9 +8,10 @@ A viewer is one Bokeh document: a ``panel serve`` session, a notebook cell's out
   repaints for every message);
 * keeps one ``ColumnDataSource`` per metrics source, shared by every plot of the viewer, with a ``time``
   column (milliseconds) and one float64 column per series shown; a flush is one ``stream`` of numpy arrays
-  per source with a rollover, and every plot and card of the viewer changes in the same document hold;
-* in a server session applies the flush in the document's next tick (under its lock); in a notebook
-  pushes it over the cell's comm; elsewhere (tests, static export) applies it directly;
+  per source with a rollover, and every plot and card of the viewer changes in one document patch;
+* in a server session applies the flush in the document's next tick (under its lock) and sends it to
+  each connection as one PATCH-DOC message; in a notebook pushes it over the cell's comm as one message;
+  elsewhere (tests, static export) applies it directly;
 * adds a column and a line when a series that a view wants appears, backfilled from the store;
 * unsubscribes when its session is destroyed, when its last view is cleaned up, or when it is closed.
 
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import param
 from bokeh.document import Document
+from bokeh.document.events import DocumentPatchedEvent
 from bokeh.models import ColumnDataSource
 
 from ..core.batching import BatchProcessor
@@ -216,13 +218,7 @@ class Feed:
         if self.comm is not None:
             _commit_over_comm(doc, self.comm, lambda: self.apply(batches, events))
         elif doc.session_context is not None:
-            held = doc.callbacks.hold_value
-            doc.hold("combine")
-            try:
-                self.apply(batches, events)
-            finally:
-                if not held:
-                    doc.unhold()
+            _commit_to_session(doc, lambda: self.apply(batches, events))
         else:
             self.apply(batches, events)
 
@@ -289,6 +285,46 @@ class Feed:
     def __repr__(self) -> str:
         return (f"<Feed sources={list(self.sources)} views={len(self.views)} flushes={self.flushes} "
                 f"closed={self.closed}>")
+
+
+def _commit_to_session(doc: Document, work: Callable[[], None]) -> None:
+    """Apply ``work`` under a hold and send its events to each connection as one PATCH-DOC message.
+
+    Bokeh would send one message per event when the hold is released. When a connection is in the middle
+    of writing another message (its write lock is taken), the frames of two messages must not interleave:
+    then the events go out the ordinary way.
+    """
+    held = doc.callbacks.hold_value
+    if held:  # someone else holds the document: their release sends our events too
+        work()
+        return
+    doc.hold("combine")
+    try:
+        work()
+    finally:
+        session = getattr(doc.session_context, "_session", None)
+        connections = list(getattr(session, "_subscribed_connections", ()))
+        events = doc.callbacks._held_events
+        patches = [e for e in events if isinstance(e, DocumentPatchedEvent)]
+        if patches and connections and not any(_writing(c) for c in connections):
+            from panel.io.document import dispatch_tornado
+
+            doc.callbacks._held_events = [e for e in events if not isinstance(e, DocumentPatchedEvent)]
+            for connection in connections:
+                for future in dispatch_tornado(connection, events=patches):
+                    future.add_done_callback(_ignore_closed)
+        doc.unhold()
+
+
+def _writing(connection: Any) -> bool:
+    lock = getattr(getattr(connection, "_socket", None), "write_lock", None)
+    block = getattr(lock, "_block", None)
+    return block is not None and block._value == 0
+
+
+def _ignore_closed(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.debug("a viewer's websocket closed while a patch was being sent: %s", future.exception())
 
 
 def _commit_over_comm(doc: Document, comm: Any, work: Callable[[], None]) -> None:

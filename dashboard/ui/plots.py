@@ -63,9 +63,10 @@ class _PlotView:
             title=spec.title or spec.metric or "metrics", x_axis_type="datetime", height=spec.height,
             sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset",
             active_scroll=None, output_backend="canvas",
-            x_range=DataRange1d(follow="end", follow_interval=window_ms, range_padding=0,
-                                only_visible=True),
-            y_range=DataRange1d(only_visible=True, range_padding=0.05),
+            # The browser computes these ranges; syncable=False keeps it from echoing every change back.
+            x_range=DataRange1d(follow="end", follow_interval=window_ms, range_padding=0, only_visible=True,
+                                syncable=False),
+            y_range=DataRange1d(only_visible=True, range_padding=0.05, syncable=False),
         )
         self.model.toolbar.logo = None
         self.model.xaxis.axis_label = None

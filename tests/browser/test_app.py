@@ -152,3 +152,23 @@ def test_hostile_names_render_as_text(page):
         assert page.get_by_text(f"t{PAYLOAD}").count() == 1, "the title is literal text"
     finally:
         served.stop()
+
+
+def test_each_flush_is_one_message_and_the_page_echoes_nothing(served, page):
+    received: list[str] = []
+    sent: list[str] = []
+
+    def watch(ws):
+        ws.on("framereceived", lambda f: received.append(f) if isinstance(f, str) and '"msgtype"' in f else None)
+        ws.on("framesent", lambda f: sent.append(f) if isinstance(f, str) and '"msgtype"' in f else None)
+
+    page.on("websocket", watch)
+    page.goto(served.url)
+    poll(lambda: _all_advanced(page.evaluate(PLOT_STATE_JS), {}, EXPECTED_PLOTS), timeout=30, what="data")
+    source = MetricsService.shared().sources["system"]
+    n_received, n_sent, collections = len(received), len(sent), source.collections
+    poll(lambda: source.collections >= collections + 5, timeout=30, what="five more collections")
+    patches = [f for f in received[n_received:] if '"msgtype":"PATCH-DOC"' in f]
+    # one collection -> one flush -> one message carrying every plot, card and status change
+    assert len(patches) <= source.collections - collections + 1, len(patches)
+    assert len(sent) - n_sent == 0, "the page echoes no range changes back to the server"
