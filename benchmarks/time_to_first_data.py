@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
+from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, dashboard_server
 
 ROWS_JS = """() => {
   if (!window.Bokeh) return null;
@@ -36,24 +35,10 @@ ROWS_JS = """() => {
 
 
 def main(repeats: int = 5) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(["dashboard", "serve", "--port", str(port), "--log-level", "WARNING"])
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not start") from None
-                time.sleep(0.2)
+    with dashboard_server() as url:
         all_plots, fresh_row = [], []
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             for _ in range(repeats + 1):  # the first page also warms the service up; not counted
                 page = browser.new_page()
                 opened_ms = time.time() * 1000
@@ -72,9 +57,6 @@ def main(repeats: int = 5) -> None:
                 fresh_row.append(t_fresh)
                 page.close()
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(15)
     all_plots, fresh_row = all_plots[1:], fresh_row[1:]
     print(f"pages: {repeats} (after one warm-up page), machine: {socket.gethostname()}")
     print("| measure | median (s) | worst (s) |\n|---|---|---|")

@@ -7,47 +7,24 @@ Uses ``dashboard serve`` on a free loopback port and Debian's Chromium through P
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, dashboard_server
 
 
 def main(out: str = "docs/screenshot.png", seconds: float = 20.0) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(["dashboard", "serve", "--port", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the server did not answer within 60 s") from None
-                time.sleep(0.5)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url)
-            page.wait_for_timeout(seconds * 1000)  # let the plots fill with history
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=out, full_page=True)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(15)
+    with dashboard_server() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.wait_for_timeout(seconds * 1000)  # let the plots fill with history
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=out, full_page=True)
+        browser.close()
     print(f"wrote {out}")
 
 

@@ -6,14 +6,13 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from dashboard.service import MetricsService
 
-from ..support import poll
+from ..support import http_ok, poll
 from .conftest import PLOT_STATE_JS, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -80,8 +79,8 @@ def test_every_way_of_serving_shows_live_data(command, path, page):
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         url = f"http://127.0.0.1:{port}"
-        poll(lambda: _http_ok(url + path), timeout=60, what=f"{' '.join(command)} to answer")
-        assert _http_ok(url + "/"), "the root answers too (redirects to the app)"
+        poll(lambda: http_ok(url + path), timeout=60, what=f"{' '.join(command)} to answer")
+        assert http_ok(url + "/"), "the root answers too (redirects to the app)"
         page.goto(url + path)
         first = poll(lambda: _with_data(page.evaluate(PLOT_STATE_JS)), timeout=30, what="data")
         start = {k: v["last"] for k, v in first.items()}
@@ -98,12 +97,6 @@ def test_every_way_of_serving_shows_live_data(command, path, page):
     assert "Traceback" not in out, out
 
 
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _with_data(state: dict) -> dict:

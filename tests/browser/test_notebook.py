@@ -13,12 +13,11 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from ..support import poll
+from ..support import http_ok, poll
 from .conftest import PLOT_STATE_JS, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -43,7 +42,7 @@ def jupyterlab(tmp_path):
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        poll(lambda: _http_ok(f"{url}/api/status"), timeout=90, what="JupyterLab to answer")
+        poll(lambda: http_ok(f"{url}/api/status"), timeout=90, what="JupyterLab to answer")
         yield url
     finally:
         proc.terminate()
@@ -93,11 +92,3 @@ def _figures_with_data(page) -> dict:
     except Exception:
         return {}
     return {k: v for k, v in (state or {}).items() if v and v["rows"] > 0}
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
