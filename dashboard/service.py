@@ -34,7 +34,7 @@ import pandas as pd
 import param
 
 from .core.aio import with_timeout
-from .core.lifecycle import Service, ServiceRegistry
+from .core.lifecycle import Service, ServiceError, ServiceRegistry
 from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
@@ -69,7 +69,8 @@ class MetricsService(Service):
         default=600.0, bounds=(1, 7 * 86400), doc="Seconds of history that plots show and queries default to.")
 
     capacity = param.Integer(
-        default=36_000, bounds=(10, 100_000_000), doc="Samples kept per series (the ring buffer's size).")
+        default=36_000, bounds=(10, 100_000_000), constant=True,
+        doc="Samples kept per series (the ring buffer's size), fixed when the service is made.")
 
     failure_threshold = param.Integer(
         default=5, bounds=(1, 1000), doc="Failures in a row that open a source's circuit breaker.")
@@ -99,6 +100,10 @@ class MetricsService(Service):
         for source in sources:
             self.add_source(source)
 
+    @param.depends("window", watch=True)
+    def _window_changed(self) -> None:
+        self.store.window_seconds = self.window
+
     # -- the shared instance ------------------------------------------------------------------------------
     @classmethod
     def shared(cls) -> MetricsService:
@@ -119,8 +124,11 @@ class MetricsService(Service):
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        return asyncio.ensure_future(self.initialize(), loop=loop)
+            raise ServiceError(
+                f"{self.name}: start() schedules the service on the running event loop (the server's or the "
+                "kernel's) and none is running here; in a script use asyncio.run(service.initialize())"
+            ) from None
+        return loop.create_task(self.initialize(), name=f"{self.name}:initialize")
 
     # -- sources ------------------------------------------------------------------------------------------
     def add_source(self, source: Source) -> Source:

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from dashboard.core.resilience import RetryPolicy
 from dashboard.core.state import ConnectionState
@@ -159,3 +160,26 @@ def test_repr_shows_state():
 
 def test_logger_names_are_under_dashboard():
     assert logging.getLogger("dashboard.service").parent.name in ("dashboard", "root")
+
+
+def test_start_without_a_running_loop_says_what_to_do():
+    from dashboard.core.lifecycle import ServiceError
+
+    svc = MetricsService([])
+    with pytest.raises(ServiceError, match=r"none is running here; in a script use asyncio.run"):
+        svc.start()
+
+
+async def test_start_schedules_initialize_on_the_running_loop():
+    svc = MetricsService([ScriptedSource([1.0], name="s", interval=0.05)])
+    task = svc.start()
+    await task
+    assert svc.running and svc.start() is None
+    await svc.shutdown()
+
+
+def test_window_param_drives_store_queries():
+    svc = MetricsService([], window=100)
+    assert svc.store.window_seconds == 100
+    svc.window = 5
+    assert svc.store.window_seconds == 5

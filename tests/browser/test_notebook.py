@@ -64,9 +64,12 @@ def test_quickstart_notebook_is_live_in_jupyterlab(jupyterlab, page):
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     try:
         state = poll(lambda: _figures_with_data(page), timeout=120, what="a live plot in the notebook")
-    except AssertionError:
+    except AssertionError as exc:
         page.screenshot(path=str(artifacts() / "notebook-failure.png"), full_page=True)
-        raise
+        diagnosis = page.evaluate("""() => ({bokeh: !!window.Bokeh,
+            documents: window.Bokeh ? Bokeh.documents.length : 0,
+            outputs: document.querySelectorAll('.jp-OutputArea-output').length})""")
+        raise AssertionError(f"{exc}; page: {diagnosis}") from None
     name = "CPU per core" if "CPU per core" in state else next(iter(state))
     last = state[name]["last"]
     for _ in range(3):  # keeps advancing over several seconds, not just once
