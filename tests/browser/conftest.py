@@ -38,8 +38,11 @@ PLOT_STATE_JS = """() => {
 
 
 def chromium_path() -> str | None:
-    path = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
-    return path if os.path.exists(path) else shutil.which("chromium")
+    """``$CHROMIUM`` if set (and present), else Debian's ``/usr/bin/chromium`` or ``chromium`` on PATH."""
+    asked = os.environ.get("CHROMIUM")
+    if asked:
+        return asked if os.path.exists(asked) else None
+    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
 
 
 @pytest.fixture(scope="module")
