@@ -50,6 +50,17 @@ class RingBuffer:
 
     def append(self, t: np.ndarray, v: np.ndarray) -> int:
         """Append samples in time order; returns how many were kept."""
+        if t.size == 1:  # the common case (one collection): scalar writes, no slicing
+            t0 = t[0]
+            last = self.count - 1
+            if self.count and t0 <= self._t[last % self.capacity]:
+                self.rejected += 1
+                return 0
+            i = self.count % self.capacity
+            self._t[i] = t0
+            self._v[i] = v[0]
+            self.count += 1
+            return 1
         if t.size == 0:
             return 0
         if t.size > 1 and np.any(np.diff(t) <= 0):

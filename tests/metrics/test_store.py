@@ -105,3 +105,10 @@ def test_series_key_text_escapes_quotes():
     key = SeriesKey.of("x", path='a"b\\c')
     assert str(key) == 'x{path="a\\"b\\\\c"}'
     assert key.matches("x", {"path": 'a"b\\c'}) and not key.matches("y")
+
+
+def test_single_sample_appends_refuse_old_samples_too():
+    buf = RingBuffer(2)
+    for t in (1.0, 2.0, 2.0, 1.5, 3.0):
+        buf.append(np.array([t]), np.array([t]))
+    assert buf.arrays()[0].tolist() == [2.0, 3.0] and buf.rejected == 2 and buf.count == 3
