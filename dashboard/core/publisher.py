@@ -33,7 +33,8 @@ class Subscription:
     """One subscriber's queue, delivery task and counters."""
 
     def __init__(self, publisher: MetricsPublisher, handler: Handler, name: str, max_pending: int,
-                 max_failures: int) -> None:
+                 max_failures: int, sub_id: int = 0) -> None:
+        self.id = sub_id
         self.publisher = publisher
         self.handler = handler
         self.name = name
@@ -138,8 +139,7 @@ class MetricsPublisher:
         """Deliver every later item to ``handler`` (sync or async) until unsubscribed."""
         sub_id = next(self._ids)
         sub = Subscription(self, handler, name or f"subscriber-{sub_id}", max_pending or self.max_pending,
-                           self.max_failures)
-        sub._id = sub_id  # type: ignore[attr-defined]
+                           self.max_failures, sub_id)
         with self._lock:
             self._subscriptions[sub_id] = sub
         log.debug("%s: %s subscribed (%d now)", self.name, sub.name, self.subscriber_count)
@@ -153,7 +153,7 @@ class MetricsPublisher:
 
     def _discard(self, sub: Subscription) -> None:
         with self._lock:
-            self._subscriptions.pop(getattr(sub, "_id", -1), None)
+            self._subscriptions.pop(sub.id, None)
 
     def publish(self, item: Any) -> int:
         """Queue ``item`` for every subscriber; returns how many it was offered to. Never awaits."""

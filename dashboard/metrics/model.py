@@ -13,7 +13,7 @@ at its boundary (or shows them only as canvas text).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -100,14 +100,6 @@ class Batch:
         object.__setattr__(self, "values", values)
 
     @classmethod
-    def from_samples(cls, source: str, t: float, samples: Mapping[SeriesKey, float],
-                     info: Mapping[SeriesKey, SeriesInfo] | None = None) -> Batch:
-        """One row: every series in ``samples`` at time ``t``."""
-        keys = tuple(samples)
-        values = np.fromiter((samples[k] for k in keys), dtype=np.float64, count=len(keys))
-        return cls(source, keys, np.array([t]), values.reshape(-1, 1), info or {})
-
-    @classmethod
     def gap(cls, source: str, t: float, keys: Iterable[SeriesKey]) -> Batch:
         """A row of NaN for ``keys`` at ``t``: the plot breaks there."""
         keys = tuple(keys)
@@ -123,13 +115,6 @@ class Batch:
     def column(self, key: SeriesKey) -> np.ndarray:
         """The values of ``key`` (raises KeyError when absent)."""
         return self.values[self.keys.index(key)]
-
-    def select(self, keys: Sequence[SeriesKey]) -> Batch:
-        """A batch with only ``keys`` (those present)."""
-        index = {k: i for i, k in enumerate(self.keys)}
-        chosen = [k for k in keys if k in index]
-        rows = [index[k] for k in chosen]
-        return Batch(self.source, tuple(chosen), self.time, self.values[rows], self.info)
 
     def __repr__(self) -> str:
         return f"<Batch {self.source!r} series={len(self.keys)} rows={len(self)}>"

@@ -4,8 +4,8 @@
   arrays. Appends are vectorized (at most two slice copies, whatever the batch size); samples older than
   the newest one already held are refused and counted, never silently reordered.
 * :class:`Store` maps :class:`~dashboard.metrics.model.SeriesKey` to buffers. ``append(batch)`` writes a
-  batch; when a series' new samples start more than ``max_gap`` seconds after its last one, a NaN is
-  written in between so the plot breaks there instead of drawing a straight line over the outage.
+  batch; gaps are NaN samples like any other, written by the service when a collection fails or is late
+  (:meth:`~dashboard.metrics.model.Batch.gap`), so the plot breaks there instead of drawing a straight line.
   Queries: ``window`` (the last *window* seconds), ``since`` (strictly after a time), ``latest``, and
   ``aligned`` (several series on one shared time axis, NaN where a series has no sample).
 
@@ -116,22 +116,15 @@ class Store:
         self._sources: dict[SeriesKey, str] = {}
         self._lock = threading.RLock()
         self.samples_appended = 0
-        self.gaps_written = 0
 
     # -- writing --------------------------------------------------------------------------------------
-    def append(self, batch: Batch, max_gap: float | None = None) -> int:
-        """Write ``batch``; returns the number of samples kept (NaN gaps written are not counted)."""
+    def append(self, batch: Batch) -> int:
+        """Write ``batch``; returns the number of samples kept."""
         kept = 0
         with self._lock:
             for i, key in enumerate(batch.keys):
                 buf = self._buffer(key, batch.source, batch.info.get(key))
-                t, v = batch.time, batch.values[i]
-                if max_gap is not None and buf.count and t.size and t[0] - buf.last_time > max_gap \
-                        and not np.isnan(buf.last_value):
-                    gap_t = min(buf.last_time + max_gap / 2, (buf.last_time + t[0]) / 2)
-                    buf.append(np.array([gap_t]), np.array([np.nan]))
-                    self.gaps_written += 1
-                kept += buf.append(t, v)
+                kept += buf.append(batch.time, batch.values[i])
             self.samples_appended += kept
         return kept
 
@@ -217,7 +210,6 @@ class Store:
                 "series": len(self._buffers),
                 "samples_appended": self.samples_appended,
                 "samples_rejected": sum(b.rejected for b in self._buffers.values()),
-                "gaps_written": self.gaps_written,
             }
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ memory plot, so a machine without swap shows one line there.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import panel as pn
@@ -65,6 +66,4 @@ class MetricsDashboard(pn.viewable.Viewer):
 
 def _escape_markdown(text: str) -> str:
     """Escape a title for the Markdown pane (which renders HTML)."""
-    import html
-
     return html.escape(text).replace("*", r"\*").replace("_", r"\_").replace("`", r"\`").replace("$", r"\$")

@@ -64,15 +64,6 @@ def test_aligned_fills_absent_samples_with_nan():
     np.testing.assert_array_equal(values, [[10, 20, 30], [1, 2, np.nan]])
 
 
-def test_max_gap_writes_a_nan_between_distant_samples():
-    store = Store()
-    store.append(Batch("sys", (CPU,), np.array([1.0, 2.0]), np.array([[1.0, 2.0]])), max_gap=2.5)
-    store.append(Batch("sys", (CPU,), np.array([10.0]), np.array([[10.0]])), max_gap=2.5)
-    t, v = store.window(CPU)
-    assert len(t) == 4 and np.isnan(v[2]) and 2 < t[2] < 10
-    assert store.stats()["gaps_written"] == 1
-
-
 def test_describe_declares_series_before_samples():
     store = Store()
     store.describe("sys", {CPU: SeriesInfo(unit="%")})
