@@ -33,7 +33,7 @@ from .core import (
 )
 from .metrics import Batch, SeriesInfo, SeriesKey, Store
 from .service import MetricsService, SourceEvent
-from .sources import Source, SystemSource
+from .sources import Source, SyntheticSource, SystemSource
 
 __version__ = "0.1.0"
 
@@ -68,6 +68,7 @@ __all__ = [
     "SourceStatus",
     "StatCard",
     "Store",
+    "SyntheticSource",
     "SystemSource",
     "TTLCache",
     "TimeSeriesPlot",

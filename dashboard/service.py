@@ -41,6 +41,7 @@ from .core.state import ConnectionState, Transition
 from .metrics.model import Batch, SeriesInfo, SeriesKey
 from .metrics.store import Store, to_frame
 from .sources.base import Source
+from .sources.synthetic import SyntheticSource
 from .sources.system import SystemSource
 
 log = logging.getLogger("dashboard.service")
@@ -261,4 +262,5 @@ def default_sources() -> list[Source]:
 
 registry = ServiceRegistry.default()
 registry.register("system")(SystemSource)
+registry.register("synthetic")(SyntheticSource)
 registry.register("metrics")(MetricsService)

@@ -1,40 +1,47 @@
 """The feed: the only code that writes into a Bokeh document, one per viewer.
 
-A viewer is one Bokeh document: a ``panel serve`` session, a notebook cell's output, an embedded page. Its
-:class:`Feed` subscribes to the service's publisher when the first live view is rendered into it and
+A viewer is one Bokeh document: a ``panel serve`` session, a notebook cell's output, an embedded page.
 
-* gathers published batches in a :class:`~dashboard.core.batching.BatchProcessor` and flushes them at
-  most once per ``flush_interval`` (50 ms by default: measured, 16 ms is worse because the browser then
-  repaints for every message);
-* keeps one ``ColumnDataSource`` per metrics source, shared by every plot of the viewer, with a ``time``
-  column (milliseconds) and one float64 column per series shown; a flush is one ``stream`` of numpy arrays
-  per source with a rollover, and every plot and card of the viewer changes in one document patch;
-* in a server session applies the flush in the document's next tick (under its lock) and sends it to
-  each connection as one PATCH-DOC message; in a notebook pushes it over the cell's comm as one message;
-  elsewhere (tests, static export) applies it directly;
-* adds a column and a line when a series that a view wants appears, backfilled from the store;
-* unsubscribes when its session is destroyed, when its last view is cleaned up, or when it is closed.
-
-The store is the truth: a new feed starts from the store's window, then streams deltas; rows not newer
-than what the source's column already holds are skipped, so nothing is drawn twice.
+* A :class:`Hub` per service holds the one publisher subscription of every viewer in the process, and a
+  :class:`Topic` per metrics source: the source's series decimated to pixels (min and max per bucket of
+  ``window / resolution`` seconds, :mod:`dashboard.metrics.decimate`), computed once per flush for all
+  viewers, starting from the store's window.
+* The viewer's :class:`Feed` keeps one ``ColumnDataSource`` per metrics source, shared by its plots, with a
+  ``time`` column (milliseconds) and one float64 column per series shown. At most once per
+  ``flush_interval`` it brings each source up to date with its topic: it patches the rows of the open
+  bucket it already holds and streams the rows that are new (numpy arrays, through Bokeh's unvalidated
+  ``_stream``/``_patch``), refreshes its cards and tables, and sends all of it as one PATCH-DOC per
+  connection (server) or one comm message (notebook).
+* Backpressure, latest wins: each flush also bumps a counter that the page acknowledges after its next
+  animation frame. While ``max_in_flight`` flushes are unacknowledged the feed sends nothing; when the
+  page catches up, one flush brings it to the newest state. A slow page gets fewer, larger updates, never
+  a queue, and slows no other viewer. (Documents that never acknowledge, such as ``bokeh.client``
+  sessions, are not held back.)
+* Series that a view wants and that appear later get a column and a line.
+* A feed closes when its session is destroyed, when its last view is cleaned up, or when it is closed; the
+  hub unsubscribes with its last feed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import param
+from bokeh.core.properties import Int
+from bokeh.core.property.validation import validate
 from bokeh.document import Document
 from bokeh.document.events import DocumentPatchedEvent
-from bokeh.models import ColumnDataSource
+from bokeh.model import DataModel
+from bokeh.models import ColumnDataSource, CustomJS
 
-from ..core.batching import BatchProcessor
+from ..metrics.decimate import Decimator
 from ..metrics.model import Batch, SeriesKey
 from ..service import MetricsService, SourceEvent
 
@@ -43,6 +50,8 @@ log = logging.getLogger("dashboard.feed")
 
 class LiveView(Protocol):
     """What a component renders per viewer; the feed drives it."""
+
+    model: Any
 
     def accepts(self, key: SeriesKey) -> bool:
         """Whether this view shows ``key``."""
@@ -54,16 +63,6 @@ class LiveView(Protocol):
         """Update derived properties after a flush (labels, tables)."""
 
 
-@dataclass
-class _SourceColumns:
-    """The viewer's ColumnDataSource for one metrics source."""
-
-    cds: ColumnDataSource
-    rollover: int
-    columns: dict[SeriesKey, str] = field(default_factory=dict)
-    last_time: float = -math.inf  # seconds, newest row held
-
-
 class FeedSettings(param.Parameterized):
     """Tunables shared by every feed of the process."""
 
@@ -73,14 +72,168 @@ class FeedSettings(param.Parameterized):
 
     max_pending = param.Integer(
         default=512, bounds=(1, None),
-        doc="Published items a viewer may have waiting before its oldest are dropped (counted).")
+        doc="Published items the hub may have waiting, and status events a viewer may hold, before the "
+            "oldest are dropped (counted).")
+
+    resolution = param.Integer(
+        default=1200, bounds=(50, 20_000),
+        doc="Buckets a plot's window is cut into (about its width in pixels): each becomes at most two "
+            "rows per series, its min and max.")
+
+    max_in_flight = param.Integer(
+        default=2, bounds=(1, 64),
+        doc="Flushes a page may have unacknowledged before its feed waits for it (backpressure).")
+
+    ack_timeout = param.Number(
+        default=5.0, bounds=(0.1, 600),
+        doc="Seconds a viewer that has never acknowledged a flush is waited for before it is taken for one "
+            "that cannot (a bokeh.client session) and is no longer held back.")
 
 
 settings = FeedSettings(name="feed_settings")
 
 
+class FrameAck(DataModel):
+    """Per document: ``sent`` counts flushes, the page sets ``painted`` after the frame that drew one."""
+
+    sent = Int(default=0, help="Flushes sent to this document.")
+    painted = Int(default=0, help="The last flush the page has drawn.")
+
+
+_ACK_JS = """
+const ack = cb_obj
+requestAnimationFrame(() => setTimeout(() => { ack.painted = ack.sent }, 0))
+"""
+
+
+class Topic:
+    """One metrics source's series, decimated once for every viewer of the process."""
+
+    def __init__(self, service: MetricsService, source: str, resolution: int) -> None:
+        self.source = source
+        self.keys: list[SeriesKey] = []
+        self.index: dict[SeriesKey, int] = {}
+        self.decimator = Decimator(service.window / resolution, 0, capacity=2 * resolution + 16)
+        self._pending: list[Batch] = []
+        self._cache: tuple[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] | None = None
+        self._backfill(service)
+
+    def _backfill(self, service: MetricsService) -> None:
+        keys = service.store.keys(source=self.source)
+        for key in keys:
+            self.ensure(key)
+        times, values = service.store.aligned(keys)
+        self.decimator.push(times, values)
+
+    def ensure(self, key: SeriesKey) -> int:
+        """The column index of ``key``, added (NaN so far) if new."""
+        if key not in self.index:
+            self.advance()  # queued batches may bring the key
+        if key not in self.index:
+            self.index[key] = self.decimator.add_series()
+            self.keys.append(key)
+        return self.index[key]
+
+    def add(self, batch: Batch) -> None:
+        """Queue a published batch; decimated at the next flush of any viewer."""
+        self._pending.append(batch)
+        if len(self._pending) >= settings.max_pending:  # no viewer flushes (all held back): keep memory bounded
+            self.advance()
+
+    def advance(self) -> None:
+        """Decimate what was queued."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        for batch in pending:
+            for key in batch.keys:
+                if key not in self.index:
+                    self.index[key] = self.decimator.add_series()
+                    self.keys.append(key)
+        times = np.concatenate([b.time for b in pending])
+        values = np.full((len(self.keys), times.size), np.nan)
+        at = 0
+        for batch in pending:
+            rows = [self.index[k] for k in batch.keys]
+            values[rows, at:at + len(batch)] = batch.values
+            at += len(batch)
+        self.decimator.push(times, values)
+
+    def rows(self, start: int, stop: int, series: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``[start, stop)`` of ``series``: one copy per state of the topic, shared by its viewers."""
+        key = (start, stop, tuple(series), self.decimator.version)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.decimator.rows(start, stop, series))
+        return self._cache[1]
+
+    def __repr__(self) -> str:
+        return f"<Topic {self.source!r} series={len(self.keys)} {self.decimator!r}>"
+
+
+class Hub:
+    """One per service: the publisher subscription, the topics and the open feeds of the process."""
+
+    _hubs: dict[int, Hub] = {}
+
+    @classmethod
+    def of(cls, service: MetricsService) -> Hub:
+        hub = cls._hubs.get(id(service))
+        if hub is None or hub.service is not service:
+            hub = cls._hubs[id(service)] = cls(service)
+        return hub
+
+    def __init__(self, service: MetricsService) -> None:
+        self.service = service
+        self.feeds: list[Feed] = []
+        self.topics: dict[str, Topic] = {}
+        self.subscription: Any = None
+
+    def join(self, feed: Feed) -> None:
+        if self.subscription is None:
+            self.subscription = self.service.publisher.subscribe(
+                self._on_item, name=f"{self.service.name}.viewers", max_pending=settings.max_pending)
+        self.feeds.append(feed)
+
+    def leave(self, feed: Feed) -> None:
+        if feed in self.feeds:
+            self.feeds.remove(feed)
+        if not self.feeds and self.subscription is not None:
+            self.service.publisher.unsubscribe(self.subscription)
+            self.subscription = None
+            self.topics.clear()
+            self._hubs.pop(id(self.service), None)
+
+    def topic(self, source: str) -> Topic:
+        topic = self.topics.get(source)
+        if topic is None:
+            topic = self.topics[source] = Topic(self.service, source, settings.resolution)
+        return topic
+
+    def _on_item(self, item: Any) -> None:
+        if isinstance(item, Batch):
+            topic = self.topics.get(item.source)
+            if topic is not None:
+                topic.add(item)
+        for feed in list(self.feeds):
+            feed.receive(item)
+
+
+@dataclass
+class _SourceColumns:
+    """The viewer's ColumnDataSource for one metrics source, and how far it has followed its topic."""
+
+    cds: ColumnDataSource
+    topic: Topic
+    rollover: int
+    columns: dict[SeriesKey, str] = field(default_factory=dict)
+    series: list[int] = field(default_factory=list)  # topic indices, in the order of `columns`
+    sent: int = 0  # topic rows the viewer holds (absolute index of the next one)
+    stable: int = 0  # rows before this one never change; the rest were provisional when sent
+    version: int = -1  # the topic's version when the viewer was last brought up to date
+
+
 class Feed:
-    """Streams a service's batches into one Bokeh document."""
+    """Streams a service's metrics into one Bokeh document."""
 
     _feeds: weakref.WeakKeyDictionary[Document, Feed] = weakref.WeakKeyDictionary()
 
@@ -116,24 +269,44 @@ class Feed:
         self.closed = False
         self.flushes = 0
         self.rows_streamed = 0
-        self._pending_commit: list[Any] | None = None
-        self._processor: BatchProcessor[Any] = BatchProcessor(
-            self._schedule, max_delay=self.flush_interval, min_interval=self.flush_interval,
-            name=f"feed:{id(doc):x}")
-        self.subscription = service.publisher.subscribe(
-            self._on_item, name=f"feed:{id(doc):x}", max_pending=settings.max_pending)
+        self.held_back = 0  # flushes postponed because the page had not drawn the previous ones
+        self.events_dropped = 0
+        self.ack = FrameAck()
+        self.ack.js_on_change("sent", CustomJS(code=_ACK_JS))
+        self.ack.on_change("painted", self._on_ack)
+        self._acked = 0
+        self._acks_seen = False
+        self._expect_acks = True
+        self._unacked_since: float | None = None
+        self._events: list[SourceEvent] = []
+        self._new_keys: list[tuple[str, SeriesKey]] = []
+        self._dirty = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._commit_scheduled = False
+        self._waiting_for_page = False
+        self._last_flush = -float("inf")
+        self.hub = Hub.of(service)
+        self.hub.join(self)
         if doc.session_context is not None:
             doc.on_session_destroyed(self._on_session_destroyed)
-        log.debug("feed opened for document %x (%d subscribers)", id(doc), service.publisher.subscriber_count)
+        log.debug("feed opened for document %x (%d feeds)", id(doc), len(self.hub.feeds))
 
     @property
     def doc(self) -> Document | None:
         return self._doc()
 
+    @property
+    def in_flight(self) -> int:
+        """Flushes sent that the page has not yet acknowledged."""
+        return self.ack.sent - self._acked
+
     # -- views and columns ----------------------------------------------------------------------------------
     def add_view(self, view: LiveView) -> None:
-        """Register ``view`` and draw every known series it accepts, backfilled from the store."""
+        """Register ``view`` and draw every known series it accepts, from the store's window."""
         self.views.append(view)
+        model = getattr(view, "model", None)
+        if model is not None:  # keeps the acknowledgement model in the document
+            model.tags = [*model.tags, self.ack]
         for key in self.service.store.keys():
             if view.accepts(key):
                 cds, column = self.column(key)
@@ -148,143 +321,219 @@ class Feed:
             self.close()
 
     def column(self, key: SeriesKey) -> tuple[ColumnDataSource, str]:
-        """The viewer's (ColumnDataSource, column name) for ``key``, created and backfilled on first use."""
-        store = self.service.store
-        source_name = store.source_of(key)
+        """The viewer's (ColumnDataSource, column name) for ``key``, created with the topic's rows."""
+        source_name = self.service.store.source_of(key) if key in self.service.store else None
+        if source_name is None:
+            raise KeyError(f"{key} is not in the store")
+        topic = self.hub.topic(source_name)
+        index = topic.ensure(key)
         sc = self.sources.get(source_name)
         if sc is None:
-            rollover = self._rollover(source_name)
-            times, values = store.aligned([key])
-            times, first = times[-rollover:], values[0][-rollover:]
-            cds = ColumnDataSource(data={"time": times * 1000.0, "s0": first})
-            sc = self.sources[source_name] = _SourceColumns(cds, rollover, {key: "s0"})
-            sc.last_time = float(times[-1]) if times.size else -math.inf
+            dec = topic.decimator
+            rollover = self._rollover(source_name, dec.capacity)
+            times, values = topic.rows(dec.end - rollover, dec.end, [index])
+            cds = ColumnDataSource(data={"time": times * 1000.0, "s0": values[0]})
+            sc = self.sources[source_name] = _SourceColumns(
+                cds, topic, rollover, {key: "s0"}, [index], sent=dec.end, stable=dec.stable)
             return cds, "s0"
         name = sc.columns.get(key)
         if name is None:
             name = f"s{len(sc.columns)}"
-            sc.cds.data[name] = self._backfill(key, np.asarray(sc.cds.data["time"]))
+            held = len(sc.cds.data["time"])
+            _, values = topic.rows(sc.sent - held, sc.sent, [index])
+            column = np.full(held, np.nan)
+            column[held - values.shape[1]:] = values[0]
+            sc.cds.data[name] = column
             sc.columns[key] = name
+            sc.series.append(index)
         return sc.cds, name
 
-    def _rollover(self, source_name: str) -> int:
+    def _rollover(self, source_name: str, capacity: int) -> int:
+        """Rows the viewer keeps: two per bucket, or fewer for a source too slow to fill its window."""
         source = self.service.sources.get(source_name)
-        capacity = self.service.store.capacity
         if source is None:
             return capacity
         return int(min(capacity, math.ceil(self.service.window / source.interval * 1.1) + 10))
 
-    def _backfill(self, key: SeriesKey, times_ms: np.ndarray) -> np.ndarray:
-        t, v = self.service.store.window(key)
-        out = np.full(times_ms.size, np.nan)
-        if times_ms.size and t.size:
-            idx = np.searchsorted(times_ms, t * 1000.0)
-            ok = idx < times_ms.size
-            ok[ok] &= times_ms[idx[ok]] == t[ok] * 1000.0
-            out[idx[ok]] = v[ok]
-        return out
-
     # -- delivery ---------------------------------------------------------------------------------------------
-    def _on_item(self, item: Any) -> None:
+    def receive(self, item: Any) -> None:
+        """Called by the hub for every published item."""
         if self.doc is None:  # the document was collected without a cleanup: stop listening
             self.close()
-        elif not self.closed:
-            self._processor.add(item)
-
-    def _schedule(self, items: list[Any]) -> None:
-        """Called by the batch processor at most once per flush interval."""
-        doc = self.doc
-        if self.closed or doc is None:
             return
-        if self.comm is None and doc.session_context is not None:
-            if self._pending_commit is not None:  # the last flush has not been applied yet: merge
-                self._pending_commit.extend(items)
+        if self.closed:
+            return
+        if isinstance(item, SourceEvent):
+            self._events.append(item)
+            if len(self._events) > settings.max_pending:
+                del self._events[0]
+                self.events_dropped += 1
+        elif isinstance(item, Batch):
+            if not len(item):
                 return
-            self._pending_commit = list(items)
-            doc.add_next_tick_callback(self._commit_pending)
+            self._new_keys.extend((item.source, k) for k in item.keys
+                                  if item.source not in self.sources or k not in self.sources[item.source].columns)
+        self._dirty = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.closed or self._timer is not None or self._commit_scheduled:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_flush + self.flush_interval - loop.time())
+        self._timer = loop.call_later(delay, self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        doc = self.doc
+        if self.closed or doc is None or not self._dirty:
+            return
+        now = asyncio.get_running_loop().time()
+        if self._held_back(now):
+            self._waiting_for_page = True  # latest wins: the ack's arrival sends everything since
+            self.held_back += 1
+            return
+        self._last_flush = now
+        if self.comm is None and doc.session_context is not None:
+            self._commit_scheduled = True
+            doc.add_next_tick_callback(self._commit)
         else:
-            self._commit(items)
+            self._commit()
 
-    def _commit_pending(self) -> None:
-        items, self._pending_commit = self._pending_commit or [], None
-        self._commit(items)
+    def _held_back(self, now: float) -> bool:
+        if not self._expect_acks or self.in_flight < settings.max_in_flight:
+            return False
+        if not self._acks_seen and self._unacked_since is not None \
+                and now - self._unacked_since > settings.ack_timeout:
+            self._expect_acks = False  # a viewer without a browser: never held back
+            log.debug("feed %x: no acknowledgement in %gs, not holding back", id(self), settings.ack_timeout)
+            return False
+        return True
 
-    def _commit(self, items: list[Any]) -> None:
+    def _on_ack(self, _attr: str, _old: int, new: int) -> None:
+        self._acks_seen = self._expect_acks = True
+        self._acked = max(self._acked, min(int(new), self.ack.sent))
+        self._unacked_since = None if self.in_flight == 0 else asyncio.get_running_loop().time()
+        if self._waiting_for_page and self.in_flight < settings.max_in_flight:
+            self._waiting_for_page = False
+            self._wake()
+
+    def _commit(self) -> None:
+        self._commit_scheduled = False
         doc = self.doc
         if self.closed or doc is None:
             return
-        batches = [i for i in items if isinstance(i, Batch)]
-        events = [i for i in items if isinstance(i, SourceEvent)]
         if self.comm is not None:
-            _commit_over_comm(doc, self.comm, lambda: self.apply(batches, events))
+            _commit_over_comm(doc, self.comm, self.apply)
         elif doc.session_context is not None:
-            _commit_to_session(doc, lambda: self.apply(batches, events))
+            _commit_to_session(doc, self.apply)
         else:
-            self.apply(batches, events)
+            self.apply()
+        if self._dirty:  # something arrived while this flush was waiting for its tick
+            self._wake()
 
-    def apply(self, batches: list[Batch], events: list[SourceEvent]) -> None:
-        """Write ``batches`` into the viewer's sources and refresh its views (document lock held)."""
-        self._add_new_series(batches)
-        by_source: dict[str, list[Batch]] = {}
-        for batch in batches:
-            if batch.source in self.sources:
-                by_source.setdefault(batch.source, []).append(batch)
-        for name, group in by_source.items():
-            self._stream(self.sources[name], group)
+    def apply(self) -> None:
+        """Bring every source and view of the viewer up to date (document lock held)."""
+        self._dirty = False
+        events, self._events = self._events, []
+        changed = self._add_new_series() or bool(events)
+        with validate(False):  # the feed builds every value itself: no property validation on the hot path
+            for sc in self.sources.values():
+                changed |= self._sync(sc)
+        if not changed:
+            return
         for view in list(self.views):
             try:
                 view.refresh(self, events)
             except Exception:
                 log.exception("refreshing a view failed")
         self.flushes += 1
+        self.ack.sent = self.flushes
+        if not self._delivered():  # no page receives this flush yet: it loads the document's state instead
+            self._acked = self.ack.sent
+        elif self._unacked_since is None:
+            self._unacked_since = asyncio.get_running_loop().time()
 
-    def _add_new_series(self, batches: Iterable[Batch]) -> None:
-        for batch in batches:
-            for key in batch.keys:
-                sc = self.sources.get(batch.source)
-                if sc is not None and key in sc.columns:
-                    continue
-                wanted = [v for v in self.views if v.accepts(key)]
-                if wanted:
-                    cds, column = self.column(key)
-                    for view in wanted:
-                        view.add_series(key, cds, column)
+    def _delivered(self) -> bool:
+        """Whether flushes reach a page now (a connected websocket, an open comm)."""
+        doc = self.doc
+        if self.comm is not None:
+            return bool(getattr(self.comm, "_comm", None))
+        return doc is not None and doc.session_context is not None and bool(_connections(doc))
 
-    def _stream(self, sc: _SourceColumns, batches: list[Batch]) -> None:
-        time = np.concatenate([b.time for b in batches])
-        fresh = time > sc.last_time
-        if not fresh.any():
-            return
-        data: dict[str, np.ndarray] = {"time": time[fresh] * 1000.0}
-        for key, column in sc.columns.items():
-            parts = [b.values[b.keys.index(key)] if key in b.keys else np.full(len(b), np.nan) for b in batches]
-            data[column] = np.concatenate(parts)[fresh]
-        n = int(fresh.sum())
-        if n > sc.rollover:
-            data = {k: v[-sc.rollover:] for k, v in data.items()}
-        sc.cds.stream(data, rollover=sc.rollover)
-        sc.last_time = float(time[fresh][-1])
-        self.rows_streamed += min(n, sc.rollover)
+    def _add_new_series(self) -> bool:
+        new, self._new_keys = self._new_keys, []
+        added = False
+        for source, key in dict.fromkeys(new):
+            sc = self.sources.get(source)
+            if (sc is not None and key in sc.columns) or key not in self.service.store:
+                continue
+            wanted = [v for v in self.views if v.accepts(key)]
+            if wanted:
+                cds, column = self.column(key)
+                for view in wanted:
+                    view.add_series(key, cds, column)
+                added = True
+        return added
+
+    def _sync(self, sc: _SourceColumns) -> bool:
+        """Patch the provisional rows the viewer holds and stream the new ones; False if nothing changed."""
+        topic = sc.topic
+        topic.advance()
+        dec = topic.decimator
+        if sc.sent == dec.end and sc.version == dec.version:
+            return False
+        sc.version = dec.version
+        if sc.sent < dec.first:  # fell further behind than the topic holds: start over from its rows
+            self._reset(sc)
+            return True
+        data = sc.cds.data
+        held = len(data["time"])
+        lo = max(sc.stable, dec.first, sc.sent - held)
+        if lo < sc.sent:
+            times, values = topic.rows(lo, sc.sent, sc.series)
+            at = slice(held - (sc.sent - lo), held)
+            patches = {"time": [(at, times * 1000.0)]}
+            patches.update({name: [(at, values[i])] for i, name in enumerate(sc.columns.values())})
+            data._patch(self.doc, sc.cds, patches)
+        if dec.end > sc.sent:
+            times, values = topic.rows(max(sc.sent, dec.end - sc.rollover), dec.end, sc.series)
+            new = {"time": times * 1000.0}
+            new.update({name: values[i] for i, name in enumerate(sc.columns.values())})
+            data._stream(self.doc, sc.cds, new, sc.rollover)
+            self.rows_streamed += times.size
+        sc.sent, sc.stable = dec.end, dec.stable
+        return True
+
+    def _reset(self, sc: _SourceColumns) -> None:
+        dec = sc.topic.decimator
+        times, values = sc.topic.rows(dec.end - sc.rollover, dec.end, sc.series)
+        new = {"time": times * 1000.0}
+        new.update({name: values[i].copy() for i, name in enumerate(sc.columns.values())})
+        sc.cds.data = new
+        sc.sent, sc.stable = dec.end, dec.stable
 
     # -- closing -------------------------------------------------------------------------------------------
     def _on_session_destroyed(self, _session_context: Any) -> None:
         self.close()
 
     def close(self) -> None:
-        """Unsubscribe and stop; idempotent."""
+        """Leave the hub and stop; idempotent."""
         if self.closed:
             return
         self.closed = True
-        self.service.publisher.unsubscribe(self.subscription)
-        self._processor.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.hub.leave(self)
         doc = self.doc
         if doc is not None and self._feeds.get(doc) is self:
             del self._feeds[doc]
-        log.debug("feed closed (%d subscribers left)", self.service.publisher.subscriber_count)
+        log.debug("feed closed (%d feeds left)", len(self.hub.feeds))
 
     def __repr__(self) -> str:
         return (f"<Feed sources={list(self.sources)} views={len(self.views)} flushes={self.flushes} "
-                f"closed={self.closed}>")
+                f"in_flight={self.in_flight} closed={self.closed}>")
 
 
 def _commit_to_session(doc: Document, work: Callable[[], None]) -> None:
@@ -302,8 +551,7 @@ def _commit_to_session(doc: Document, work: Callable[[], None]) -> None:
     try:
         work()
     finally:
-        session = getattr(doc.session_context, "_session", None)
-        connections = list(getattr(session, "_subscribed_connections", ()))
+        connections = _connections(doc)
         events = doc.callbacks._held_events
         patches = [e for e in events if isinstance(e, DocumentPatchedEvent)]
         if patches and connections and not any(_writing(c) for c in connections):
@@ -314,6 +562,11 @@ def _commit_to_session(doc: Document, work: Callable[[], None]) -> None:
                 for future in dispatch_tornado(connection, events=patches):
                     future.add_done_callback(_ignore_closed)
         doc.unhold()
+
+
+def _connections(doc: Document) -> list[Any]:
+    session = getattr(doc.session_context, "_session", None)
+    return list(getattr(session, "_subscribed_connections", ()))
 
 
 def _writing(connection: Any) -> bool:

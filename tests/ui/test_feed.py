@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from bokeh.document import Document
@@ -117,9 +119,9 @@ async def test_each_viewer_has_its_own_models_and_feed(svc):
     doc_a, doc_b = Document(), Document()
     root_a, root_b = plot.__panel__().get_root(doc_a), plot.__panel__().get_root(doc_b)
     assert root_a is not root_b and sources_of(root_a).isdisjoint(sources_of(root_b))
-    assert svc.publisher.subscriber_count == 2
+    assert len(Feed.open_feeds()) == 2 and svc.publisher.subscriber_count == 1, "one subscription per process"
     plot._pane._cleanup(root_a)
-    assert svc.publisher.subscriber_count == 1, "a viewer that goes away unsubscribes"
+    assert len(Feed.open_feeds()) == 1 and svc.publisher.subscriber_count == 1, "a viewer that goes away leaves"
     plot._pane._cleanup(root_b)
     assert svc.publisher.subscriber_count == 0 and Feed.open_feeds() == []
 
@@ -214,3 +216,117 @@ def test_format_value():
     assert format_value(12.54, "%") == "12.5 %"
     assert format_value(1536, "B/s") == "1.5 KB/s"
     assert format_value(float("nan"), "%") == "no data"
+
+
+def fast_batch(t0: float, n: int, rate: float) -> Batch:
+    t = t0 + np.arange(n) / rate
+    return Batch("sys", (CPU, CORE0), t, np.vstack((np.sin(t * 7.0) * 50 + 50, t)), INFO)
+
+
+async def test_a_fast_source_reaches_the_viewer_decimated_with_exact_min_and_max():
+    from dashboard.metrics.decimate import buckets, minmax
+
+    svc = MetricsService([ScriptedSource(name="sys", interval=0.01)], window=10, capacity=200_000)
+    settings.resolution = 100
+    try:
+        plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+        doc = Document()
+        svc._write(fast_batch(1000.0, 10, 10_000))
+        doc.add_root(plot.__panel__().get_root(doc))
+        feed = Feed.for_document(doc)
+        log = EventLog(doc)
+        for i in range(1, 60):  # 6 s at 10 kHz, in 100 ms batches
+            svc._write(fast_batch(1000.0 + i * 0.1, 1000, 10_000))
+        t_raw, v_raw = svc.store.window(CPU)
+        await async_poll(lambda: feed.sources["sys"].cds.data["time"][-1] == t_raw[-1] * 1000.0, timeout=5)
+        sc = feed.sources["sys"]
+        assert len(sc.cds.data["time"]) <= 2 * 101 + 16, "about two rows per bucket, not one per sample"
+        assert sc.rollover == 2 * 100 + 16
+        out_t, out_v, _ = minmax(t_raw, v_raw[None, :], buckets(t_raw, 10 / 100))
+        held = len(sc.cds.data["time"])
+        np.testing.assert_array_equal(sc.cds.data["time"], out_t[-held:] * 1000.0)
+        np.testing.assert_array_equal(sc.cds.data["s0"], out_v[0, -held:])
+        sent = sum(len(e.data["time"]) for e in log.streams())
+        assert sent < 60_000 / 10, f"{sent} rows sent for 59,000 samples"
+    finally:
+        settings.resolution = 1200
+
+
+async def test_a_page_that_does_not_acknowledge_gets_no_more_than_max_in_flight_then_the_latest(svc):
+    settings.flush_interval = 0.01
+    try:
+        plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+        doc = Document()
+        write(svc, 0.0, cpu=0.0)
+        doc.add_root(plot.__panel__().get_root(doc))
+        (other,) = sources_of(plot.__panel__().get_root(Document()))  # a second viewer, never acknowledging
+        feed = Feed.for_document(doc)
+        feed._delivered = lambda: True  # as if a page were connected (a plain document reaches none)
+        write(svc, 1.0, cpu=1.0)
+        await async_poll(lambda: feed.flushes == 1)
+        feed.ack.painted = 1  # the page drew it
+        assert feed.in_flight == 0
+        for i in range(2, 40):
+            before = (feed.flushes, feed.held_back)
+            write(svc, float(i), cpu=float(i))
+            await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
+        assert feed.flushes == 1 + settings.max_in_flight, "sent while the page had not acknowledged"
+        assert feed.in_flight == settings.max_in_flight and feed.held_back == 38 - settings.max_in_flight
+        assert feed.sources["sys"].cds.data["s0"][-1] == 1.0 + settings.max_in_flight
+        await async_poll(lambda: other.data["s0"][-1] == 39.0, timeout=5, what="the other viewer, not held back")
+        feed.ack.painted = feed.ack.sent  # the page catches up: one flush brings it to the newest state
+        await async_poll(lambda: feed.sources["sys"].cds.data["s0"][-1] == 39.0, timeout=5)
+        assert feed.flushes == 2 + settings.max_in_flight
+    finally:
+        settings.flush_interval = 0.05
+
+
+async def test_a_viewer_that_never_acknowledges_is_no_longer_held_back_after_the_timeout(svc):
+    settings.flush_interval, settings.ack_timeout = 0.01, 0.3
+    try:
+        plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+        doc = Document()
+        write(svc, 0.0, cpu=0.0)
+        doc.add_root(plot.__panel__().get_root(doc))
+        feed = Feed.for_document(doc)
+        feed._delivered = lambda: True  # a bokeh.client session: connected, but no JavaScript to acknowledge
+        i = 0
+        while feed.held_back == 0:
+            i += 1
+            before = (feed.flushes, feed.held_back)
+            write(svc, float(i), cpu=float(i))
+            await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
+        assert feed.flushes == settings.max_in_flight
+        while feed.flushes < 10:  # after the timeout it gets every flush again
+            i += 1
+            before = (feed.flushes, feed.held_back)
+            write(svc, float(i), cpu=float(i))
+            await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
+        assert not feed._expect_acks and feed.sources["sys"].cds.data["s0"][-1] == float(i)
+    finally:
+        settings.flush_interval, settings.ack_timeout = 0.05, 5.0
+
+
+async def test_at_most_one_flush_per_interval_whatever_the_rate(svc):
+    import time
+
+    settings.flush_interval = 0.1
+    try:
+        plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+        doc = Document()
+        write(svc, 0.0, cpu=0.0)
+        doc.add_root(plot.__panel__().get_root(doc))
+        feed = Feed.for_document(doc)
+        log = EventLog(doc)
+        start = time.monotonic()
+        i = 0
+        while time.monotonic() - start < 1.0:  # a batch every time the loop is free, for one second
+            i += 1
+            write(svc, float(i), cpu=float(i))
+            await asyncio.sleep(0)
+        await async_poll(lambda: feed.sources["sys"].cds.data["s0"][-1] == float(i), timeout=5)
+        elapsed = time.monotonic() - start
+        assert i > 500, "the offered rate is far above one batch per flush"
+        assert len(log.streams()) == feed.flushes <= elapsed / 0.1 + 1
+    finally:
+        settings.flush_interval = 0.05
