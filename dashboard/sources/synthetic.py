@@ -19,6 +19,15 @@ from ..metrics.model import Batch, SeriesKey
 from .base import Source
 
 
+def waves(index: np.ndarray, rate: float, start: float, series: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples ``index`` (float array) of ``series`` waves at ``rate``: (times, values[series, n])."""
+    t = start + index / rate
+    phase = (index / rate)[None, :] * (2 * np.pi / 10.0)
+    k = np.arange(series, dtype=np.float64)[:, None]
+    noise = (np.sin(index * 12.9898 + k * 78.233) * 43758.5453) % 1.0
+    return t, 50.0 + 40.0 * np.sin(phase * (k + 1) + k) + 5.0 * noise
+
+
 class SyntheticSource(Source):
     """``series`` waves sampled ``rate`` times per second each."""
 
@@ -32,13 +41,13 @@ class SyntheticSource(Source):
         default=1_000_000, bounds=(1, None),
         doc="Most samples per series in one collection; older due samples are skipped (and counted).")
 
-    def __init__(self, clock: Any = time.time, **params: Any) -> None:
+    def __init__(self, clock: Any = time.time, start: float | None = None, **params: Any) -> None:
         params.setdefault("name", "synthetic")
         params.setdefault("interval", 0.05)
         super().__init__(**params)
         self._clock = clock
         self._keys: tuple[SeriesKey, ...] = ()
-        self._start = 0.0
+        self._start = start  # wall time of sample 0 (the time of opening by default)
         self._next = 0  # index of the next sample due
         self.skipped = 0
 
@@ -46,18 +55,14 @@ class SyntheticSource(Source):
         self.series.clear()
         self._keys = tuple(self.declare(self.metric, help="a synthetic wave", wave=str(i))
                            for i in range(self.series_count))
-        self._start = self._clock()
-        self._next = 0
+        if self._start is None:
+            self._start = self._clock()
+        self._next = max(self._next, math.floor((self._clock() - self._start) * self.rate))
 
     async def _collect(self) -> Batch:
-        due = math.floor((self._clock() - self._start) * self.rate) + 1
+        due = math.floor((self._clock() - (self._start or 0.0)) * self.rate) + 1
         first = max(self._next, due - self.max_batch)
         self.skipped += first - self._next
-        index = np.arange(first, due, dtype=np.float64)
         self._next = max(self._next, due)
-        t = self._start + index / self.rate
-        phase = (index / self.rate)[None, :] * (2 * np.pi / 10.0)
-        k = np.arange(len(self._keys), dtype=np.float64)[:, None]
-        noise = (np.sin(index * 12.9898 + k * 78.233) * 43758.5453) % 1.0
-        values = 50.0 + 40.0 * np.sin(phase * (k + 1) + k) + 5.0 * noise
+        t, values = waves(np.arange(first, due, dtype=np.float64), self.rate, self._start, len(self._keys))
         return Batch(self.name, self._keys, t, values, self.series)

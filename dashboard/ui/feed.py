@@ -15,8 +15,8 @@ A viewer is one Bokeh document: a ``panel serve`` session, a notebook cell's out
 * Backpressure, latest wins: each flush also bumps a counter that the page acknowledges after its next
   animation frame. While ``max_in_flight`` flushes are unacknowledged the feed sends nothing; when the
   page catches up, one flush brings it to the newest state. A slow page gets fewer, larger updates, never
-  a queue, and slows no other viewer. (Documents that never acknowledge, such as ``bokeh.client``
-  sessions, are not held back.)
+  a queue, and slows no other viewer. A ``bokeh.client`` session has no JavaScript: :func:`acknowledge`
+  makes its document acknowledge from Python.
 * Series that a view wants and that appear later get a column and a line.
 * A feed closes when its session is destroyed, when its last view is cleaned up, or when it is closed; the
   hub unsubscribes with its last feed.
@@ -86,8 +86,8 @@ class FeedSettings(param.Parameterized):
 
     ack_timeout = param.Number(
         default=5.0, bounds=(0.1, 600),
-        doc="Seconds a viewer that has never acknowledged a flush is waited for before it is taken for one "
-            "that cannot (a bokeh.client session) and is no longer held back.")
+        doc="Until a viewer first acknowledges (a page still rendering its first document), it gets one "
+            "more flush per this many seconds once max_in_flight are unacknowledged.")
 
 
 settings = FeedSettings(name="feed_settings")
@@ -104,6 +104,13 @@ _ACK_JS = """
 const ack = cb_obj
 requestAnimationFrame(() => setTimeout(() => { ack.painted = ack.sent }, 0))
 """
+
+
+def acknowledge(doc: Document) -> None:
+    """Make a client-side copy of a viewer's document (``bokeh.client``) acknowledge every flush it receives."""
+    for model in doc.models:
+        if isinstance(model, FrameAck):
+            model.on_change("sent", lambda _attr, _old, new, ack=model: setattr(ack, "painted", new))
 
 
 class Topic:
@@ -276,7 +283,6 @@ class Feed:
         self.ack.on_change("painted", self._on_ack)
         self._acked = 0
         self._acks_seen = False
-        self._expect_acks = True
         self._unacked_since: float | None = None
         self._events: list[SourceEvent] = []
         self._new_keys: list[tuple[str, SeriesKey]] = []
@@ -401,17 +407,16 @@ class Feed:
             self._commit()
 
     def _held_back(self, now: float) -> bool:
-        if not self._expect_acks or self.in_flight < settings.max_in_flight:
+        if self.in_flight < settings.max_in_flight:
             return False
         if not self._acks_seen and self._unacked_since is not None \
                 and now - self._unacked_since > settings.ack_timeout:
-            self._expect_acks = False  # a viewer without a browser: never held back
-            log.debug("feed %x: no acknowledgement in %gs, not holding back", id(self), settings.ack_timeout)
+            self._unacked_since = now  # never acknowledged yet: one more flush per timeout, not a flood
             return False
         return True
 
     def _on_ack(self, _attr: str, _old: int, new: int) -> None:
-        self._acks_seen = self._expect_acks = True
+        self._acks_seen = True
         self._acked = max(self._acked, min(int(new), self.ack.sent))
         self._unacked_since = None if self.in_flight == 0 else asyncio.get_running_loop().time()
         if self._waiting_for_page and self.in_flight < settings.max_in_flight:

@@ -281,7 +281,7 @@ async def test_a_page_that_does_not_acknowledge_gets_no_more_than_max_in_flight_
         settings.flush_interval = 0.05
 
 
-async def test_a_viewer_that_never_acknowledges_is_no_longer_held_back_after_the_timeout(svc):
+async def test_a_viewer_that_never_acknowledges_gets_one_flush_per_timeout(svc):
     settings.flush_interval, settings.ack_timeout = 0.01, 0.3
     try:
         plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
@@ -289,22 +289,28 @@ async def test_a_viewer_that_never_acknowledges_is_no_longer_held_back_after_the
         write(svc, 0.0, cpu=0.0)
         doc.add_root(plot.__panel__().get_root(doc))
         feed = Feed.for_document(doc)
-        feed._delivered = lambda: True  # a bokeh.client session: connected, but no JavaScript to acknowledge
+        feed._delivered = lambda: True  # a page still rendering its first document: connected, no ack yet
         i = 0
-        while feed.held_back == 0:
+        while feed.flushes < settings.max_in_flight + 2:
             i += 1
             before = (feed.flushes, feed.held_back)
             write(svc, float(i), cpu=float(i))
             await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
-        assert feed.flushes == settings.max_in_flight
-        while feed.flushes < 10:  # after the timeout it gets every flush again
-            i += 1
-            before = (feed.flushes, feed.held_back)
-            write(svc, float(i), cpu=float(i))
-            await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
-        assert not feed._expect_acks and feed.sources["sys"].cds.data["s0"][-1] == float(i)
+        assert i > 10 and feed.held_back >= i - feed.flushes - 1, "held back between the timeouts"
+        assert feed.in_flight == settings.max_in_flight + 2
     finally:
         settings.flush_interval, settings.ack_timeout = 0.05, 5.0
+
+
+def test_acknowledge_makes_a_python_copy_of_a_document_answer_every_flush():
+    from dashboard.ui.feed import FrameAck, acknowledge
+
+    doc = Document()
+    ack = FrameAck()
+    doc.add_root(ack)
+    acknowledge(doc)
+    ack.sent = 7
+    assert ack.painted == 7
 
 
 async def test_at_most_one_flush_per_interval_whatever_the_rate(svc):
