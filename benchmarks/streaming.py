@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -43,9 +45,10 @@ from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, free_port  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SERIES = 4
-WAYS = ["dashboard", "handloop", "holoviews", "perpoint"]
+WAYS = ["dashboard", "dashboard-nolegend", "handloop", "holoviews", "perpoint"]
 LABELS = {
     "dashboard": "dashboard (this project)",
+    "dashboard-nolegend": "dashboard, plot without its legend",
     "handloop": "hand-written loop: one `stream` of numpy arrays every 50 ms",
     "holoviews": "HoloViews `Buffer` + `DynamicMap`, 50 ms batches",
     "perpoint": "one `source.stream` of one row per reading via `add_next_tick_callback`",
@@ -83,12 +86,16 @@ SNAPSHOT_JS = "() => [performance.timeOrigin + performance.now(), window.__probe
 class Server:
     """One way's server process on loopback."""
 
-    def __init__(self, way: str, rate: float, window_rows: int, prefill: bool) -> None:
+    def __init__(self, way: str, rate: float, window_rows: int, prefill: bool,
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         args = [sys.executable, "-m", "benchmarks.ways", way, "--rate", str(rate), "--port", str(self.port),
                 "--window-rows", str(window_rows)] + (["--prefill"] if prefill else [])
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # a file, never a pipe: an undrained pipe would block the server (closed in stop())
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -97,7 +104,8 @@ class Server:
             except OSError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     self.stop()
-                    raise SystemExit(f"{way} server did not start: {self.proc.stderr.read()[-2000:]}") from None
+                    self.log.seek(0)
+                    raise SystemExit(f"{way} server did not start: {self.log.read()[-2000:]}") from None
                 time.sleep(0.2)
 
     def stats(self) -> dict[str, Any]:
@@ -111,6 +119,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 class Wire:
@@ -130,34 +139,46 @@ class Wire:
             self.messages += 1
 
 
-def measure(browser: Any, server: Server, rate: float, seconds: float, warmup: float,
-            throttle: float = 1.0) -> dict[str, float]:
-    context = browser.new_context(viewport={"width": 1280, "height": 700})
-    page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    if throttle != 1.0:
-        cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
-    page.add_init_script(PROBE_JS)
-    wire = Wire(page)
+def measure(browser: Any, server: Server, rate: float, seconds: float, warmup: float) -> dict[str, float]:
+    log("open")
+    context, page, cdp, wire = open_measured(browser, server)
+    log("opened")
     try:
-        page.goto(server.url, timeout=120_000)
-        deadline = time.monotonic() + 60
-        while page.evaluate("() => window.__probe.samples.length") < 2:
-            if time.monotonic() > deadline:
-                raise RuntimeError("no data reached the page within 60 s")
-            page.wait_for_timeout(100)
         page.wait_for_timeout(warmup * 1000)
         return _window(page, cdp, wire, server, rate, seconds)
     finally:
         context.close()
 
 
+def log(what: str) -> None:
+    if VERBOSE:
+        print(f"    {time.strftime('%H:%M:%S')} {what}", flush=True)
+
+
+VERBOSE = bool(os.environ.get("BENCH_VERBOSE"))
+
+
 def _window(page: Any, cdp: Any, wire: Wire, server: Server, rate: float, seconds: float) -> dict[str, float]:
-    s0, (t0, f0, n0), b0, m0 = server.stats(), page.evaluate(SNAPSHOT_JS), wire.bytes, wire.messages
+    state = start_window(page, cdp, wire, server)
+    log("window started")
     page.wait_for_timeout(seconds * 1000)
+    log("window ends")
+    return end_window(state, rate)
+
+
+def start_window(page: Any, cdp: Any, wire: Wire, server: Server) -> dict[str, Any]:
+    return {"page": page, "cdp": cdp, "wire": wire, "server": server, "stats": server.stats(),
+            "snap": page.evaluate(SNAPSHOT_JS), "bytes": wire.bytes, "messages": wire.messages}
+
+
+def end_window(state: dict[str, Any], rate: float) -> dict[str, float]:
+    page, wire, server = state["page"], state["wire"], state["server"]
+    s0, (t0, f0, n0), b0, m0 = state["stats"], state["snap"], state["bytes"], state["messages"]
     s1, (t1, f1, n1), b1, m1 = server.stats(), page.evaluate(SNAPSHOT_JS), wire.bytes, wire.messages
     samples = np.array(page.evaluate(f"() => window.__probe.samples.slice({max(0, n0 - 1)}, {n1})"))
-    heap = cdp.send("Runtime.getHeapUsage")["usedSize"]
+    log("samples read")
+    heap = state["cdp"].send("Runtime.getHeapUsage")["usedSize"]
+    log("heap read")
     duration = (t1 - t0) / 1000.0
     offered = rate * duration
     inside = samples[samples[:, 0] >= t0] if samples.size else samples
@@ -176,6 +197,51 @@ def _window(page: Any, cdp: Any, wire: Wire, server: Server, rate: float, second
     }
 
 
+def open_measured(browser: Any, server: Server, throttle: float = 1.0) -> tuple[Any, Any, Any, Wire]:
+    context = browser.new_context(viewport={"width": 1280, "height": 700})
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    if throttle != 1.0:
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": throttle})
+    page.add_init_script(PROBE_JS)
+    wire = Wire(page)
+    page.goto(server.url, timeout=120_000)
+    deadline = time.monotonic() + 120
+    while page.evaluate("() => window.__probe.samples.length") < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError("no data reached the page within 120 s")
+        page.wait_for_timeout(100)
+    return context, page, cdp, wire
+
+
+def backpressure(browser: Any, args: argparse.Namespace, rate: float = 10_000.0) -> dict[str, dict[str, float]]:
+    """A normal page alone, then beside a page throttled 4x (Chromium's CPU throttling), at ``rate``."""
+    server = Server("dashboard", rate, 10_000, False)
+    out: dict[str, list[dict[str, float]]] = {"normal page alone": [], "normal page, throttled one beside": [],
+                                              "page throttled 4x": []}
+    try:
+        for _ in range(args.repeats):
+            ctx, page, cdp, wire = open_measured(browser, server)
+            page.wait_for_timeout(args.warmup * 1000)
+            out["normal page alone"].append(_window(page, cdp, wire, server, rate, args.seconds))
+            slow_ctx, slow, slow_cdp, slow_wire = open_measured(browser, server, throttle=4.0)
+            page.wait_for_timeout(args.warmup * 1000)
+            both = [start_window(page, cdp, wire, server), start_window(slow, slow_cdp, slow_wire, server)]
+            page.wait_for_timeout(args.seconds * 1000)
+            out["normal page, throttled one beside"].append(end_window(both[0], rate))
+            out["page throttled 4x"].append(end_window(both[1], rate))
+            slow_ctx.close()
+            ctx.close()
+    finally:
+        server.stop()
+    return {k: median_of(v) for k, v in out.items()}
+
+
+FAILED = {"delivered": 0.0, "ratio": 0.0, "p50": float("inf"), "p95": float("inf"), "p99": float("inf"),
+          "fps": 0.0, "cpu": float("nan"), "bytes_per_point": float("nan"), "messages_per_point": float("nan"),
+          "messages_per_s": 0.0, "heap_mb": float("nan"), "rows_in_view": 0.0}
+
+
 def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
@@ -187,20 +253,31 @@ def sustained(m: dict[str, float]) -> bool:
 def run_case(browser: Any, way: str, rate: float, args: argparse.Namespace, window_rows: int = 10_000,
              prefill: bool = False) -> dict[str, float]:
     server = Server(way, rate, window_rows, prefill)
+    runs = []
     try:
-        runs = [measure(browser, server, rate, args.seconds, args.warmup) for _ in range(args.repeats)]
+        for _ in range(args.repeats):
+            try:
+                runs.append(measure(browser, server, rate, args.seconds, args.warmup))
+            except Exception as exc:  # a way that cannot even show data at this rate: delivered nothing
+                print(f"  {way} at {rate:,.0f} points/s: {exc}", flush=True)
+                runs = [dict(FAILED)]
+                break  # the next page would wait as long for nothing
     finally:
         server.stop()
     m = median_of(runs)
-    print(f"  {way:10s} {rate:>10,.0f} pts/s: delivered {m['ratio']:6.1%}  p50/p99 {m['p50']:7.0f}/"
+    print(f"  [{time.strftime('%H:%M:%S')}] {way:10s} {rate:>10,.0f} pts/s: delivered {m['ratio']:6.1%}  "
+          f"p50/p99 {m['p50']:7.0f}/"
           f"{m['p99']:7.0f} ms  {m['fps']:4.0f} fps  cpu {m['cpu']:.2f}  {m['bytes_per_point']:8.2f} B/pt  "
           f"rows {m['rows_in_view']:.0f}", flush=True)
     return m
 
 
 def sweep(browser: Any, args: argparse.Namespace) -> dict[str, dict[str, dict[str, float]]]:
-    results: dict[str, dict[str, dict[str, float]]] = {}
+    partial = args.out / "streaming-partial.json"
+    results: dict[str, dict[str, dict[str, float]]] = json.loads(partial.read_text()) if args.resume else {}
     for way in args.ways:
+        if way in results:
+            continue  # measured by the run being resumed
         results[way] = {}
         failures = 0
         for rate in args.rates:
@@ -208,6 +285,7 @@ def sweep(browser: Any, args: argparse.Namespace) -> dict[str, dict[str, dict[st
                 break
             m = results[way][str(rate)] = run_case(browser, way, rate, args)
             failures += not sustained(m)
+            partial.write_text(json.dumps(results, indent=1))
     return results
 
 
@@ -256,6 +334,19 @@ def table(results: dict[str, dict[str, dict[str, float]]], long: dict[str, dict[
     return "\n".join(lines) + "\n"
 
 
+def pressure_table(pressure: dict[str, dict[str, float]]) -> str:
+    if not pressure:
+        return ""
+    lines = ["", "Backpressure: the dashboard at 10,000 points/s, a normal page alone, then with a page beside it "
+             "whose CPU Chromium throttles 4x (`Emulation.setCPUThrottlingRate`), measured in the same window:", "",
+             "| page | delivered | p50 / p99 (ms) | frames/s | messages/s | server CPU (s/s) |",
+             "|---|---|---|---|---|---|"]
+    for name, m in pressure.items():
+        lines.append(f"| {name} | {m['ratio']:.1%} | {m['p50']:.0f} / {m['p99']:.0f} | {m['fps']:.0f} | "
+                     f"{m['messages_per_s']:.1f} | {m['cpu']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(results: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
     import matplotlib
 
@@ -289,6 +380,8 @@ def main() -> None:
     parser.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], default=RATES)
     parser.add_argument("--ways", type=lambda s: s.split(","), default=WAYS)
     parser.add_argument("--no-long-window", action="store_true")
+    parser.add_argument("--no-backpressure", action="store_true")
+    parser.add_argument("--resume", action="store_true", help="keep the ways measured by an interrupted run")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -297,10 +390,12 @@ def main() -> None:
         try:
             results = sweep(browser, args)
             long = {} if args.no_long_window else long_window(browser, args)
+            pressure = {} if args.no_backpressure else backpressure(browser, args)
         finally:
             browser.close()
-    (args.out / "streaming.json").write_text(json.dumps({"sweep": results, "long_window": long}, indent=1))
-    text = table(results, long, args)
+    (args.out / "streaming.json").write_text(json.dumps(
+        {"sweep": results, "long_window": long, "backpressure": pressure}, indent=1))
+    text = table(results, long, args) + pressure_table(pressure)
     (args.out / "streaming.md").write_text(text)
     plot(results, args.out / "streaming.png")
     print()

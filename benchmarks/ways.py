@@ -6,8 +6,9 @@ Every way shows the same 4 synthetic waves (:func:`dashboard.sources.synthetic.w
 at ``start + i / rate``, and its time is that moment) on one 1-pixel-line canvas figure of one page, with a
 10,000-row window by default:
 
-* ``dashboard``: this project: the service collects every 20 ms, the feed decimates and sends at most one
-  message per 50 ms (the app's real path: ``MetricsService`` + ``TimeSeriesPlot``).
+* ``dashboard``: this project: the service collects every 50 ms, the feed decimates and sends at most one
+  message per 50 ms (the app's real path: ``MetricsService`` + ``TimeSeriesPlot``);
+  ``dashboard-nolegend`` the same without the plot's legend (what the legend costs the browser).
 * ``handloop``: the hand-written loop: a 50 ms periodic callback per session that streams numpy arrays of
   every due row, with a rollover.
 * ``perpoint``: the tutorial way: a thread per session hands each new row to
@@ -44,11 +45,11 @@ START = time.time()
 
 
 class Rows:
-    """A session's cursor into the synthetic stream: every due row exactly once."""
+    """A session's cursor into the synthetic stream: every due row exactly once (``rate`` in points/s)."""
 
     def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.next = math.floor((time.time() - START) * rate)
+        self.rate = rate / SERIES  # rows per second
+        self.next = math.floor((time.time() - START) * self.rate)
 
     def due(self) -> tuple[np.ndarray, np.ndarray]:
         stop = math.floor((time.time() - START) * self.rate) + 1
@@ -58,9 +59,10 @@ class Rows:
 
 
 def history(rate: float, rows: int) -> dict[str, np.ndarray]:
-    """The last ``rows`` rows before now, as columns (time in ms)."""
-    end = math.floor((time.time() - START) * rate)
-    t, v = waves(np.arange(end - rows, end, dtype=np.float64), rate, START, SERIES)
+    """The last ``rows`` rows before now at ``rate`` points/s, as columns (time in ms)."""
+    rows_per_s = rate / SERIES
+    end = math.floor((time.time() - START) * rows_per_s)
+    t, v = waves(np.arange(end - rows, end, dtype=np.float64), rows_per_s, START, SERIES)
     return {"time": t * 1000.0, **{f"s{i}": v[i] for i in range(SERIES)}}
 
 
@@ -115,9 +117,8 @@ def holoviews(rate: float, window_rows: int, prefill: bool) -> Any:
     buffer = hv.streams.Buffer(empty, length=window_rows, index=False)
     rows = Rows(rate)
 
-    def draw(data: Any) -> Any:
-        return hv.Overlay([hv.Curve(data, "time", f"s{i}").opts(color=COLORS[i], line_width=1)
-                           for i in range(SERIES)])
+    def curve(i: int, data: Any) -> Any:  # one DynamicMap per series: HoloViews streams a lone Curve's updates
+        return hv.Curve(data, "time", f"s{i}").opts(color=COLORS[i], line_width=1)
 
     def tick() -> None:
         t, v = rows.due()
@@ -125,11 +126,12 @@ def holoviews(rate: float, window_rows: int, prefill: bool) -> Any:
             buffer.send(pd.DataFrame({"time": t * 1000.0, **{f"s{i}": v[i] for i in range(SERIES)}}))
 
     pn.state.add_periodic_callback(tick, period=int(TICK * 1000))
-    dmap = hv.DynamicMap(draw, streams=[buffer]).opts(responsive=True, height=400, title="synthetic")
-    return pn.pane.HoloViews(dmap, sizing_mode="stretch_width", height=400)
+    overlay = hv.Overlay([hv.DynamicMap(partial(curve, i), streams=[buffer]) for i in range(SERIES)])
+    return pn.pane.HoloViews(overlay.opts(responsive=True, height=400, title="synthetic"),
+                             sizing_mode="stretch_width", height=400)
 
 
-def dashboard_app(rate: float, window_rows: int, prefill: bool) -> Any:
+def dashboard_app(rate: float, window_rows: int, prefill: bool, legend: bool = True) -> Any:
     from dashboard.service import MetricsService
     from dashboard.sources.synthetic import SyntheticSource
     from dashboard.ui import TimeSeriesPlot
@@ -137,15 +139,18 @@ def dashboard_app(rate: float, window_rows: int, prefill: bool) -> Any:
     svc = SERVICE["svc"]
     if svc is None:
         rows_per_s = rate / SERIES
-        window = window_rows / rows_per_s
-        source = SyntheticSource(rate=rows_per_s, interval=0.02, series_count=SERIES, start=START)
-        svc = SERVICE["svc"] = MetricsService([source], window=window, capacity=max(window_rows * 2, 1000))
+        # at least a second in view (at 1M points/s 10,000 rows are 40 ms): more data than the others draw
+        window = max(1.0, window_rows / rows_per_s)
+        source = SyntheticSource(rate=rows_per_s, interval=TICK, series_count=SERIES, start=START)
+        svc = SERVICE["svc"] = MetricsService([source], window=window,
+                                              capacity=int(max(window * rows_per_s * 1.5, 1000)))
     svc.start()  # idempotent: the first session starts it in the server's loop
-    return TimeSeriesPlot(service=svc, metric="synthetic", height=400)
+    return TimeSeriesPlot(service=svc, metric="synthetic", height=400, show_legend=legend)
 
 
 SERVICE: dict[str, Any] = {"svc": None}
-WAYS = {"dashboard": dashboard_app, "handloop": handloop, "perpoint": perpoint, "holoviews": holoviews}
+WAYS = {"dashboard": dashboard_app, "dashboard-nolegend": partial(dashboard_app, legend=False),
+        "handloop": handloop, "perpoint": perpoint, "holoviews": holoviews}
 
 
 class Stats(RequestHandler):
@@ -169,7 +174,7 @@ def prefill_store(rate: float, window_rows: int) -> None:
     from dashboard.sources.synthetic import SyntheticSource
 
     rows_per_s = rate / SERIES
-    source = SyntheticSource(rate=rows_per_s, interval=0.02, series_count=SERIES, start=START)
+    source = SyntheticSource(rate=rows_per_s, interval=TICK, series_count=SERIES, start=START)
     svc = MetricsService([source], window=window_rows / rows_per_s, capacity=window_rows + 100_000)
     keys = tuple(SeriesKey.of("synthetic", wave=str(i)) for i in range(SERIES))
     end = math.floor((time.time() - START) * rows_per_s)
@@ -189,6 +194,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.way == "dashboard" and args.prefill:
         prefill_store(args.rate, args.window_rows)
+
+    if os.environ.get("DASHBOARD_MAX_IN_FLIGHT"):  # many_viewers: bokeh.client sessions cannot acknowledge
+        from dashboard.ui.feed import settings
+
+        settings.max_in_flight = int(os.environ["DASHBOARD_MAX_IN_FLIGHT"])
 
     def app() -> Any:
         return WAYS[args.way](args.rate, args.window_rows, args.prefill)

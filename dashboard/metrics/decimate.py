@@ -183,6 +183,10 @@ class Decimator:
         v = self._v[:, lo:hi] if series is None else self._v[series, lo:hi]
         return self._t[lo:hi].copy(), np.array(v)
 
+    def count_since(self, t: float) -> int:
+        """How many held rows are newer than ``t`` (as the store's window: strictly after its start)."""
+        return int(self._len - np.searchsorted(self._t[:self._len], t, side="right"))
+
     def __len__(self) -> int:
         return self._len
 

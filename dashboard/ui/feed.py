@@ -15,8 +15,9 @@ A viewer is one Bokeh document: a ``panel serve`` session, a notebook cell's out
 * Backpressure, latest wins: each flush also bumps a counter that the page acknowledges after its next
   animation frame. While ``max_in_flight`` flushes are unacknowledged the feed sends nothing; when the
   page catches up, one flush brings it to the newest state. A slow page gets fewer, larger updates, never
-  a queue, and slows no other viewer. A ``bokeh.client`` session has no JavaScript: :func:`acknowledge`
-  makes its document acknowledge from Python.
+  a queue, and slows no other viewer. A viewer that never acknowledges (a ``bokeh.client`` session has no
+  JavaScript) gets one flush per ``ack_timeout`` beyond ``max_in_flight``; raise ``max_in_flight`` for
+  such viewers.
 * Series that a view wants and that appear later get a column and a line.
 * A feed closes when its session is destroyed, when its last view is cleaned up, or when it is closed; the
   hub unsubscribes with its last feed.
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +41,7 @@ from bokeh.document.events import DocumentPatchedEvent
 from bokeh.model import DataModel
 from bokeh.models import ColumnDataSource, CustomJS
 
+from ..core.batching import BatchProcessor
 from ..metrics.decimate import Decimator
 from ..metrics.model import Batch, SeriesKey
 from ..service import MetricsService, SourceEvent
@@ -81,7 +82,7 @@ class FeedSettings(param.Parameterized):
             "rows per series, its min and max.")
 
     max_in_flight = param.Integer(
-        default=2, bounds=(1, 64),
+        default=2, bounds=(1, None),
         doc="Flushes a page may have unacknowledged before its feed waits for it (backpressure).")
 
     ack_timeout = param.Number(
@@ -104,13 +105,6 @@ _ACK_JS = """
 const ack = cb_obj
 requestAnimationFrame(() => setTimeout(() => { ack.painted = ack.sent }, 0))
 """
-
-
-def acknowledge(doc: Document) -> None:
-    """Make a client-side copy of a viewer's document (``bokeh.client``) acknowledge every flush it receives."""
-    for model in doc.models:
-        if isinstance(model, FrameAck):
-            model.on_change("sent", lambda _attr, _old, new, ack=model: setattr(ack, "painted", new))
 
 
 class Topic:
@@ -287,10 +281,11 @@ class Feed:
         self._events: list[SourceEvent] = []
         self._new_keys: list[tuple[str, SeriesKey]] = []
         self._dirty = False
-        self._timer: asyncio.TimerHandle | None = None
         self._commit_scheduled = False
         self._waiting_for_page = False
-        self._last_flush = -float("inf")
+        # at most one flush per interval, at once when the last one is older than that
+        self._processor: BatchProcessor[Any] = BatchProcessor(
+            self._due, max_delay=0.0, min_interval=self.flush_interval, name=f"feed:{id(doc):x}")
         self.hub = Hub.of(service)
         self.hub.join(self)
         if doc.session_context is not None:
@@ -336,11 +331,11 @@ class Feed:
         sc = self.sources.get(source_name)
         if sc is None:
             dec = topic.decimator
-            rollover = self._rollover(source_name, dec.capacity)
-            times, values = topic.rows(dec.end - rollover, dec.end, [index])
+            times, values = topic.rows(dec.end - self._in_window(topic), dec.end, [index])
             cds = ColumnDataSource(data={"time": times * 1000.0, "s0": values[0]})
             sc = self.sources[source_name] = _SourceColumns(
-                cds, topic, rollover, {key: "s0"}, [index], sent=dec.end, stable=dec.stable)
+                cds, topic, dec.capacity, {key: "s0"}, [index], sent=dec.end, stable=dec.stable)
+            self._pace()
             return cds, "s0"
         name = sc.columns.get(key)
         if name is None:
@@ -354,12 +349,17 @@ class Feed:
             sc.series.append(index)
         return sc.cds, name
 
-    def _rollover(self, source_name: str, capacity: int) -> int:
-        """Rows the viewer keeps: two per bucket, or fewer for a source too slow to fill its window."""
-        source = self.service.sources.get(source_name)
-        if source is None:
-            return capacity
-        return int(min(capacity, math.ceil(self.service.window / source.interval * 1.1) + 10))
+    def _pace(self) -> None:
+        """At most four flushes per bucket of the finest source shown (and at least one a second): a long
+        window moves by a pixel every few seconds, and redrawing it faster shows nothing new."""
+        finest = min(sc.topic.decimator.width for sc in self.sources.values())
+        self._processor.min_interval = max(self.flush_interval, min(1.0, finest / 4))
+
+    def _in_window(self, topic: Topic) -> int:
+        """The topic's rows within the service's window: what a viewer keeps (older rows would still
+        stretch the y range)."""
+        dec = topic.decimator
+        return dec.count_since(dec.last_time - self.service.window)
 
     # -- delivery ---------------------------------------------------------------------------------------------
     def receive(self, item: Any) -> None:
@@ -383,23 +383,18 @@ class Feed:
         self._wake()
 
     def _wake(self) -> None:
-        if self.closed or self._timer is not None or self._commit_scheduled:
-            return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last_flush + self.flush_interval - loop.time())
-        self._timer = loop.call_later(delay, self._due)
+        if not self.closed and not self._commit_scheduled:
+            self._processor.add(None)  # a marker: the state to send lives in the topics and in _events
 
-    def _due(self) -> None:
-        self._timer = None
+    def _due(self, _markers: list[Any]) -> None:
+        """Called by the batch processor at most once per flush interval."""
         doc = self.doc
-        if self.closed or doc is None or not self._dirty:
+        if self.closed or doc is None or not self._dirty or self._commit_scheduled:
             return
-        now = asyncio.get_running_loop().time()
-        if self._held_back(now):
+        if self._held_back(asyncio.get_running_loop().time()):
             self._waiting_for_page = True  # latest wins: the ack's arrival sends everything since
             self.held_back += 1
             return
-        self._last_flush = now
         if self.comm is None and doc.session_context is not None:
             self._commit_scheduled = True
             doc.add_next_tick_callback(self._commit)
@@ -502,17 +497,18 @@ class Feed:
             patches.update({name: [(at, values[i])] for i, name in enumerate(sc.columns.values())})
             data._patch(self.doc, sc.cds, patches)
         if dec.end > sc.sent:
-            times, values = topic.rows(max(sc.sent, dec.end - sc.rollover), dec.end, sc.series)
+            keep = max(1, min(sc.rollover, self._in_window(topic)))
+            times, values = topic.rows(max(sc.sent, dec.end - keep), dec.end, sc.series)
             new = {"time": times * 1000.0}
             new.update({name: values[i] for i, name in enumerate(sc.columns.values())})
-            data._stream(self.doc, sc.cds, new, sc.rollover)
+            data._stream(self.doc, sc.cds, new, keep)
             self.rows_streamed += times.size
         sc.sent, sc.stable = dec.end, dec.stable
         return True
 
     def _reset(self, sc: _SourceColumns) -> None:
         dec = sc.topic.decimator
-        times, values = sc.topic.rows(dec.end - sc.rollover, dec.end, sc.series)
+        times, values = sc.topic.rows(dec.end - self._in_window(sc.topic), dec.end, sc.series)
         new = {"time": times * 1000.0}
         new.update({name: values[i].copy() for i, name in enumerate(sc.columns.values())})
         sc.cds.data = new
@@ -527,9 +523,7 @@ class Feed:
         if self.closed:
             return
         self.closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._processor.cancel()
         self.hub.leave(self)
         doc = self.doc
         if doc is not None and self._feeds.get(doc) is self:

@@ -45,7 +45,7 @@ def open_page(browser, url: str, throttle: float = 1.0):
 
 
 def test_a_throttled_page_gets_fewer_larger_updates_and_never_a_queue(browser, fast_app):
-    ctx_a, normal, _ = open_page(browser, fast_app.url)
+    ctx_a, _, _ = open_page(browser, fast_app.url)
     (feed_a,) = poll(lambda: Feed.open_feeds(), timeout=30, what="the normal page's feed")
     ctx_b, slow, slow_patches = open_page(browser, fast_app.url, throttle=4.0)
     feed_b = poll(lambda: [f for f in Feed.open_feeds() if f is not feed_a], timeout=30, what="a second feed")[0]

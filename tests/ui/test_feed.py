@@ -70,7 +70,7 @@ async def test_new_viewer_starts_from_the_store_then_streams_deltas(svc):
     assert list(cds.data[column]) == [0, 1, 2, 3, 4, 5]
     (stream,) = log.streams()
     assert all(isinstance(v, np.ndarray) and v.dtype == np.float64 for v in stream.data.values())
-    assert stream.rollover == Feed.for_document(doc).sources["sys"].rollover
+    assert stream.rollover == 6, "the viewer keeps the rows of the window"
 
 
 async def test_one_stream_per_source_per_flush_whatever_the_rate(svc):
@@ -138,21 +138,20 @@ async def test_gaps_reach_the_plot_as_nan(svc):
     np.testing.assert_array_equal(feed.sources["sys"].cds.data["s0"], [1.0, np.nan, 3.0])
 
 
-async def test_rollover_bounds_what_the_browser_holds():
+async def test_the_viewer_keeps_the_window_and_no_more():
     svc = MetricsService([ScriptedSource(name="sys", interval=1.0)], window=20)
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
-    write(svc, 0.0, cpu=0.0)
-    doc.add_root(plot.__panel__().get_root(doc))
-    for i in range(1, 200):
+    for i in range(50):
         write(svc, float(i), cpu=float(i))
+    doc.add_root(plot.__panel__().get_root(doc))
     feed = Feed.for_document(doc)
-    rollover = 20 * 1.1 + 10
-    await async_poll(lambda: "sys" in feed.sources and feed.sources["sys"].cds.data["s0"][-1] == 199.0)
     cds = feed.sources["sys"].cds
-    assert feed.sources["sys"].rollover == int(np.ceil(rollover))
-    assert len(cds.data["time"]) == feed.sources["sys"].rollover
-    assert cds.data["s0"][-1] == 199.0
+    assert list(cds.data["s0"]) == [float(i) for i in range(30, 50)], "starts with the window"
+    for i in range(50, 200):
+        write(svc, float(i), cpu=float(i))
+    await async_poll(lambda: cds.data["s0"][-1] == 199.0)
+    assert list(cds.data["time"]) == [1000.0 * i for i in range(180, 200)], "older rows would stretch the y range"
 
 
 async def test_stat_card_shows_latest_value_unit_and_trend(svc):
@@ -283,6 +282,7 @@ async def test_a_page_that_does_not_acknowledge_gets_no_more_than_max_in_flight_
 
 async def test_a_viewer_that_never_acknowledges_gets_one_flush_per_timeout(svc):
     settings.flush_interval, settings.ack_timeout = 0.01, 0.3
+    svc.window = 10.0  # fine buckets: the feed's pace is its flush interval
     try:
         plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
         doc = Document()
@@ -302,15 +302,15 @@ async def test_a_viewer_that_never_acknowledges_gets_one_flush_per_timeout(svc):
         settings.flush_interval, settings.ack_timeout = 0.05, 5.0
 
 
-def test_acknowledge_makes_a_python_copy_of_a_document_answer_every_flush():
-    from dashboard.ui.feed import FrameAck, acknowledge
-
+async def test_a_long_window_is_redrawn_at_most_four_times_per_bucket():
+    svc = MetricsService([ScriptedSource(name="sys", interval=0.01)], window=3600)
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
-    ack = FrameAck()
-    doc.add_root(ack)
-    acknowledge(doc)
-    ack.sent = 7
-    assert ack.painted == 7
+    write(svc, 0.0, cpu=0.0)
+    doc.add_root(plot.__panel__().get_root(doc))
+    feed = Feed.for_document(doc)
+    bucket = 3600 / settings.resolution
+    assert feed._processor.min_interval == min(1.0, bucket / 4) > settings.flush_interval
 
 
 async def test_at_most_one_flush_per_interval_whatever_the_rate(svc):

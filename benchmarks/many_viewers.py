@@ -1,0 +1,134 @@
+"""Many viewers of one collection: server CPU per session, and latency as sessions are added.
+
+    python benchmarks/many_viewers.py [--sessions 1,5,10,20,30,40] [--rate 10000] [--seconds 5]
+
+Starts the dashboard's benchmark server (:mod:`benchmarks.ways`, 4 synthetic series at ``--rate``
+points/s, collected once) in its own process, then, for each count N, opens N sessions with
+``bokeh.client`` from this process, lets them run, and measures the server
+process's CPU seconds per second and each update's latency at arrival (arrival time minus the due time of
+the newest row it carries). A ``bokeh.client`` session runs no JavaScript, so it cannot acknowledge
+flushes: the server runs with ``max_in_flight`` raised to a million, so every session gets every flush (the most
+a session can cost; a page that falls behind costs less). Sessions are driven by ``bokeh.client``, not
+pages: twenty Chromium pages would saturate this 2-core machine's CPU by themselves. The client
+process's own load adds to the latency it sees, so latency here is an upper bound for the server's share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.streaming import RESULTS, Server  # noqa: E402
+
+
+class Viewer:
+    """One bokeh.client session that acknowledges flushes and records their latency."""
+
+    def __init__(self, url: str, latencies: list[float]) -> None:
+        from bokeh.client import pull_session
+        from bokeh.document.events import ColumnsPatchedEvent, ColumnsStreamedEvent
+
+        import dashboard.ui.feed  # noqa: F401 - defines the document's FrameAck model for this process
+
+        self.session = pull_session(url=url)
+        self._kinds = (ColumnsStreamedEvent, ColumnsPatchedEvent)
+        self._latencies = latencies
+        self.session.document.on_change(self._changed)
+
+    def _changed(self, event: Any) -> None:
+        if isinstance(event, self._kinds) and hasattr(event, "data") and "time" in event.data:
+            t = event.data["time"]
+            if len(t):
+                self._latencies.append(time.time() * 1000.0 - float(t[-1]))
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def run_loop(viewers: list[Viewer], seconds: float) -> None:
+    """Run every session's message loop for ``seconds`` (bokeh.client's connections share one IOLoop; each
+    needs its own ``_next`` started, as its ``loop_until_closed`` would do for one)."""
+    deadline = time.monotonic() + seconds
+    connections = [v.session._connection for v in viewers]
+    loop = connections[0]._loop
+    for conn in connections:
+        conn._until_predicate = lambda: time.monotonic() > deadline
+        loop.add_callback(conn._next)
+    loop.call_later(seconds + 0.5, loop.stop)
+    loop.start()
+
+
+def measure(server: Server, n: int, seconds: float, warmup: float) -> dict[str, float]:
+    latencies: list[float] = []
+    viewers = [Viewer(server.url, latencies) for _ in range(n)]
+    try:
+        run_loop(viewers, warmup)
+        latencies.clear()
+        s0 = server.stats()
+        run_loop(viewers, seconds)
+        s1 = server.stats()
+    finally:
+        for v in viewers:
+            v.close()
+    lat = np.array(latencies) if latencies else np.array([np.inf])
+    return {"sessions": n, "cpu": (s1["cpu"] - s0["cpu"]) / (s1["wall"] - s0["wall"]),
+            "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
+            "updates_per_s": len(latencies) / seconds / max(1, n), "feeds": s1["feeds"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=lambda s: [int(x) for x in s.split(",")], default=[1, 5, 10, 20, 30, 40])
+    parser.add_argument("--rate", type=float, default=10_000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    server = Server("dashboard", args.rate, 10_000, False, env={"DASHBOARD_MAX_IN_FLIGHT": "1000000"})
+    rows = []
+    try:
+        Viewer(server.url, []).close()  # the first session starts the collection
+        base = server.stats()
+        time.sleep(args.seconds)  # the idle baseline: the collection alone, no viewer
+        idle = server.stats()
+        idle_cpu = (idle["cpu"] - base["cpu"]) / (idle["wall"] - base["wall"])
+        for n in args.sessions:
+            runs = [measure(server, n, args.seconds, args.warmup) for _ in range(args.repeats)]
+            m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            rows.append(m)
+            print(f"  {n:3d} sessions: server CPU {m['cpu']:.3f} s/s, p50/p99 {m['p50']:.0f}/{m['p99']:.0f} ms, "
+                  f"{m['updates_per_s']:.1f} updates/s per session", flush=True)
+    finally:
+        server.stop()
+    ns = np.array([r["sessions"] for r in rows], dtype=float)
+    cpus = np.array([r["cpu"] for r in rows])
+    slope = float(np.polyfit(ns, cpus, 1)[0]) if len(rows) > 1 else float("nan")
+    ok = [r["sessions"] for r in rows if r["p99"] <= 250]
+    lines = [f"Server: the dashboard at {args.rate:,.0f} points/s (4 series), sessions by `bokeh.client` (no "
+             f"acknowledgements: every session gets every flush); medians of {args.repeats} runs of "
+             f"{args.seconds:g} s. "
+             f"Command: `python benchmarks/many_viewers.py`.", "",
+             f"Collection alone (no session): {idle_cpu:.3f} s/s. Server CPU added per session (least-squares "
+             f"slope): **{slope:.4f} s/s**. Most sessions with p99 <= 250 ms: **{max(ok) if ok else 0}** "
+             f"(of {max(args.sessions)} tried).", "",
+             "| sessions | server CPU (s/s) | latency p50 / p99 at arrival (ms) | updates/s per session |",
+             "|---|---|---|---|"]
+    lines += [f"| {r['sessions']} | {r['cpu']:.3f} | {r['p50']:.0f} / {r['p99']:.0f} | {r['updates_per_s']:.1f} |"
+              for r in rows]
+    text = "\n".join(lines) + "\n"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "many_viewers.md").write_text(text)
+    print()
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
