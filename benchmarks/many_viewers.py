@@ -62,8 +62,9 @@ def run_loop(viewers: list[Viewer], seconds: float) -> None:
     for conn in connections:
         conn._until_predicate = lambda: time.monotonic() > deadline
         loop.add_callback(conn._next)
-    loop.call_later(seconds + 0.5, loop.stop)
+    backstop = loop.call_later(seconds + 0.5, loop.stop)
     loop.start()
+    loop.remove_timeout(backstop)  # else it would stop the next run early
 
 
 def measure(server: Server, n: int, seconds: float, warmup: float) -> dict[str, float]:
@@ -108,20 +109,23 @@ def main() -> None:
                   f"{m['updates_per_s']:.1f} updates/s per session", flush=True)
     finally:
         server.stop()
-    ns = np.array([r["sessions"] for r in rows], dtype=float)
-    cpus = np.array([r["cpu"] for r in rows])
-    slope = float(np.polyfit(ns, cpus, 1)[0]) if len(rows) > 1 else float("nan")
+    # the slope over the counts that leave the server below 0.8 of its one core (the GIL): past that, sessions
+    # share a saturated server and the fit would flatten
+    free = [r for r in rows if r["cpu"] < 0.8]
+    ns = np.array([r["sessions"] for r in free], dtype=float)
+    cpus = np.array([r["cpu"] for r in free])
+    slope = float(np.polyfit(ns, cpus, 1)[0]) if len(free) > 1 else float("nan")
     ok = [r["sessions"] for r in rows if r["p99"] <= 250]
     lines = [f"Server: the dashboard at {args.rate:,.0f} points/s (4 series), sessions by `bokeh.client` (no "
              f"acknowledgements: every session gets every flush); medians of {args.repeats} runs of "
              f"{args.seconds:g} s. "
              f"Command: `python benchmarks/many_viewers.py`.", "",
              f"Collection alone (no session): {idle_cpu:.3f} s/s. Server CPU added per session (least-squares "
-             f"slope): **{slope:.4f} s/s**. Most sessions with p99 <= 250 ms: **{max(ok) if ok else 0}** "
+             f"slope below 0.8 s/s): **{slope:.4f} s/s**. Most sessions with p99 <= 250 ms: **{max(ok) if ok else 0}** "
              f"(of {max(args.sessions)} tried).", "",
              "| sessions | server CPU (s/s) | latency p50 / p99 at arrival (ms) | updates/s per session |",
              "|---|---|---|---|"]
-    lines += [f"| {r['sessions']} | {r['cpu']:.3f} | {r['p50']:.0f} / {r['p99']:.0f} | {r['updates_per_s']:.1f} |"
+    lines += [f"| {r['sessions']:.0f} | {r['cpu']:.3f} | {r['p50']:.0f} / {r['p99']:.0f} | {r['updates_per_s']:.1f} |"
               for r in rows]
     text = "\n".join(lines) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
