@@ -3,14 +3,16 @@
     python benchmarks/many_viewers.py [--sessions 1,5,10,20,30,40] [--rate 10000] [--seconds 5]
 
 Starts the dashboard's benchmark server (:mod:`benchmarks.ways`, 4 synthetic series at ``--rate``
-points/s, collected once) in its own process, then, for each count N, opens N sessions with
-``bokeh.client`` from this process, lets them run, and measures the server
-process's CPU seconds per second and each update's latency at arrival (arrival time minus the due time of
-the newest row it carries). A ``bokeh.client`` session runs no JavaScript, so it cannot acknowledge
-flushes: the server runs with ``max_in_flight`` raised to a million, so every session gets every flush (the most
-a session can cost; a page that falls behind costs less). Sessions are driven by ``bokeh.client``, not
-pages: twenty Chromium pages would saturate this 2-core machine's CPU by themselves. The client
-process's own load adds to the latency it sees, so latency here is an upper bound for the server's share.
+points/s, collected once) in its own process, then, for each count N, opens N ``bokeh.client`` sessions,
+each in a process of its own (bokeh.client gives each connection its own IOLoop, so one process cannot
+drive several), and measures the server process's CPU seconds per second and each update's latency at
+arrival (arrival time minus the due time of the newest row it carries).
+
+A ``bokeh.client`` session runs no JavaScript, so it cannot acknowledge flushes: the server runs with
+``max_in_flight`` raised to a million, so every session gets every flush (the most a session can cost; a
+page that falls behind costs less). Sessions are not pages: twenty Chromium pages would saturate this
+2-core machine by themselves. The clients share the machine with the server, so latency here is an upper
+bound for the server's share.
 """
 
 from __future__ import annotations
@@ -67,18 +69,33 @@ def run_loop(viewers: list[Viewer], seconds: float) -> None:
     loop.remove_timeout(backstop)  # else it would stop the next run early
 
 
-def measure(server: Server, n: int, seconds: float, warmup: float) -> dict[str, float]:
+def _client(url: str, start_at: float, seconds: float, out: Any) -> None:
+    """One session in a process of its own (a bokeh.client connection runs on its own IOLoop)."""
     latencies: list[float] = []
-    viewers = [Viewer(server.url, latencies) for _ in range(n)]
-    try:
-        run_loop(viewers, warmup)
-        latencies.clear()
-        s0 = server.stats()
-        run_loop(viewers, seconds)
-        s1 = server.stats()
-    finally:
-        for v in viewers:
-            v.close()
+    viewer = Viewer(url, latencies)
+    run_loop([viewer], max(0.1, start_at - time.time()))
+    latencies.clear()
+    run_loop([viewer], seconds)
+    viewer.close()
+    out.put(latencies)
+
+
+def measure(server: Server, n: int, seconds: float, warmup: float) -> dict[str, float]:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    start_at = time.time() + warmup + 2.0 + 0.3 * n  # every client connected and warm by then
+    procs = [ctx.Process(target=_client, args=(server.url, start_at, seconds, out)) for _ in range(n)]
+    for proc in procs:
+        proc.start()
+    time.sleep(max(0.0, start_at - time.time()))  # the shared start of the measured window
+    s0 = server.stats()
+    time.sleep(seconds)
+    s1 = server.stats()
+    latencies = [x for _ in procs for x in out.get(timeout=120)]
+    for proc in procs:
+        proc.join(30)
     lat = np.array(latencies) if latencies else np.array([np.inf])
     return {"sessions": n, "cpu": (s1["cpu"] - s0["cpu"]) / (s1["wall"] - s0["wall"]),
             "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
@@ -96,7 +113,7 @@ def main() -> None:
     server = Server("dashboard", args.rate, 10_000, False, env={"DASHBOARD_MAX_IN_FLIGHT": "1000000"})
     rows = []
     try:
-        Viewer(server.url, []).close()  # the first session starts the collection
+        Viewer(server.url, []).session.close()  # the first session starts the collection
         base = server.stats()
         time.sleep(args.seconds)  # the idle baseline: the collection alone, no viewer
         idle = server.stats()
@@ -116,8 +133,8 @@ def main() -> None:
     cpus = np.array([r["cpu"] for r in free])
     slope = float(np.polyfit(ns, cpus, 1)[0]) if len(free) > 1 else float("nan")
     ok = [r["sessions"] for r in rows if r["p99"] <= 250]
-    lines = [f"Server: the dashboard at {args.rate:,.0f} points/s (4 series), sessions by `bokeh.client` (no "
-             f"acknowledgements: every session gets every flush); medians of {args.repeats} runs of "
+    lines = [f"Server: the dashboard at {args.rate:,.0f} points/s (4 series), sessions by `bokeh.client`, one process "
+             f"each (no acknowledgements: every session gets every flush); medians of {args.repeats} runs of "
              f"{args.seconds:g} s. "
              f"Command: `python benchmarks/many_viewers.py`.", "",
              f"Collection alone (no session): {idle_cpu:.3f} s/s. Server CPU added per session (least-squares "
