@@ -154,7 +154,16 @@ WAYS = {"dashboard": dashboard_app, "dashboard-nolegend": partial(dashboard_app,
 
 
 class Stats(RequestHandler):
+    """This process's figures; with $DASHBOARD_TRACEMALLOC set, ``?snapshot`` keeps a tracemalloc snapshot and
+    ``?compare`` answers the allocations that grew most since it (the soak's memory hunt)."""
+
+    baseline: Any = None
+
     def get(self) -> None:
+        if os.environ.get("DASHBOARD_TRACEMALLOC") and (self.get_argument("snapshot", None) is not None
+                                                        or self.get_argument("compare", None) is not None):
+            self._trace()
+            return
         proc = psutil.Process()
         cpu = proc.cpu_times()
         svc = SERVICE["svc"]
@@ -165,6 +174,22 @@ class Stats(RequestHandler):
             "feeds": len(Feed.open_feeds()),
             "subscribers": svc.publisher.subscriber_count if svc is not None else 0,
         }))
+
+
+    def _trace(self) -> None:
+        import gc
+        import tracemalloc
+
+        gc.collect()
+        snap = tracemalloc.take_snapshot()
+        if self.get_argument("snapshot", None) is not None or Stats.baseline is None:
+            Stats.baseline = snap
+            self.write("snapshot taken")
+            return
+        top = snap.compare_to(Stats.baseline, "traceback")[:12]
+        blocks = [f"{d.size_diff / 1024:.1f} KiB in {d.count_diff} blocks\n" + "\n".join(d.traceback.format())
+                  for d in top]
+        self.write("\n\n".join(blocks))
 
 
 def prefill_store(rate: float, window_rows: int) -> None:
@@ -195,6 +220,10 @@ def main() -> None:
     if args.way == "dashboard" and args.prefill:
         prefill_store(args.rate, args.window_rows)
 
+    if os.environ.get("DASHBOARD_TRACEMALLOC"):
+        import tracemalloc
+
+        tracemalloc.start(12)
     if os.environ.get("DASHBOARD_MAX_IN_FLIGHT"):  # many_viewers: bokeh.client sessions cannot acknowledge
         from dashboard.ui.feed import settings
 

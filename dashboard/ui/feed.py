@@ -525,6 +525,8 @@ class Feed:
         self.closed = True
         self._processor.cancel()
         self.hub.leave(self)
+        self.sources.clear()  # a document that outlives its session must not keep the topics alive
+        self._events.clear()
         doc = self.doc
         if doc is not None and self._feeds.get(doc) is self:
             del self._feeds[doc]
