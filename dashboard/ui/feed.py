@@ -402,8 +402,8 @@ class Feed:
             self._commit()
 
     def _held_back(self, now: float) -> bool:
-        if self.in_flight < settings.max_in_flight:
-            return False
+        if self.comm is not None or self.in_flight < settings.max_in_flight:
+            return False  # a notebook's comm brought acknowledgements back late (a 5 s stall seen at start)
         if not self._acks_seen and self._unacked_since is not None \
                 and now - self._unacked_since > settings.ack_timeout:
             self._unacked_since = now  # never acknowledged yet: one more flush per timeout, not a flood
