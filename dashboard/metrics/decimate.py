@@ -61,7 +61,7 @@ def minmax(t: np.ndarray, v: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray
     out_v = np.empty((v.shape[0], out_t.size))
     if v.shape[0] == 0:
         return out_t, out_v, counts
-    if multi.all() or multi.any():
+    if multi.any():
         first, second = _ordered_extremes(v, starts, sizes)
     else:  # every bucket has one sample: nothing to reduce
         first = second = v[:, starts]
