@@ -31,9 +31,19 @@ from .core import (
     TTLCache,
     retry,
 )
+from .errors import DataError, ParseError, SourceUnavailable
 from .metrics import Batch, SeriesInfo, SeriesKey, Store
 from .service import MetricsService, SourceEvent
-from .sources import Source, SyntheticSource, SystemSource
+from .sources import (
+    GpuSource,
+    PrometheusQuery,
+    PrometheusScrape,
+    PushSource,
+    ReplaySource,
+    Source,
+    SyntheticSource,
+    SystemSource,
+)
 
 __version__ = "0.1.0"
 
@@ -52,11 +62,18 @@ __all__ = [
     "CircuitBreaker",
     "ConnectionState",
     "ConnectionStateMachine",
+    "DataError",
     "Feed",
+    "GpuSource",
     "InvalidTransition",
     "MetricsDashboard",
     "MetricsPublisher",
     "MetricsService",
+    "ParseError",
+    "PrometheusQuery",
+    "PrometheusScrape",
+    "PushSource",
+    "ReplaySource",
     "ResourceManager",
     "RetryPolicy",
     "SeriesInfo",
@@ -66,6 +83,7 @@ __all__ = [
     "Source",
     "SourceEvent",
     "SourceStatus",
+    "SourceUnavailable",
     "StatCard",
     "Store",
     "SyntheticSource",

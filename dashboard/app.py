@@ -1,8 +1,16 @@
 """The servable app for ``panel serve dashboard/app.py``: a live dashboard of this machine.
 
-Panel runs this file once per session; the metrics service behind it is shared by the whole process.
+``panel serve dashboard/app.py --args spec.yaml`` serves the dashboard a spec describes instead. Panel runs
+this file once per session; the metrics service behind it is shared by the whole process. (``/ingest`` is
+served by ``dashboard serve``, which can add routes; ``panel serve`` cannot.)
 """
 
-from dashboard.server import TITLE, build_app
+import sys
 
-build_app().servable(title=TITLE)
+from dashboard.server import TITLE, build_app, spec_app_cached
+
+if len(sys.argv) > 1:
+    title, app = spec_app_cached(sys.argv[1])
+    app().servable(title=title)
+else:
+    build_app().servable(title=TITLE)

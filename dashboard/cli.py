@@ -1,8 +1,10 @@
-"""Command line: ``dashboard serve`` (also ``python -m dashboard serve``).
+"""Command line: ``dashboard serve [SPEC]`` and ``dashboard validate SPEC`` (also ``python -m dashboard``).
 
 ``dashboard serve`` serves a live dashboard of this machine on ``http://localhost:5006/`` with no
-configuration; ``--port``, ``--address``, ``--show/--no-show``, ``--allow-websocket-origin`` and
-``--log-level`` adjust it.
+configuration, or the dashboard a YAML spec describes; ``--port``, ``--address``, ``--show/--no-show``,
+``--allow-websocket-origin`` and ``--log-level`` adjust it. ``POST /ingest`` is on: without a token on
+loopback addresses only; ``--ingest-token`` (or ``DASHBOARD_INGEST_TOKEN``) requires one. ``dashboard
+validate SPEC`` checks a spec and prints every problem with its line; exit status 1 when there is one.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="level of the 'dashboard' logger (default: INFO)")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the dashboard over HTTP")
+    serve.add_argument("spec", nargs="?", default=None,
+                       help="a YAML spec of sources and panels (default: this machine's dashboard)")
     serve.add_argument("--port", type=int, default=5006, help="port to listen on (default: 5006)")
     serve.add_argument("--address", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only)")
@@ -28,8 +33,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="open a browser once the server is up (default: --no-show)")
     serve.add_argument("--allow-websocket-origin", action="append", default=[], metavar="HOST[:PORT]",
                        help="another origin allowed to open the websocket (repeatable)")
+    serve.add_argument("--ingest", action=argparse.BooleanOptionalAction, default=True,
+                       help="accept metrics on POST /ingest (default: on; loopback only without a token)")
+    serve.add_argument("--ingest-token", default=None, metavar="TOKEN",
+                       help="token that /ingest requires as 'Authorization: Bearer TOKEN' "
+                            "(default: $DASHBOARD_INGEST_TOKEN)")
+    serve.add_argument("--ingest-max-bytes", type=int, default=1024 * 1024, metavar="N",
+                       help="largest /ingest body in bytes (default: 1048576)")
     serve.add_argument("--log-level", dest="serve_log_level", type=str.upper, default=None,
                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help=argparse.SUPPRESS)
+    validate = commands.add_parser("validate", help="check a YAML spec and print every problem")
+    validate.add_argument("spec", help="the spec file")
     return parser
 
 
@@ -48,17 +62,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dashboard`` command."""
     args = _parser().parse_args(argv)
     configure_logging(getattr(args, "serve_log_level", None) or args.log_level)
+    if args.command == "validate":
+        return _validate(args.spec)
     if args.command == "serve":
-        if not 0 < args.port < 65536:
-            print(f"dashboard serve: --port must be between 1 and 65535, not {args.port}", file=sys.stderr)
-            return 2
-        from .server import serve
-
-        with contextlib.suppress(KeyboardInterrupt):
-            serve(address=args.address, port=args.port, show=args.show,
-                  allow_websocket_origin=args.allow_websocket_origin)
-        return 0
+        return _serve(args)
     return 2  # pragma: no cover - argparse requires a command
+
+
+def _load(path: str):
+    from .spec import SpecError, load_spec
+
+    try:
+        return load_spec(path)
+    except SpecError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def _validate(path: str) -> int:
+    spec = _load(path)
+    if spec is None:
+        return 1
+    print(f"{path}: ok ({len(spec.sources)} source(s), {len(spec.panels)} panel(s)"
+          f"{', with this machine' if spec.system else ''})")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not 0 < args.port < 65536:
+        print(f"dashboard serve: --port must be between 1 and 65535, not {args.port}", file=sys.stderr)
+        return 2
+    if args.ingest_max_bytes < 1:
+        print("dashboard serve: --ingest-max-bytes must be at least 1", file=sys.stderr)
+        return 2
+    from .server import ingest_refusal, serve, spec_app
+
+    token = args.ingest_token or os.environ.get("DASHBOARD_INGEST_TOKEN") or None
+    if args.ingest and (refusal := ingest_refusal(args.address, token)):
+        print(f"dashboard serve: {refusal}", file=sys.stderr)
+    extra = {}
+    if args.spec is not None:
+        spec = _load(args.spec)
+        if spec is None:
+            return 1
+        service, app = spec_app(spec)
+        extra = {"service": service, "app": app, "title": spec.title}
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(address=args.address, port=args.port, show=args.show,
+              allow_websocket_origin=args.allow_websocket_origin, ingest=args.ingest, ingest_token=token,
+              ingest_max_bytes=args.ingest_max_bytes, **extra)
+    return 0
 
 
 if __name__ == "__main__":

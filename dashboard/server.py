@@ -3,19 +3,25 @@
 ``build_app()`` runs once per session: it makes sure the process's one
 :class:`~dashboard.service.MetricsService` is started in the server's event loop and returns a fresh
 :class:`~dashboard.ui.layout.MetricsDashboard` for that session. ``serve()`` starts a Bokeh/Panel server
-on loopback by default, with websocket origins restricted to the address that was asked for.
+on loopback by default, with websocket origins restricted to the address that was asked for, and
+``POST /ingest`` (:mod:`dashboard.ingest`) feeding the service's ``ingest`` push source: with a token,
+or without one on a loopback address only; and ``GET /metrics`` (:mod:`dashboard.exporter`), the process's
+own metrics for Prometheus.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import panel as pn
 
+from .ingest import MAX_BODY, IngestHandler
 from .service import MetricsService
+from .sources.push import PushSource
+from .spec import Spec
 from .ui.layout import MetricsDashboard
 
 log = logging.getLogger("dashboard.server")
@@ -23,11 +29,50 @@ log = logging.getLogger("dashboard.server")
 TITLE = "dashboard"
 
 
+INGEST_SOURCE = "ingest"
+
+
 def build_app(service: MetricsService | None = None) -> MetricsDashboard:
     """A dashboard of ``service`` (the shared one by default) for one session; starts the service."""
     service = service or MetricsService.shared()
     service.start()
     return MetricsDashboard(service=service)
+
+
+def spec_app(spec: Spec) -> tuple[MetricsService, Callable[[], Any]]:
+    """The service a spec describes (shared by the process) and the per-session app showing it."""
+    service = spec.service()
+    MetricsService._shared = service  # build_app() and the notebook helpers see the spec's service
+
+    def app() -> Any:
+        service.start()
+        return spec.layout(service)
+
+    return service, app
+
+
+def ingest_source(service: MetricsService, name: str = INGEST_SOURCE) -> PushSource:
+    """The service's push source for ``/ingest``, added on first use."""
+    source = service.sources.get(name)
+    if source is None:
+        source = service.add_source(PushSource(name=name))
+    if not isinstance(source, PushSource):
+        raise TypeError(f"source {name!r} is a {type(source).__name__}, not a PushSource")
+    return source
+
+
+def ingest_refusal(address: str, token: str | None) -> str | None:
+    """Why ingest must stay off for this address and token (None when it may be on)."""
+    if token or _is_loopback(address):
+        return None
+    return (f"ingest is off: {address} is not a loopback address and no token was given "
+            "(--ingest-token or DASHBOARD_INGEST_TOKEN); anyone who can reach the port could write metrics")
+
+
+def ingest_patterns(service: MetricsService, token: str | None, max_body: int = MAX_BODY) -> list[tuple]:
+    """The Tornado route of ``POST /ingest`` for ``service``."""
+    source = ingest_source(service)
+    return [(r"/ingest", IngestHandler, {"source": lambda: source, "token": token, "max_body": max_body})]
 
 
 def websocket_origins(address: str, port: int, extra: Sequence[str] = ()) -> list[str]:
@@ -49,11 +94,46 @@ def _is_loopback(address: str) -> bool:
 
 def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
           allow_websocket_origin: Sequence[str] = (), service: MetricsService | None = None,
-          **kwargs: Any) -> None:
-    """Serve the dashboard at ``http://ADDRESS:PORT/`` until interrupted."""
+          ingest: bool = True, ingest_token: str | None = None, ingest_max_bytes: int = MAX_BODY,
+          app: Callable[[], Any] | None = None, title: str = TITLE, **kwargs: Any) -> None:
+    """Serve the dashboard at ``http://ADDRESS:PORT/`` until interrupted.
+
+    The service starts with the server (not with the first page), so that ``/ingest`` and the history
+    collect from the start. ``app`` builds a session's layout (the default dashboard by default).
+    """
     service = service or MetricsService.shared()
     origins = websocket_origins(address, port, allow_websocket_origin)
+    from .exporter import MetricsHandler
+
+    patterns: list[tuple] = [(r"/metrics", MetricsHandler, {"service": service})]
+    if ingest:
+        refusal = ingest_refusal(address, ingest_token)
+        if refusal:
+            log.warning("%s", refusal)
+        else:
+            patterns += ingest_patterns(service, ingest_token, ingest_max_bytes)
+            log.info("ingest on http://%s:%d/ingest (%s)", address, port,
+                     "token required" if ingest_token else "loopback only, no token")
     log.info("serving on http://%s:%d/ (websocket origins: %s)", address, port, ", ".join(origins))
-    pn.serve(
-        lambda: build_app(service), address=address, port=port, show=show, title=TITLE,
-        websocket_origin=origins, threaded=False, print_url=True, **kwargs)
+    server = pn.serve(
+        app or (lambda: build_app(service)), address=address, port=port, show=False, title=title,
+        websocket_origin=origins, threaded=False, print_url=True, start=False, extra_patterns=patterns,
+        **kwargs)
+    server.io_loop.add_callback(service.start)
+    server.start()
+    if show:
+        server.io_loop.add_callback(server.show, "/")
+    server.io_loop.start()
+
+
+_spec_apps: dict[str, tuple[str, Callable[[], Any]]] = {}
+
+
+def spec_app_cached(path: str) -> tuple[str, Callable[[], Any]]:
+    """For ``panel serve dashboard/app.py --args SPEC``: the spec is read once per process."""
+    if path not in _spec_apps:
+        from .spec import load_spec
+
+        spec = load_spec(path)
+        _spec_apps[path] = (spec.title, spec_app(spec)[1])
+    return _spec_apps[path]

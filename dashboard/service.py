@@ -13,7 +13,14 @@ Per source, a loop owned by the service's :class:`~dashboard.core.resources.Reso
 * after ``failure_threshold`` failures in a row the source's :class:`CircuitBreaker` opens
   (``circuit_open``); after ``reset_timeout`` one probe goes through (``connecting``), which closes it or
   opens it again;
-* on success writes the batch and ``up=1``, and publishes it.
+* on a :class:`~dashboard.errors.DataError` (the source answered with something unreadable) records it,
+  writes the gap and ``up=0``, and collects again after the usual interval: no backoff, no breaker, since
+  asking again at once would read the same thing;
+* on success writes the batch (or batches: a push source drains several) and ``up=1``, and publishes it.
+  An empty answer is "no data" (``health``), which is not an error.
+
+HTTP sources share one pooled ``httpx.AsyncClient`` per service (:mod:`dashboard.sources.http`): the
+seed's connection pool, done by a library that does it well (keep-alive, limits, timeouts).
 
 Every state change, retry and breaker change is logged under the ``dashboard`` logger with the source's
 name, and published as a :class:`SourceEvent` so that status displays update even when no data flows.
@@ -38,9 +45,14 @@ from .core.lifecycle import Service, ServiceError, ServiceRegistry
 from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
+from .errors import DataError, SourceUnavailable
 from .metrics.model import Batch, SeriesInfo, SeriesKey
 from .metrics.store import Store, to_frame
 from .sources.base import Source
+from .sources.gpu import GpuSource, gpu_status
+from .sources.prometheus import PrometheusQuery, PrometheusScrape
+from .sources.push import PushSource
+from .sources.replay import ReplaySource
 from .sources.synthetic import SyntheticSource
 from .sources.system import SystemSource
 
@@ -98,6 +110,7 @@ class MetricsService(Service):
         self._clock = clock
         self._sleep = sleep
         self._wall = wall
+        self.http: Any = None
         for source in sources:
             self.add_source(source)
 
@@ -141,8 +154,16 @@ class MetricsService(Service):
         self.breakers[source.name] = breaker
         source.state_machine.on_change(self._publish_transition(source))
         if self.running:
+            source.http = self.http
             self._spawn(source)
         return source
+
+    def source(self, name: str) -> Source:
+        """The source called ``name``, with a clear error naming the ones there are."""
+        try:
+            return self.sources[name]
+        except KeyError:
+            raise KeyError(f"{self.name}: no source named {name!r} (sources: {', '.join(self.sources)})") from None
 
     def _publish_transition(self, source: Source) -> Callable[[Transition], None]:
         def publish(change: Transition) -> None:
@@ -151,8 +172,19 @@ class MetricsService(Service):
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def _initialize(self) -> None:
+        from .sources.http import make_client
+
+        self.http = self.resources.add("http client", make_client(), self._close_http)
         for source in self.sources.values():
+            source.http = self.http
             self._spawn(source)
+
+    async def _close_http(self) -> None:
+        client, self.http = self.http, None
+        for source in self.sources.values():
+            source.http = None
+        if client is not None:
+            await client.aclose()
 
     async def _shutdown(self) -> None:
         await self.resources.release_all()  # cancels the collection loops first
@@ -177,9 +209,23 @@ class MetricsService(Service):
                 machine.transition(ConnectionState.CONNECTING, "half-open: probing")
             started = self._clock()
             try:
-                batch = await self._collect_once(source)
+                batches = await self._collect_once(source)
             except asyncio.CancelledError:
                 raise
+            except SourceUnavailable as exc:  # cannot run here (no GPU): say so once and stop this loop
+                source.record_failure(exc)
+                machine.transition(ConnectionState.STOPPED, str(exc))
+                log.warning("%s", exc)
+                return
+            except DataError as exc:  # the peer answered: no backoff, no breaker, the usual interval
+                breaker.record_success()
+                attempt = 0
+                self._record_failure(source, exc, data=True)
+                if machine.state is not ConnectionState.CONNECTED:
+                    machine.transition(ConnectionState.CONNECTED, "answering (with unreadable data)")
+                log.warning("%s: %s", source.name, source.last_error)
+                await self._sleep(max(0.0, source.interval - (self._clock() - started)))
+                continue
             except Exception as exc:
                 breaker.record_failure()
                 self._record_failure(source, exc)
@@ -197,31 +243,37 @@ class MetricsService(Service):
                 continue
             breaker.record_success()
             attempt = 0
-            self._record_success(source, batch)
+            self._record_success(source, batches)
             machine.transition(ConnectionState.CONNECTED, "collecting")
             await self._sleep(max(0.0, source.interval - (self._clock() - started)))
 
-    async def _collect_once(self, source: Source) -> Batch:
+    async def _collect_once(self, source: Source) -> list[Batch]:
         if not source.running:
             await source.shutdown()  # a failed open must be shut down before it may be retried
             await with_timeout(source.initialize(), source.timeout)
             self.store.describe(source.name, source.series)
-        return await with_timeout(source.collect(), source.timeout)
+        result = await with_timeout(source.collect(), source.timeout)
+        return [b for b in (result if isinstance(result, list) else [result]) if len(b)]
 
-    def _record_success(self, source: Source, batch: Batch) -> None:
-        t = float(batch.time[-1]) if len(batch) else self._wall()
+    def _record_success(self, source: Source, batches: list[Batch]) -> None:
         last_t, _ = self.store.latest(source.up_key) if source.up_key in self.store else (-math.inf, 0.0)
-        if len(batch) and batch.time[0] - last_t > 2.5 * source.interval and math.isfinite(last_t):
-            self._write(Batch.gap(source.name, (last_t + float(batch.time[0])) / 2, batch.keys))
-        up = Batch(source.name, (source.up_key,), batch.time, np.ones((1, len(batch))),
+        first = batches[0] if batches else None
+        if first is not None and source.late_gaps and math.isfinite(last_t) \
+                and first.time[0] - last_t > 2.5 * source.interval:
+            self._write(Batch.gap(source.name, (last_t + float(first.time[0])) / 2, first.keys))
+        for batch in batches[:-1]:
+            self._write(batch)
+        last = batches[-1] if batches else None
+        times = last.time if last is not None else np.array([max(self._wall(), last_t)])
+        up = Batch(source.name, (source.up_key,), times, np.ones((1, times.size)),
                    {source.up_key: SeriesInfo(help="1 when the last collection succeeded")})
-        self._write(_merge(batch, up))
-        source.record_success(t)
+        self._write(_merge(last, up) if last is not None else up)  # an empty answer: up, and a gap in the rest
+        source.record_success(float(times[-1]), samples=sum(b.sample_count for b in batches))
 
-    def _record_failure(self, source: Source, exc: BaseException) -> None:
+    def _record_failure(self, source: Source, exc: BaseException, data: bool = False) -> None:
         if isinstance(exc, TimeoutError):
             exc = TimeoutError(f"no answer within {source.timeout:g}s")
-        source.record_failure(exc)
+        source.record_failure(exc, data=data)
         keys = [k for k in self.store.keys(source=source.name) if k != source.up_key]
         gap = Batch.gap(source.name, self._wall(), keys)
         up = Batch(source.name, (source.up_key,), gap.time, np.zeros((1, 1)))
@@ -256,11 +308,19 @@ def _merge(a: Batch, b: Batch) -> Batch:
 
 
 def default_sources() -> list[Source]:
-    """The sources of the default dashboard: this machine."""
-    return [SystemSource()]
+    """The sources of the default dashboard: this machine, and its GPUs when NVML finds any."""
+    sources: list[Source] = [SystemSource()]
+    if gpu_status() is None:
+        sources.append(GpuSource())
+    return sources
 
 
 registry = ServiceRegistry.default()
 registry.register("system")(SystemSource)
 registry.register("synthetic")(SyntheticSource)
+registry.register("prometheus")(PrometheusScrape)
+registry.register("promql")(PrometheusQuery)
+registry.register("push")(PushSource)
+registry.register("replay")(ReplaySource)
+registry.register("gpu")(GpuSource)
 registry.register("metrics")(MetricsService)

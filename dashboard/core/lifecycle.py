@@ -144,6 +144,13 @@ class ServiceRegistry:
 
         return decorator
 
+    def factory(self, kind: str) -> Callable[..., Service]:
+        """What ``build(kind)`` calls (raises KeyError naming the registered kinds)."""
+        try:
+            return self._factories[kind]
+        except KeyError:
+            raise KeyError(f"no service registered as {kind!r} (registered: {', '.join(self.names())})") from None
+
     def names(self) -> list[str]:
         """Registered names, sorted."""
         return sorted(self._factories)

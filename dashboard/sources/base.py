@@ -49,6 +49,23 @@ class Source(Service):
 
     failures = param.Integer(default=0, bounds=(0, None), constant=True, doc="Failed collections so far.")
 
+    data_errors = param.Integer(
+        default=0, bounds=(0, None), constant=True,
+        doc="Collections whose answer could not be read (a subset of failures).")
+
+    health = param.Selector(
+        default="waiting", objects=["waiting", "ok", "no data", "error"], constant=True,
+        doc="What the last collection gave: ok (samples), no data (an empty answer), error (a failure).")
+
+    #: Whether a collection that comes much later than its interval writes a gap before its samples.
+    #: Pushed data comes when it comes: a push source turns this off.
+    late_gaps: bool = True
+
+    #: Whether the series of one collection share their times (one row per collection). A push source's
+    #: series come at their own times; viewers then give each series its own time column, so that one
+    #: series' sample is never a gap in another's line.
+    aligned: bool = True
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.series: dict[SeriesKey, SeriesInfo] = {}
@@ -56,6 +73,7 @@ class Source(Service):
         self.state_machine = ConnectionStateMachine(self.name)
         self.state_machine.on_change(self._on_transition)
         self.up_key = SeriesKey.of("up", source=self.name)
+        self.http: Any = None  # the service's pooled httpx.AsyncClient, set while the service runs
 
     # -- declarations -----------------------------------------------------------------------------------
     def declare(self, name: str, unit: str = "", kind: str = "gauge", help: str = "", **labels: object
@@ -66,14 +84,16 @@ class Source(Service):
         return key
 
     # -- collection ---------------------------------------------------------------------------------------
-    async def _collect(self) -> Batch:
-        """Return one batch of samples. Override."""
+    async def _collect(self) -> Batch | list[Batch]:
+        """Return one batch of samples (or several, in time order). Override."""
         raise NotImplementedError
 
-    async def collect(self) -> Batch:
+    async def collect(self) -> Batch | list[Batch]:
         """One collection, with counters turned into rates."""
-        batch = await self._collect()
-        return self.rates.convert(batch)
+        result = await self._collect()
+        if isinstance(result, list):
+            return [self.rates.convert(b) for b in result]
+        return self.rates.convert(result)
 
     def make_batch(self, t: float, values: dict[SeriesKey, float], elapsed: float | None = None) -> Batch:
         """A one-row batch at wall time ``t`` from ``values`` (declared series only, in declared order).
@@ -93,15 +113,17 @@ class Source(Service):
         with param.edit_constant(self):
             self.param.update(connection=change.target.value, reason=change.reason)
 
-    def record_success(self, t: float | None = None) -> None:
+    def record_success(self, t: float | None = None, samples: int = 1) -> None:
         with param.edit_constant(self):
-            self.param.update(last_success=t or time.time(), collections=self.collections + 1)
+            self.param.update(last_success=t or time.time(), collections=self.collections + 1,
+                              health="ok" if samples else "no data")
 
-    def record_failure(self, error: BaseException | str) -> None:
+    def record_failure(self, error: BaseException | str, data: bool = False) -> None:
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}" if str(error) \
             else type(error).__name__
         with param.edit_constant(self):
-            self.param.update(last_error=text, failures=self.failures + 1)
+            self.param.update(last_error=text, failures=self.failures + 1, health="error",
+                              data_errors=self.data_errors + int(data))
 
     def status(self) -> dict[str, Any]:
         """A plain dict of this source's status, for tables and logs."""
@@ -113,6 +135,8 @@ class Source(Service):
             "last_error": self.last_error,
             "collections": self.collections,
             "failures": self.failures,
+            "data_errors": self.data_errors,
+            "health": self.health,
             "series": len(self.series),
         }
 

@@ -64,11 +64,14 @@ class LiveComponent(pn.viewable.Viewer):
 
     height = param.Integer(default=260, bounds=(60, 4000), doc="Height in pixels.")
 
+    _fixed_height = True  # False: the pane grows with its content
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         if self.service is None:
             self.service = MetricsService.shared()
-        self._pane = LivePane(self, sizing_mode="stretch_width", height=self.height)
+        sizing = {"height": self.height} if self._fixed_height else {}
+        self._pane = LivePane(self, sizing_mode="stretch_width", **sizing)
 
     def _build(self, feed: Feed) -> LiveView:
         """Build this component's models for one viewer. Override."""

@@ -110,8 +110,10 @@ requestAnimationFrame(() => setTimeout(() => { ack.painted = ack.sent }, 0))
 class Topic:
     """One metrics source's series, decimated once for every viewer of the process."""
 
-    def __init__(self, service: MetricsService, source: str, resolution: int) -> None:
+    def __init__(self, service: MetricsService, source: str, resolution: int, key: SeriesKey | None = None
+                 ) -> None:
         self.source = source
+        self.only = key  # a source whose series come at their own times has a topic per series
         self.keys: list[SeriesKey] = []
         self.index: dict[SeriesKey, int] = {}
         self.decimator = Decimator(service.window / resolution, 0, capacity=2 * resolution + 16)
@@ -120,7 +122,7 @@ class Topic:
         self._backfill(service)
 
     def _backfill(self, service: MetricsService) -> None:
-        keys = service.store.keys(source=self.source)
+        keys = [self.only] if self.only is not None else service.store.keys(source=self.source)
         for key in keys:
             self.ensure(key)
         times, values = service.store.aligned(keys)
@@ -204,17 +206,31 @@ class Hub:
             self.topics.clear()
             self._hubs.pop(id(self.service), None)
 
-    def topic(self, source: str) -> Topic:
-        topic = self.topics.get(source)
+    def topic_name(self, source: str, key: SeriesKey) -> str:
+        """The topic of ``key``: its source's, or its own when the source's series are not aligned."""
+        src = self.service.sources.get(source)
+        return source if src is None or src.aligned else f"{source}\x1f{key}"
+
+    def topic(self, source: str, key: SeriesKey) -> Topic:
+        name = self.topic_name(source, key)
+        topic = self.topics.get(name)
         if topic is None:
-            topic = self.topics[source] = Topic(self.service, source, settings.resolution)
+            only = None if name == source else key
+            topic = self.topics[name] = Topic(self.service, source, settings.resolution, only)
         return topic
 
     def _on_item(self, item: Any) -> None:
         if isinstance(item, Batch):
-            topic = self.topics.get(item.source)
-            if topic is not None:
-                topic.add(item)
+            src = self.service.sources.get(item.source)
+            if src is None or src.aligned:
+                topic = self.topics.get(item.source)
+                if topic is not None:
+                    topic.add(item)
+            else:
+                for i, key in enumerate(item.keys):
+                    topic = self.topics.get(self.topic_name(item.source, key))
+                    if topic is not None:
+                        topic.add(Batch(item.source, (key,), item.time, item.values[i:i + 1], item.info))
         for feed in list(self.feeds):
             feed.receive(item)
 
@@ -326,14 +342,15 @@ class Feed:
         source_name = self.service.store.source_of(key) if key in self.service.store else None
         if source_name is None:
             raise KeyError(f"{key} is not in the store")
-        topic = self.hub.topic(source_name)
+        topic = self.hub.topic(source_name, key)
         index = topic.ensure(key)
-        sc = self.sources.get(source_name)
+        name = self.hub.topic_name(source_name, key)
+        sc = self.sources.get(name)
         if sc is None:
             dec = topic.decimator
             times, values = topic.rows(dec.end - self._in_window(topic), dec.end, [index])
             cds = ColumnDataSource(data={"time": times * 1000.0, "s0": values[0]})
-            sc = self.sources[source_name] = _SourceColumns(
+            sc = self.sources[name] = _SourceColumns(
                 cds, topic, dec.capacity, {key: "s0"}, [index], sent=dec.end, stable=dec.stable)
             self._pace()
             return cds, "s0"
@@ -377,8 +394,10 @@ class Feed:
         elif isinstance(item, Batch):
             if not len(item):
                 return
-            self._new_keys.extend((item.source, k) for k in item.keys
-                                  if item.source not in self.sources or k not in self.sources[item.source].columns)
+            for k in item.keys:
+                sc = self.sources.get(self.hub.topic_name(item.source, k))
+                if sc is None or k not in sc.columns:
+                    self._new_keys.append((item.source, k))
         self._dirty = True
         self._wake()
 
@@ -465,7 +484,7 @@ class Feed:
         new, self._new_keys = self._new_keys, []
         added = False
         for source, key in dict.fromkeys(new):
-            sc = self.sources.get(source)
+            sc = self.sources.get(self.hub.topic_name(source, key))
             if (sc is not None and key in sc.columns) or key not in self.service.store:
                 continue
             wanted = [v for v in self.views if v.accepts(key)]

@@ -1,23 +1,30 @@
 """``MetricsDashboard``: the default layout, a dashboard of this machine with no configuration.
 
 Stat cards for the headline numbers, then a grid of plots (CPU total and per core, memory and swap, disk
-and network throughput, load average) and the status of every source. Panels for metrics that a machine
-lacks (no disk counters, say) stay empty and fill in if the series ever appears; swap shares the
-memory plot, so a machine without swap shows one line there.
+and network throughput, load average, GPUs when the service has a GPU source), the panels a spec names,
+a plot for every pushed metric that no panel names (:class:`~dashboard.ui.auto.AutoPlots`), and the
+status of every source. Panels for metrics that a machine lacks (no disk counters, say) stay empty and
+fill in if the series ever appears; swap shares the memory plot, so a machine without swap shows one
+line there.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import panel as pn
 import param
 
 from ..service import MetricsService
+from ..sources.gpu import GpuSource
+from .auto import AutoPlots
 from .indicators import StatCard
 from .plots import TimeSeriesPlot
 from .status import SourceStatus
+
+if TYPE_CHECKING:
+    from ..spec import Spec
 
 
 class MetricsDashboard(pn.viewable.Viewer):
@@ -31,34 +38,74 @@ class MetricsDashboard(pn.viewable.Viewer):
 
     columns = param.Integer(default=2, bounds=(1, 6), doc="Plots per row.")
 
+    system = param.Boolean(default=True, doc="Show this machine's cards and plots.")
+
+    panels = param.List(default=[], doc="Further components (plots, cards) shown after this machine's plots.")
+
+    auto = param.Boolean(default=True, doc="Add a plot for every pushed metric that no panel shows.")
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         if self.service is None:
             self.service = MetricsService.shared()
         svc = self.service
-        self.cards = [
+        self.cards: list[StatCard] = self._system_cards() if self.system else []
+        self.cards += [p for p in self.panels if isinstance(p, StatCard)]
+        self.plots: list[Any] = self._system_plots() if self.system else []
+        self.plots += [p for p in self.panels if not isinstance(p, StatCard)]
+        named = [p.metric for p in [*self.cards, *self.plots] if getattr(p, "metric", None)]
+        self.auto_plots = AutoPlots(service=svc, exclude=named) if self.auto else None
+        self.status = SourceStatus(service=svc)
+        parts: list[Any] = [pn.pane.Markdown(f"## {_escape_markdown(self.title)}", margin=(0, 10))]
+        if self.cards:
+            parts.append(pn.Row(*self.cards, sizing_mode="stretch_width"))
+        if self.plots:
+            parts.append(pn.GridBox(*self.plots, ncols=self.columns, sizing_mode="stretch_width"))
+        if self.auto_plots is not None:
+            parts.append(self.auto_plots)
+        parts.append(self.status)
+        self._layout = pn.Column(*parts, sizing_mode="stretch_width")
+
+    def _system_cards(self) -> list[StatCard]:
+        svc = self.service
+        return [
             StatCard(service=svc, metric="cpu_percent", title="CPU"),
             StatCard(service=svc, metric="memory_percent", labels={"type": "ram"}, title="Memory"),
             StatCard(service=svc, metric="load_average", labels={"period": "1m"}, title="Load (1 min)"),
             StatCard(service=svc, metric="process_count", title="Processes"),
         ]
-        self.plots = [
+
+    def _system_plots(self) -> list[TimeSeriesPlot]:
+        svc = self.service
+        plots = [
             TimeSeriesPlot(service=svc, metric="cpu_percent", title="CPU (all cores)"),
             TimeSeriesPlot(service=svc, metric="cpu_core_percent", title="CPU per core"),
             TimeSeriesPlot(service=svc, metric="memory_percent", title="Memory and swap"),
             TimeSeriesPlot(service=svc, metric="disk_io_bytes", title="Disk I/O"),
             TimeSeriesPlot(service=svc, metric="network_io_bytes", title="Network I/O"),
             TimeSeriesPlot(service=svc, metric="load_average", title="Load average"),
-            TimeSeriesPlot(service=svc, metric="up", title="Sources up (1) or down (0)"),
         ]
-        self.status = SourceStatus(service=svc)
-        self._layout = pn.Column(
-            pn.pane.Markdown(f"## {_escape_markdown(self.title)}", margin=(0, 10)),
-            pn.Row(*self.cards, sizing_mode="stretch_width"),
-            pn.GridBox(*self.plots, ncols=self.columns, sizing_mode="stretch_width"),
-            self.status,
-            sizing_mode="stretch_width",
-        )
+        if any(isinstance(s, GpuSource) for s in svc.sources.values()):
+            plots += [
+                TimeSeriesPlot(service=svc, metric="gpu_utilization_percent", title="GPU utilization"),
+                TimeSeriesPlot(service=svc, metric="gpu_memory_used_bytes", title="GPU memory used"),
+                TimeSeriesPlot(service=svc, metric="gpu_temperature_celsius", title="GPU temperature"),
+                TimeSeriesPlot(service=svc, metric="gpu_power_watts", title="GPU power"),
+            ]
+        plots.append(TimeSeriesPlot(service=svc, metric="up", title="Sources up (1) or down (0)"))
+        return plots
+
+    @classmethod
+    def from_spec(cls, spec: Spec, service: MetricsService) -> MetricsDashboard:
+        """The layout a spec describes, showing ``service``."""
+        panels: list[Any] = []
+        for p in spec.panels:
+            options = {k: v for k, v in p.options.items() if not (p.type == "stat" and k == "window")}
+            component = StatCard if p.type == "stat" else TimeSeriesPlot
+            panels.append(component(service=service, metric=p.metric, **options))
+        if not spec.system:
+            panels.append(TimeSeriesPlot(service=service, metric="up", title="Sources up (1) or down (0)"))
+        return cls(service=service, title=spec.title, system=spec.system, panels=panels, columns=spec.columns)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

@@ -3,17 +3,23 @@
 Lines are 1 pixel wide (2-pixel lines cost the browser about four times as much) on the canvas backend
 (WebGL without a GPU falls back to SwiftShader, which is slower). Legends, titles and hover fields are
 canvas text or escaped by Bokeh, so hostile metric names and label values stay inert.
+
+An outage is visible twice: the line breaks (the service writes a gap), and a shaded band covers the
+time a source of the plot was down (its ``up`` series was 0), from its last good sample to its next.
 """
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import param
 from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, Legend, LegendItem, NumeralTickFormatter
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
 from ..metrics.model import SeriesKey
-from ..service import SourceEvent
+from ..service import MetricsService, SourceEvent
 from .base import LiveComponent
 from .feed import Feed
 
@@ -77,6 +83,14 @@ class _PlotView:
         # An invisible placeholder until the first series arrives (a plot without renderers is a
         # Bokeh validation warning); only_visible ranges ignore it.
         self.model.scatter([], [], visible=False)
+        self.outages = ColumnDataSource(data={"x0": np.empty(0), "x1": np.empty(0)})
+        self.outage_renderer = self.model.vstrip(
+            x0="x0", x1="x1", source=self.outages, fill_color="#d62728", fill_alpha=0.15, line_alpha=0,
+            level="underlay")
+        self.model.x_range.renderers = []  # only the lines set the ranges (a strip has no y extent)
+        self.model.y_range.renderers = []
+        self.sources: set[str] = set()
+        self._outages_checked = -1.0
         self.legend: Legend | None = None
         if spec.show_legend:  # built up front: a legend added to a live plot has no view in a notebook
             self.legend = Legend(items=[], location="top_left", click_policy="hide", label_text_font_size="8pt",
@@ -94,6 +108,11 @@ class _PlotView:
         color = Category10_10[self.count % len(Category10_10)]
         renderer = self.model.line("time", column, source=source, line_width=1, color=color, name=str(key))
         self.hover.renderers = [*self.hover.renderers, renderer]
+        self.model.x_range.renderers = [*self.model.x_range.renderers, renderer]
+        self.model.y_range.renderers = [*self.model.y_range.renderers, renderer]
+        store = self.spec.service.store
+        if key in store:
+            self.sources.add(store.source_of(key))
         if self.legend is not None:
             label = series_label(key, self.spec.metric)
             self.legend.items = [*self.legend.items, LegendItem(label=label, renderers=[renderer])]
@@ -108,4 +127,31 @@ class _PlotView:
             self.model.yaxis.formatter = NumeralTickFormatter(format="0.0 b")
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
-        """Lines update through the shared sources; nothing else to do."""
+        """Lines update through the shared sources; the outage bands at a state change or once a second."""
+        now = time.monotonic()
+        if not self.sources or (not events and now - self._outages_checked < 1.0):
+            return
+        self._outages_checked = now
+        x0, x1 = outages(feed.service, self.sources, self.spec.window or feed.service.window)
+        old = self.outages.data
+        if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
+            self.outages.data = {"x0": x0, "x1": x1}
+
+
+def outages(service: MetricsService, sources: set[str], seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (ms since the epoch) of every time one of ``sources`` was down within ``seconds``:
+    from the last good sample before the failure to the first good one after (or now, while down)."""
+    starts, ends = [], []
+    for name in sorted(sources):
+        key = SeriesKey.of("up", source=name)
+        if key not in service.store:
+            continue
+        t, up = service.store.window(key, seconds)
+        down = up == 0
+        if not down.any():
+            continue
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], down, [False])).astype(np.int8)))
+        for first, after in zip(edges[::2], edges[1::2], strict=True):
+            starts.append(t[first - 1] if first > 0 else t[first])
+            ends.append(t[after] if after < t.size else max(time.time(), t[-1]))
+    return np.asarray(starts, dtype=np.float64) * 1000.0, np.asarray(ends, dtype=np.float64) * 1000.0

@@ -20,15 +20,18 @@ from ..service import SourceEvent
 from .base import LiveComponent
 from .feed import Feed
 
-COLUMNS = ("source", "state", "last_sample", "collections", "failures", "last_error")
-TITLES = ("source", "state", "last sample", "collections", "failures", "last error")
+COLUMNS = ("source", "state", "health", "last_sample", "collections", "failures", "dropped", "last_error")
+TITLES = ("source", "state", "data", "last sample", "collections", "failures", "dropped", "last error")
+#: Counters of what a source could not keep (samples over a series cap, unreadable rows, left-out series).
+DROPPED = ("overflow", "dropped_series", "dropped_rows")
 
 _STYLE = (
     "<style>table.dashboard-status{border-collapse:collapse;font:13px sans-serif;width:100%}"
     ".dashboard-status th,.dashboard-status td{text-align:left;padding:3px 10px;border-bottom:1px solid #ddd}"
     ".dashboard-status td.state-connected{color:#2ca02c;font-weight:bold}"
     ".dashboard-status td.state-retrying,.dashboard-status td.state-connecting{color:#ff7f0e;font-weight:bold}"
-    ".dashboard-status td.state-circuit_open{color:#d62728;font-weight:bold}</style>"
+    ".dashboard-status td.state-circuit_open{color:#d62728;font-weight:bold}"
+    ".dashboard-status td.health-error{color:#d62728}.dashboard-status td.health-no-data{color:#7f7f7f}</style>"
 )
 
 
@@ -46,7 +49,9 @@ def render_rows(rows: dict[str, list[str]]) -> str:
         cells = []
         for column in COLUMNS:
             value = html.escape(rows[column][i], quote=True)
-            css = f' class="state-{html.escape(rows["state"][i], quote=True)}"' if column == "state" else ""
+            css = ""
+            if column in ("state", "health"):
+                css = f' class="{column}-{html.escape(rows[column][i].replace(" ", "-"), quote=True)}"'
             cells.append(f"<td{css}>{value}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return f'{_STYLE}<table class="dashboard-status"><tr>{head}</tr>{"".join(body)}</table>'
@@ -67,6 +72,8 @@ class SourceStatus(LiveComponent):
         for source in self.service.sources.values():
             data["source"].append(source.name)
             data["state"].append(source.connection)
+            data["health"].append(source.health)
+            data["dropped"].append(str(sum(getattr(source, name, 0) for name in DROPPED)))
             data["last_sample"].append(_ago(source.last_success, now))
             data["collections"].append(str(source.collections))
             data["failures"].append(str(source.failures))

@@ -1,0 +1,43 @@
+"""Errors a user can act on: what was wrong and where (source, line, field).
+
+* :class:`DataError`: a source answered, but with something that cannot be read (a malformed payload).
+  The service counts it and shows it; it is not retried with backoff (the next collection would read the
+  same thing), and it never opens the circuit breaker.
+* :class:`ParseError`: one bad line or item of a payload, with its 1-based number and the reason.
+  Parsers collect these and keep every good line; a payload is refused only when nothing in it was good.
+* :class:`SourceUnavailable`: a source asked for cannot run here (no GPU, a missing optional package).
+"""
+
+from __future__ import annotations
+
+
+class DataError(ValueError):
+    """A payload that could not be read."""
+
+    def __init__(self, message: str, *, source: str = "", errors: list[ParseError] | None = None) -> None:
+        self.source = source
+        self.errors = list(errors or [])
+        super().__init__(f"{source}: {message}" if source else message)
+
+
+class ParseError(DataError):
+    """One bad line (or item) of a payload: where it was and why it was refused."""
+
+    def __init__(self, line: int, reason: str, *, source: str = "", field: str = "", unit: str = "line") -> None:
+        self.line = line
+        self.reason = reason
+        self.field = field
+        self.unit = unit  # "line" of a text payload, "item" of a JSON array
+        where = f"{unit} {line}" + (f", {field}" if field else "")
+        super().__init__(f"{where}: {reason}", source=source)
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form used in ``/ingest`` answers: ``{"line": 3, "reason": ...}`` (or ``"item"``)."""
+        out: dict[str, object] = {self.unit: self.line, "reason": self.reason}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+class SourceUnavailable(RuntimeError):
+    """A source that cannot run on this machine, with the reason."""

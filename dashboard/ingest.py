@@ -1,0 +1,190 @@
+"""``POST /ingest``: metrics pushed over HTTP into a :class:`~dashboard.sources.push.PushSource`.
+
+Bodies are JSON (``application/json``) or Prometheus text (``text/plain``, the exposition format with
+optional ``# TYPE`` lines). JSON is one object or an array of them, each either
+``{"name": "loss", "value": 0.3, "labels": {...}, "timestamp": 1764150000.5}`` or
+``{"metrics": {"loss": 0.3, "accuracy": 0.9}, "labels": {...}, "timestamp": ...}`` (timestamps are seconds
+since the epoch, optional).
+
+Security: with a token (``--ingest-token`` or ``DASHBOARD_INGEST_TOKEN``) a request must carry
+``Authorization: Bearer TOKEN``, compared in constant time; a token in the URL is refused (URLs end up in
+logs and histories), and the access log never shows query strings. Without a token the endpoint answers
+only requests from loopback addresses. Bodies over ``max_body`` bytes get 413.
+
+A partial write keeps every good line: the answer is 200 with ``accepted``, ``overflow`` and ``errors``
+(one ``{"line"|"item": n, "field": ..., "reason": ...}`` per bad one), or 400 when nothing was good.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import tornado.web
+
+from .errors import ParseError
+from .sources.exposition import Sample, parse_lines
+from .sources.push import PushSource, check_labels, check_name, check_timestamp, check_value
+
+log = logging.getLogger("dashboard.ingest")
+
+#: Default largest body accepted, in bytes.
+MAX_BODY = 1024 * 1024
+#: Most errors listed in one answer (the count is always complete).
+MAX_ERRORS_LISTED = 100
+_TOKEN_PARAMS = ("token", "access_token", "auth", "bearer")
+
+
+def parse_json(body: bytes | str, clock: Callable[[], float] | None = None
+               ) -> tuple[list[Sample], list[ParseError]]:
+    """A JSON ingest body: (good samples, one error per bad item). A body that is not JSON is one error."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        return [], [ParseError(1, f"not JSON: {str(exc)[:200]}", unit="body")]
+    items = doc if isinstance(doc, list) else [doc]
+    samples: list[Sample] = []
+    errors: list[ParseError] = []
+    for number, item in enumerate(items, start=1):
+        try:
+            samples.extend(_item(item, number, clock))
+        except ParseError as exc:
+            errors.append(exc)
+    return samples, errors
+
+
+def _item(item: Any, number: int, clock: Callable[[], float] | None) -> list[Sample]:
+    def fail(reason: str, field: str = "") -> ParseError:
+        return ParseError(number, reason, field=field, unit="item")
+
+    if not isinstance(item, dict):
+        raise fail(f"expected an object, got {type(item).__name__}")
+    unknown = set(item) - {"name", "value", "metrics", "labels", "timestamp"}
+    if unknown:
+        raise fail(f"unknown field {sorted(map(str, unknown))[0][:40]!r}", "item")
+    try:
+        labels = check_labels(item.get("labels", {}), number)
+        t = check_timestamp(item.get("timestamp"), *(() if clock is None else (clock,)), number)
+        if "metrics" in item:
+            if "name" in item or "value" in item:
+                raise fail("give either name and value, or metrics, not both")
+            metrics = item["metrics"]
+            if not isinstance(metrics, dict) or not metrics:
+                raise fail("expected a non-empty object of name: value", "metrics")
+            pairs = [(check_name(n, "metrics", number), check_value(v, str(n), number)) for n, v in metrics.items()]
+        else:
+            if "name" not in item or "value" not in item:
+                raise fail("expected name and value (or metrics)", "value" if "name" in item else "name")
+            name = check_name(item["name"], "name", number)
+            pairs = [(name, check_value(item["value"], name, number))]
+    except ParseError as exc:
+        if exc.unit == "item":
+            raise
+        raise ParseError(number, exc.reason, field=exc.field, unit="item") from None
+    from .metrics.model import SeriesKey
+
+    return [Sample(SeriesKey.of(n, labels), v, "gauge", t) for n, v in pairs]
+
+
+def parse_body(body: bytes, content_type: str, clock: Callable[[], float] | None = None
+               ) -> tuple[list[Sample], list[ParseError]]:
+    """Dispatch on the content type: JSON or Prometheus text."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/json" or (not kind and body.lstrip()[:1] in (b"{", b"[")):
+        return parse_json(body, clock)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [], [ParseError(1, f"not UTF-8 (byte {exc.start})", unit="body")]
+    return parse_lines(text)
+
+
+def is_loopback(address: str | None) -> bool:
+    if not address:
+        return False
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+@tornado.web.stream_request_body
+class IngestHandler(tornado.web.RequestHandler):
+    """``POST /ingest`` (see the module docstring). The body is streamed: an oversized one is refused
+    as soon as it passes the limit, never held in memory whole."""
+
+    def initialize(self, source: Callable[[], PushSource], token: str | None = None,
+                   max_body: int = MAX_BODY) -> None:
+        self._source = source
+        self._token = token or None
+        self._max_body = max_body
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def _request_summary(self) -> str:  # the access log: never the query string (it may hold a token)
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
+    def check_xsrf_cookie(self) -> None:  # a bearer token (or loopback) authenticates, not a cookie
+        return None
+
+    def _refuse(self, status: int, reason: str, **headers: str) -> None:
+        self.set_status(status)
+        for k, v in headers.items():
+            self.set_header(k, v)
+        self.finish({"error": reason})
+
+    def prepare(self) -> None:
+        if any(p in self.request.query_arguments for p in _TOKEN_PARAMS):
+            return self._refuse(400, "a token in the URL is refused (URLs are logged); send it in the "
+                                     "Authorization: Bearer header")
+        if self._token is None:
+            if not is_loopback(self.request.remote_ip):
+                return self._refuse(403, "ingest without a token answers loopback addresses only; "
+                                         "start the server with --ingest-token")
+        else:
+            header = self.request.headers.get("Authorization", "")
+            scheme, _, given = header.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token.encode()):
+                return self._refuse(401, "missing or wrong token (Authorization: Bearer TOKEN)",
+                                    **{"WWW-Authenticate": 'Bearer realm="ingest"'})
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > self._max_body:
+            return self._refuse(413, f"body of {int(length)} bytes is over the limit of {self._max_body}")
+        return None
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._size += len(chunk)
+        if self._size > self._max_body:
+            self._chunks.clear()
+            self._refuse(413, f"body over the limit of {self._max_body} bytes")
+            return
+        self._chunks.append(chunk)
+
+    def post(self) -> None:
+        if self._finished:
+            return None
+        body = b"".join(self._chunks)
+        source = self._source()
+        samples, errors = parse_body(body, self.request.headers.get("Content-Type", ""))
+        result = source.push_samples(samples)
+        if errors:
+            log.info("ingest: %d bad line(s) of %d; first: %s", len(errors), len(errors) + len(samples),
+                     errors[0])
+        answer = {
+            "accepted": result.accepted,
+            "overflow": result.overflow,
+            "errors": [e.as_dict() for e in errors[:MAX_ERRORS_LISTED]],
+            "error_count": len(errors),
+        }
+        self.set_status(400 if errors and not samples else 200)
+        self.finish(answer)
+        return None
+
+    def get(self) -> None:
+        self._refuse(405, "POST metrics here (JSON or Prometheus text)", Allow="POST")
