@@ -1,0 +1,144 @@
+"""Local Prometheus parts for trying the Prometheus sources (and for this project's tests and notebooks).
+
+* :class:`Exporter`: a real prometheus_client exporter on loopback (``start_http_server``) with a counter,
+  a gauge, a histogram and a summary you can drive; ``stop()`` and ``start()`` it again on the same port
+  to see an outage.
+* :class:`LocalPrometheus`: Debian's (or any) ``prometheus`` binary started on loopback with a temporary
+  config and data folder, scraping the targets you give; stopped and cleaned up on exit.
+
+Everything binds to 127.0.0.1. Nothing here is imported by the dashboard itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, start_http_server
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    """Poll ``predicate`` every 50 ms until it is truthy, or raise TimeoutError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout:g} s")
+        time.sleep(0.05)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class Exporter:
+    """A prometheus_client exporter on 127.0.0.1 with a few metrics of each kind."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/metrics"
+        self.registry = CollectorRegistry()
+        self.requests = Counter("demo_requests", "Requests served", ["path"], registry=self.registry)
+        self.in_flight = Gauge("demo_in_flight", "Requests in flight", registry=self.registry)
+        self.latency = Histogram("demo_latency_seconds", "Request latency", registry=self.registry,
+                                 buckets=(0.01, 0.1, 1.0))
+        self.size = Summary("demo_response_bytes", "Response size", registry=self.registry)
+        self._server: Any = None
+        self._thread: Any = None
+
+    def start(self) -> Exporter:
+        self._server, self._thread = start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
+        wait_until(lambda: _answers(self.url), 10, f"exporter on {self.url} did not answer")
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> Exporter:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LocalPrometheus:
+    """A Prometheus server on 127.0.0.1 with a temporary config and data folder."""
+
+    def __init__(self, targets: list[str], scrape_interval: str = "1s", binary: str | None = None,
+                 port: int | None = None) -> None:
+        self.binary = binary or shutil.which("prometheus") or "/usr/bin/prometheus"
+        self.targets = targets
+        self.scrape_interval = scrape_interval
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._dir: tempfile.TemporaryDirectory | None = None
+        self._process: subprocess.Popen | None = None
+        self.log_path: Path | None = None
+
+    def config(self) -> str:
+        targets = ", ".join(f"'{t}'" for t in self.targets)
+        return (f"global:\n  scrape_interval: {self.scrape_interval}\n  evaluation_interval: {self.scrape_interval}\n"
+                f"scrape_configs:\n  - job_name: demo\n    static_configs:\n      - targets: [{targets}]\n")
+
+    def start(self, timeout: float = 30) -> LocalPrometheus:
+        if not Path(self.binary).exists():
+            raise FileNotFoundError(f"no prometheus binary at {self.binary} (apt-get install prometheus)")
+        self._dir = tempfile.TemporaryDirectory(prefix="dashboard-prometheus-")
+        root = Path(self._dir.name)
+        (root / "prometheus.yml").write_text(self.config())
+        self.log_path = root / "prometheus.log"
+        with open(self.log_path, "wb") as log:
+            self._process = subprocess.Popen(
+                [self.binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: self._process.poll() is not None or _answers(f"{self.url}/-/ready"), timeout,
+                       "prometheus was not ready")
+            if self._process.poll() is not None:
+                raise RuntimeError(f"prometheus exited: {self.log_path.read_text()[-2000:]}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
+            self._process = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def __enter__(self) -> LocalPrometheus:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
