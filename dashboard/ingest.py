@@ -114,8 +114,9 @@ def is_loopback(address: str | None) -> bool:
 
 @tornado.web.stream_request_body
 class IngestHandler(tornado.web.RequestHandler):
-    """``POST /ingest`` (see the module docstring). The body is streamed: an oversized one is refused
-    as soon as it passes the limit, never held in memory whole."""
+    """``POST /ingest`` (see the module docstring). The body is streamed: a declared length over the limit
+    is refused before it is read; an undeclared one is dropped as it passes the limit (never held in memory)
+    and answered with 413 at its end (Tornado's own ``max_body_size`` bounds how long that may be)."""
 
     def initialize(self, source: Callable[[], PushSource], token: str | None = None,
                    max_body: int = MAX_BODY) -> None:
@@ -157,18 +158,17 @@ class IngestHandler(tornado.web.RequestHandler):
         return None
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished:
-            return
         self._size += len(chunk)
-        if self._size > self._max_body:
+        if self._size > self._max_body:  # keep nothing more; answer 413 once the client has sent it all
             self._chunks.clear()
-            self._refuse(413, f"body over the limit of {self._max_body} bytes")
             return
         self._chunks.append(chunk)
 
     def post(self) -> None:
         if self._finished:
             return None
+        if self._size > self._max_body:
+            return self._refuse(413, f"body of {self._size} bytes is over the limit of {self._max_body}")
         body = b"".join(self._chunks)
         source = self._source()
         samples, errors = parse_body(body, self.request.headers.get("Content-Type", ""))

@@ -215,12 +215,14 @@ class _Checker:
                           f"expected one of {', '.join(_types(registry))}, got {kind!r}")
                 continue
             params = self.source_params(registry.factory(kind), fields, where)
+            given = self.value(fields["name"][1]) if "name" in fields else None
+            name = given if isinstance(given, str) else _default_name(registry.factory(kind))
+            if name in names:
+                self.fail(fields["name"][0] if "name" in fields else item, f"{where}.name",
+                          f"{name!r} is already the name of another source")
+            names.add(name)
             if params is None:
                 continue
-            name = params.get("name") or _default_name(registry.factory(kind))
-            if name in names:
-                self.fail(item, f"{where}.name", f"{name!r} is already the name of another source")
-            names.add(name)
             if kind == "gpu":
                 self.gpu_check(item, where)
             if kind == "replay" and params.get("path") and not Path(params["path"]).expanduser().is_absolute():

@@ -72,8 +72,7 @@ class ReplaySource(Source):
         self._rows: np.ndarray = np.empty(0, dtype=np.int64)  # key index per sample
         self._v = np.empty(0)
         self._cursor = 0
-        self._start = 0.0
-        self._offset = 0.0
+        self._lap_start = 0.0  # wall time at which the current lap's first row plays
 
     # -- reading the file -----------------------------------------------------------------------------------
     async def _initialize(self) -> None:
@@ -86,8 +85,7 @@ class ReplaySource(Source):
         for key in keys:
             self.declare(key.name, "", "gauge", f"replayed from {Path(self.path).name}", **key.label_dict)
         self._cursor = 0
-        self._start = self._clock()
-        self._offset = 0.0
+        self._lap_start = self._clock()
 
     def _samples(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[SeriesKey], np.ndarray, np.ndarray]:
         columns = [str(c) for c in frame.columns]
@@ -170,25 +168,27 @@ class ReplaySource(Source):
             return self._batches(0, self._t.size, self._t)
         now = self._clock()
         t0 = self._t[0]
-        due = t0 + (now - self._start) * self.speed - self._offset
+        due = t0 + (now - self._lap_start) * self.speed
         stop = int(np.searchsorted(self._t, due, side="right"))
         batches = []
         if stop > self._cursor:
-            played = self._start + (self._t[self._cursor:stop] - t0 + self._offset) / self.speed
+            played = self._lap_start + (self._t[self._cursor:stop] - t0) / self.speed
             batches = self._batches(self._cursor, stop, played)
             self._cursor = stop
         if self._cursor >= self._t.size and self.loop:
-            batches += self._restart(now)
+            batches.append(self._restart())
         return batches
 
-    def _restart(self, now: float) -> list[Batch]:
-        """Start over; a NaN at the seam so the last point does not join the first."""
-        gap = Batch(self.name, tuple(self._keys), np.array([now]), np.full((len(self._keys), 1), math.nan))
+    def _restart(self) -> Batch:
+        """Start over one recorded step after the end; a NaN half a step after the last row, so the last
+        point does not join the first."""
         span = float(self._t[-1] - self._t[0])
-        step = span / max(1, self._t.size - 1)
-        self._offset -= span + step  # the next lap starts one step after this one ended
+        step = span / max(1, self._t.size - 1) if span > 0 else 1.0
+        last = self._lap_start + span / self.speed
+        self._lap_start = last + step / self.speed
         self._cursor = 0
-        return [gap]
+        return Batch(self.name, tuple(self._keys), np.array([last + step / self.speed / 2]),
+                     np.full((len(self._keys), 1), math.nan))
 
     def _batches(self, lo: int, hi: int, times: np.ndarray) -> list[Batch]:
         rows, values = self._rows[lo:hi], self._v[lo:hi]

@@ -97,8 +97,9 @@ async def test_exporter_killed_and_restarted_retries_opens_the_circuit_and_recov
     async with svc:
         exporter.in_flight.set(1)
         for cycle in range(3):
-            await async_poll(lambda: src.connection == "connected" and key in svc.store
-                             and (svc.store.window(key, 1e9)[1][-3:] == float(cycle + 1)).all(),
+            expected = float(cycle + 1)
+            await async_poll(lambda e=expected: src.connection == "connected" and key in svc.store
+                             and (svc.store.window(key, 1e9)[1][-3:] == e).all(),
                              timeout=15, what="connected, three good scrapes")
             down_from = time.time()
             exporter.stop()
@@ -121,7 +122,7 @@ async def test_exporter_killed_and_restarted_retries_opens_the_circuit_and_recov
         assert np.isfinite(v[t < down_from][-3:]).all(), "data up to the outage"
         back = t[(t > up_at) & np.isfinite(v)]
         assert back[0] - up_at < 0.5 + 1.0, "data again within the breaker's reset timeout of the restart"
-    up_t, up_v = svc.store.window(src.up_key, 1e9)
+    _up_t, up_v = svc.store.window(src.up_key, 1e9)
     assert (up_v == 0).sum() >= 9 and up_v[-1] == 1.0
     assert steady.failures == 0
 
