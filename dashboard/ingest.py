@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +69,7 @@ def _item(item: Any, number: int, clock: Callable[[], float] | None) -> list[Sam
         raise fail(f"unknown field {sorted(map(str, unknown))[0][:40]!r}", "item")
     try:
         labels = check_labels(item.get("labels", {}), number)
-        t = check_timestamp(item.get("timestamp"), *(() if clock is None else (clock,)), number)
+        t = check_timestamp(item.get("timestamp"), clock or time.time, line=number)
         if "metrics" in item:
             if "name" in item or "value" in item:
                 raise fail("give either name and value, or metrics, not both")

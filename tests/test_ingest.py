@@ -154,7 +154,14 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12)
+names = st.text(min_size=1, max_size=30).filter(lambda n: n.strip())
+numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True))
+plausible = st.fixed_dictionaries(  # mostly valid items: the paths past the first checks get exercised
+    {"name": names, "value": numbers},
+    optional={"labels": st.dictionaries(names, st.one_of(st.text(max_size=30), numbers), max_size=3),
+              "timestamp": st.one_of(st.floats(0, 3e9), st.floats(1e11, 1e13), st.integers(-5, 3 * 10**9))})
 items = st.one_of(
+    plausible,
     json_values,
     st.fixed_dictionaries({"name": st.text(max_size=30), "value": json_values},
                           optional={"labels": json_values, "timestamp": json_values}),

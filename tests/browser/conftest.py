@@ -105,8 +105,9 @@ def free_port() -> int:
 class ServedApp:
     """The app served by ``pn.serve`` in a thread of its own (with its own event loop), on loopback."""
 
-    def __init__(self, app: Callable[[], Any], service: Any = None) -> None:
+    def __init__(self, app: Callable[[], Any], service: Any = None, extra_patterns: list | None = None) -> None:
         self.service = service
+        self.extra_patterns = extra_patterns or []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self._app = app
@@ -125,7 +126,8 @@ class ServedApp:
             websocket_origin=[f"127.0.0.1:{self.port}", f"localhost:{self.port}"],
             # Reap closed sessions quickly, but give a page time to open its websocket: a session reaped
             # before that is re-created by the websocket without the page's local resources.
-            check_unused_sessions_milliseconds=500, unused_session_lifetime_milliseconds=10_000)
+            check_unused_sessions_milliseconds=500, unused_session_lifetime_milliseconds=10_000,
+            extra_patterns=self.extra_patterns)
         deadline = time.monotonic() + 30
         while not _accepts(self.port):
             assert time.monotonic() < deadline, "the server did not listen within 30 s"
