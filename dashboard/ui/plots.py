@@ -1,5 +1,8 @@
 """``TimeSeriesPlot``: one line per series of a metric, on a datetime axis that follows the window.
 
+Names from sources become titles and axis labels as ``PlainText`` (a plain string containing ``$$...$$``
+would be typeset as TeX).
+
 Lines are 1 pixel wide (2-pixel lines cost the browser about four times as much) on the canvas backend
 (WebGL without a GPU falls back to SwiftShader, which is slower). Legends, titles and hover fields are
 canvas text or escaped by Bokeh, so hostile metric names and label values stay inert.
@@ -14,7 +17,7 @@ import time
 
 import numpy as np
 import param
-from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, Legend, LegendItem, NumeralTickFormatter
+from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, Legend, LegendItem, NumeralTickFormatter, PlainText
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -74,6 +77,8 @@ class _PlotView:
                                 syncable=False),
             y_range=DataRange1d(only_visible=True, range_padding=0.05, syncable=False),
         )
+        if spec.title is None:  # a name from a source: never read as TeX ($$...$$) or anything but text
+            self.model.title.text = PlainText(text=spec.metric or "metrics")
         self.model.toolbar.logo = None
         self.model.xaxis.axis_label = None
         self.hover = HoverTool(
@@ -122,7 +127,7 @@ class _PlotView:
 
     def _set_unit(self, unit: str) -> None:
         self._unit_set = True
-        self.model.yaxis.axis_label = unit or None
+        self.model.yaxis.axis_label = PlainText(text=unit) if unit else None
         if unit in _BYTES:
             self.model.yaxis.formatter = NumeralTickFormatter(format="0.0 b")
 
