@@ -17,7 +17,16 @@ import time
 
 import numpy as np
 import param
-from bokeh.models import ColumnDataSource, DataRange1d, HoverTool, Legend, LegendItem, NumeralTickFormatter, PlainText
+from bokeh.models import (
+    ColumnDataSource,
+    DataRange1d,
+    HoverTool,
+    Legend,
+    LegendItem,
+    NumeralTickFormatter,
+    PlainText,
+    Range1d,
+)
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -88,12 +97,14 @@ class _PlotView:
         # An invisible placeholder until the first series arrives (a plot without renderers is a
         # Bokeh validation warning); only_visible ranges ignore it.
         self.model.scatter([], [], visible=False)
+        # Outage bands on a y range of their own (0 to 1, the plot's height), so they never stretch the data's.
+        # (Assigning the ranges' renderer lists instead would recompute the live document's model graph
+        # at every new series: seconds of a blocked event loop with a few sessions open.)
+        self.model.extra_y_ranges = {"outages": Range1d(0, 1)}
         self.outages = ColumnDataSource(data={"x0": np.empty(0), "x1": np.empty(0)})
-        self.outage_renderer = self.model.vstrip(
-            x0="x0", x1="x1", source=self.outages, fill_color="#d62728", fill_alpha=0.15, line_alpha=0,
-            level="underlay")
-        self.model.x_range.renderers = []  # only the lines set the ranges (a strip has no y extent)
-        self.model.y_range.renderers = []
+        self.outage_renderer = self.model.quad(
+            left="x0", right="x1", bottom=0, top=1, y_range_name="outages", source=self.outages,
+            fill_color="#d62728", fill_alpha=0.15, line_alpha=0, level="underlay")
         self.sources: set[str] = set()
         self._outages_checked = -1.0
         self.legend: Legend | None = None
@@ -113,8 +124,6 @@ class _PlotView:
         color = Category10_10[self.count % len(Category10_10)]
         renderer = self.model.line("time", column, source=source, line_width=1, color=color, name=str(key))
         self.hover.renderers = [*self.hover.renderers, renderer]
-        self.model.x_range.renderers = [*self.model.x_range.renderers, renderer]
-        self.model.y_range.renderers = [*self.model.y_range.renderers, renderer]
         store = self.spec.service.store
         if key in store:
             self.sources.add(store.source_of(key))

@@ -37,7 +37,7 @@ def test_dashboard_streams_live_data_into_every_plot(served, page):
     status = page.locator("table.dashboard-status td.state-connected", has_text="connected")
     poll(lambda: status.count() == 1, timeout=10, what="the status table to show 'connected'")
     assert page.locator("table.dashboard-status td", has_text="system").count() == 1
-    collections = page.locator("table.dashboard-status td").nth(3)
+    collections = page.locator("table.dashboard-status td").nth(4)  # source, state, data, last sample, collections
     seen = int(collections.inner_text())
     poll(lambda: int(collections.inner_text()) > seen, timeout=10, what="the status table to update")
     assert page.errors.messages == []
