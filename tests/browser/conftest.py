@@ -27,11 +27,12 @@ PLOT_STATE_JS = """() => {
   const out = {};
   for (const doc of Bokeh.documents) for (const m of doc.all_models) {
     if (m.type !== 'Figure') continue;
+    const title = typeof m.title.text === 'string' ? m.title.text : m.title.text.text;  // str or PlainText
     const sources = m.renderers.filter(r => r.data_source && r.data_source.data.time);
-    if (!sources.length) { out[m.title.text] = null; continue; }
+    if (!sources.length) { out[title] = null; continue; }
     const ds = sources[0].data_source;
     const t = ds.data.time;
-    out[m.title.text] = {rows: ds.get_length(), last: t.length ? t[t.length - 1] : null};
+    out[title] = {rows: ds.get_length(), last: t.length ? t[t.length - 1] : null};
   }
   return out;
 }"""
