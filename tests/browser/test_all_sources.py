@@ -30,7 +30,8 @@ def test_all_sources_example_shows_every_source_live(page, tmp_path):
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         url = f"http://127.0.0.1:{port}/"
-        poll(lambda: http_ok(url), timeout=60, what="dashboard serve to answer")
+        # wait on /metrics: polling the page itself would build a whole session per try
+        poll(lambda: http_ok(f"{url}metrics"), timeout=60, what="dashboard serve to answer")
         page.goto(url)
         wanted = {"CPU (all cores)", "Exporter: the server's memory", "Replay: training loss",
                   "Replay: training accuracy"}
