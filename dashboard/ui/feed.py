@@ -26,6 +26,7 @@ A viewer is one Bokeh document: a ``panel serve`` session, a notebook cell's out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable
@@ -324,11 +325,19 @@ class Feed:
         model = getattr(view, "model", None)
         if model is not None:  # keeps the acknowledgement model in the document
             model.tags = [*model.tags, self.ack]
-        for key in self.service.store.keys():
-            if view.accepts(key):
-                cds, column = self.column(key)
-                view.add_series(key, cds, column)
+        with self._frozen():
+            for key in self.service.store.keys():
+                if view.accepts(key):
+                    cds, column = self.column(key)
+                    view.add_series(key, cds, column)
         view.refresh(self, [])
+
+    def _frozen(self) -> contextlib.AbstractContextManager[Any]:
+        """Defer the document's model-graph recompute to the end of a block. Each list assignment on a live
+        document (a line, a hover's renderers, a legend's items) recomputes the whole graph otherwise: 50
+        series added to one plot of an 11-plot document took 20 s, 200 took 106 s."""
+        doc = self.doc
+        return doc.models.freeze() if doc is not None else contextlib.nullcontext()
 
     def remove_view(self, view: LiveView) -> None:
         """Forget ``view``; the feed closes with its last view."""
@@ -455,7 +464,8 @@ class Feed:
         """Bring every source and view of the viewer up to date (document lock held)."""
         self._dirty = False
         events, self._events = self._events, []
-        changed = self._add_new_series() or bool(events)
+        with self._frozen():  # one model-graph recompute for every series added, not one per list assignment
+            changed = self._add_new_series() or bool(events)
         with validate(False):  # the feed builds every value itself: no property validation on the hot path
             for sc in self.sources.values():
                 changed |= self._sync(sc)

@@ -341,3 +341,23 @@ async def test_at_most_one_flush_per_interval_whatever_the_rate(svc):
         assert len(log.updates()) == feed.flushes <= elapsed / 0.1 + 1
     finally:
         settings.flush_interval = 0.05
+
+
+async def test_many_series_at_once_cost_one_model_graph_recompute(svc, monkeypatch):
+    """A scrape that brings 100 series into one plot of a live document: each list assignment (a line, the
+    hover's renderers, the legend's items) would recompute the document's whole model graph; the feed
+    defers that to one recompute per flush (100 series took 20 s before; counts, not times, are asserted)."""
+    from bokeh.document.models import DocumentModelManager
+
+    plot = TimeSeriesPlot(service=svc, metric="per_path")
+    doc = Document()
+    doc.add_root(plot.__panel__().get_root(doc))
+    feed = Feed.for_document(doc)
+    recomputes = []
+    original = DocumentModelManager.recompute
+    monkeypatch.setattr(DocumentModelManager, "recompute", lambda self: (recomputes.append(1), original(self)))
+    keys = tuple(SeriesKey.of("per_path", path=f"/{i}") for i in range(100))
+    svc._write(Batch("web", keys, np.array([1.0]), np.ones((100, 1))))
+    await async_poll(lambda: len(lines(doc.roots[0])) == 100, timeout=30, what="100 lines")
+    assert len(recomputes) <= 3, f"{len(recomputes)} model-graph recomputes for 100 new series"
+    assert len(feed.views[0].hover.renderers) == 100 and len(feed.views[0].legend.items) == 100
