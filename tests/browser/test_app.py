@@ -50,10 +50,13 @@ def test_closing_the_page_removes_its_feed(served, page, browser):
     assert len(Feed.open_feeds()) == 1 and svc.publisher.subscriber_count == 1
     second = browser.new_page()
     second.goto(served.url)
-    poll(lambda: len(Feed.open_feeds()) == 2, timeout=30, what="a second feed")
+    feeds = poll(lambda: Feed.open_feeds() if len(Feed.open_feeds()) == 2 else None, timeout=30,
+                 what="a second feed")
     assert len(svc.sources) == 1 and svc.publisher.subscriber_count == 1, "two viewers, one collection"
+    # a user closes a page that has loaded: wait until it draws (acknowledges) before closing it
+    poll(lambda: all(f._acks_seen for f in feeds), timeout=30, what="both pages to draw")
     second.close()
-    poll(lambda: len(Feed.open_feeds()) == 1, timeout=30, what="the closed page's feed to go")
+    poll(lambda: len(Feed.open_feeds()) == 1, timeout=45, what="the closed page's feed to go")
     page.close()
     poll(lambda: len(Feed.open_feeds()) == 0, timeout=30, what="every feed to go")
     assert svc.publisher.subscriber_count == 0, "the last viewer's hub unsubscribed"
