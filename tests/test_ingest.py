@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 
@@ -35,22 +36,28 @@ class Ingest:
         self.server.listen(self.port, "127.0.0.1")
 
 
+@contextlib.asynccontextmanager
+async def running(token: str | None):
+    """An ingest endpoint on loopback with its service running, and a client for it."""
+    it = Ingest(token)
+    try:
+        async with it.service, httpx.AsyncClient(timeout=10) as client:
+            it.client = client
+            yield it
+    finally:
+        it.server.stop()
+
+
 @pytest.fixture
 async def ingest():
-    it = Ingest(TOKEN)
-    async with it.service, httpx.AsyncClient(timeout=10) as client:
-        it.client = client
+    async with running(TOKEN) as it:
         yield it
-    it.server.stop()
 
 
 @pytest.fixture
 async def open_ingest():
-    it = Ingest(None)
-    async with it.service, httpx.AsyncClient(timeout=10) as client:
-        it.client = client
+    async with running(None) as it:
         yield it
-    it.server.stop()
 
 
 def auth(token: str = TOKEN) -> dict:
