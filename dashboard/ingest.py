@@ -28,6 +28,7 @@ from typing import Any
 import tornado.web
 
 from .errors import ParseError
+from .metrics.model import SeriesKey
 from .sources.exposition import Sample, parse_lines
 from .sources.push import PushSource, check_labels, check_name, check_timestamp, check_value
 
@@ -86,8 +87,6 @@ def _item(item: Any, number: int, clock: Callable[[], float] | None) -> list[Sam
         if exc.unit == "item":
             raise
         raise ParseError(number, exc.reason, field=exc.field, unit="item") from None
-    from .metrics.model import SeriesKey
-
     return [Sample(SeriesKey.of(n, labels), v, "gauge", t) for n, v in pairs]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import httpx
 
+from ..errors import DataError
+
 #: Upper bound on a body read from a peer; a larger answer is a data error, not a memory problem.
 MAX_BODY = 32 * 1024 * 1024
 
@@ -34,8 +36,6 @@ async def get_text(client: httpx.AsyncClient, url: str, *, params: dict | None =
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > MAX_BODY:
-                from ..errors import DataError
-
                 raise DataError(f"{url}: answer larger than {MAX_BODY // (1024 * 1024)} MiB")
             chunks.append(chunk)
         body = b"".join(chunks)
