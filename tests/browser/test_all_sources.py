@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..support import http_ok, poll
+from ..support import http_ok, poll, stop_process
 from .conftest import PLOT_STATE_JS, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -47,11 +47,6 @@ def test_all_sources_example_shows_every_source_live(page, tmp_path):
                  timeout=30, what=f"{source} connected in the status table")
         assert page.errors.messages == []
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
         log.close()
     assert "Traceback" not in (tmp_path / "serve.log").read_text()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ..support import http_ok, poll
+from ..support import http_ok, poll, stop_process
 from .conftest import PLOT_STATE_JS, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -45,12 +45,7 @@ def jupyterlab(tmp_path):
         poll(lambda: http_ok(f"{url}/api/status"), timeout=90, what="JupyterLab to answer")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
         log.close()
 
 
