@@ -42,7 +42,7 @@ def build_app(service: MetricsService | None = None) -> MetricsDashboard:
 def spec_app(spec: Spec) -> tuple[MetricsService, Callable[[], Any]]:
     """The service a spec describes (shared by the process) and the per-session app showing it."""
     service = spec.service()
-    MetricsService._shared = service  # build_app() and the notebook helpers see the spec's service
+    MetricsService.set_shared(service)  # build_app() and the notebook helpers see the spec's service
 
     def app() -> Any:
         service.start()

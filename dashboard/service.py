@@ -32,7 +32,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 import param
 
-from .core.aio import with_timeout
+from .collection import Outcome, Step, Wait, decide
+from .core.aio import Sleep, with_timeout
 from .core.lifecycle import Service, ServiceError, ServiceRegistry
 from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
@@ -50,15 +51,10 @@ from .metrics.model import Batch, SeriesInfo, SeriesKey
 from .metrics.store import Store, to_frame
 from .sources.base import Source
 from .sources.gpu import GpuSource, gpu_status
-from .sources.prometheus import PrometheusQuery, PrometheusScrape
-from .sources.push import PushSource
-from .sources.replay import ReplaySource
-from .sources.synthetic import SyntheticSource
 from .sources.system import SystemSource
 
 log = logging.getLogger("dashboard.service")
 
-Sleep = Callable[[float], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ class SourceEvent:
     """Published when a source changes state."""
 
     source: str
-    state: str
+    connection: str
     reason: str
     at: float
 
@@ -127,9 +123,15 @@ class MetricsService(Service):
         return MetricsService._shared
 
     @classmethod
+    def set_shared(cls, service: MetricsService | None) -> None:
+        """Make ``service`` the process's shared service (what ``shared()`` returns from now on); ``None``
+        forgets it, and the next ``shared()`` makes a new one. ``dashboard serve SPEC`` sets the spec's."""
+        MetricsService._shared = service
+
+    @classmethod
     def reset_shared(cls) -> None:
         """Forget the shared instance (tests; a new one is made on next use)."""
-        MetricsService._shared = None
+        cls.set_shared(None)
 
     def start(self) -> asyncio.Future | None:
         """Schedule ``initialize()`` on the running event loop; returns the task (None if running)."""
@@ -200,52 +202,64 @@ class MetricsService(Service):
 
     # -- the collection loop ------------------------------------------------------------------------------
     async def _run(self, source: Source) -> None:
+        """Collect, classify, and perform what :func:`~dashboard.collection.decide` says, until told to stop."""
         machine, breaker = source.state_machine, self.breakers[source.name]
         machine.transition(ConnectionState.CONNECTING, "starting")
         attempt = 0
         while True:
-            if not breaker.allow():
-                await self._sleep(breaker.remaining())
-                machine.transition(ConnectionState.CONNECTING, "half-open: probing")
             started = self._clock()
-            try:
-                batches = await self._collect_once(source)
-            except asyncio.CancelledError:
-                raise
-            except SourceUnavailable as exc:  # cannot run here (no GPU): say so once and stop this loop
-                source.record_failure(exc)
-                machine.transition(ConnectionState.STOPPED, str(exc))
-                log.warning("%s", exc)
+            outcome, batches, error = await self._collect_classified(source)
+            step = decide(outcome, connection=machine.state, breaker=breaker.state, failures=breaker.failures,
+                          threshold=breaker.failure_threshold, attempt=attempt,
+                          error=_describe(error, source) if error is not None else "")
+            self._perform(source, step, batches, error)
+            if step.wait is Wait.STOP:
                 return
-            except DataError as exc:  # the peer answered: no backoff, no breaker, the usual interval
-                breaker.record_success()
-                attempt = 0
-                self._record_failure(source, exc, data=True)
-                if machine.state is not ConnectionState.CONNECTED:
-                    machine.transition(ConnectionState.CONNECTED, "answering (with unreadable data)")
-                log.warning("%s: %s", source.name, source.last_error)
-                await self._sleep(max(0.0, source.interval - (self._clock() - started)))
-                continue
-            except Exception as exc:
-                breaker.record_failure()
-                self._record_failure(source, exc)
-                if breaker.state == CircuitBreaker.OPEN:
-                    machine.transition(ConnectionState.CIRCUIT_OPEN,
-                                       f"{breaker.failures} failures in a row; last: {source.last_error}")
-                    attempt = 0
-                    continue
-                machine.transition(ConnectionState.RETRYING, source.last_error)
-                delay = self.retry.delay(attempt)
-                attempt += 1
-                log.warning("%s: collection failed (%s); retry %d in %.2fs",
-                            source.name, source.last_error, attempt, delay)
-                await self._sleep(delay)
-                continue
+            await self._sleep(self._wait_seconds(source, step.wait, started, attempt))
+            attempt = step.attempt
+            if step.then is not None:
+                machine.transition(step.then, step.then_reason)
+
+    async def _collect_classified(self, source: Source) -> tuple[Outcome, list[Batch], BaseException | None]:
+        try:
+            return Outcome.SAMPLES, await self._collect_once(source), None
+        except asyncio.CancelledError:
+            raise
+        except SourceUnavailable as exc:
+            return Outcome.UNAVAILABLE, [], exc
+        except DataError as exc:
+            return Outcome.DATA_ERROR, [], exc
+        except Exception as exc:
+            return Outcome.FAILURE, [], exc
+
+    def _perform(self, source: Source, step: Step, batches: list[Batch], error: BaseException | None) -> None:
+        breaker = self.breakers[source.name]
+        if step.breaker == "success":
             breaker.record_success()
-            attempt = 0
+        elif step.breaker == "failure":
+            breaker.record_failure()
+        if step.record == "success":
             self._record_success(source, batches)
-            machine.transition(ConnectionState.CONNECTED, "collecting")
-            await self._sleep(max(0.0, source.interval - (self._clock() - started)))
+        elif step.wait is Wait.STOP:
+            source.record_failure(error or "stopped")
+        else:
+            self._record_failure(source, error or "failed", data=step.record == "data error")
+        if step.connection is not None:
+            source.state_machine.transition(step.connection, step.reason)
+        if step.wait is Wait.STOP:
+            log.warning("%s", source.last_error)
+        elif step.record == "data error":
+            log.warning("%s: %s", source.name, source.last_error)
+
+    def _wait_seconds(self, source: Source, wait: Wait, started: float, attempt: int) -> float:
+        if wait is Wait.INTERVAL:
+            return max(0.0, source.interval - (self._clock() - started))
+        if wait is Wait.BACKOFF:
+            delay = self.retry.delay(attempt)
+            log.warning("%s: collection failed (%s); retry %d in %.2fs",
+                        source.name, source.last_error, attempt + 1, delay)
+            return delay
+        return self.breakers[source.name].remaining()
 
     async def _collect_once(self, source: Source) -> list[Batch]:
         if not source.running:
@@ -270,10 +284,8 @@ class MetricsService(Service):
         self._write(_merge(last, up) if last is not None else up)  # an empty answer: up, and a gap in the rest
         source.record_success(float(times[-1]), samples=sum(b.sample_count for b in batches))
 
-    def _record_failure(self, source: Source, exc: BaseException, data: bool = False) -> None:
-        if isinstance(exc, TimeoutError):
-            exc = TimeoutError(f"no answer within {source.timeout:g}s")
-        source.record_failure(exc, data=data)
+    def _record_failure(self, source: Source, exc: BaseException | str, data: bool = False) -> None:
+        source.record_failure(_describe(exc, source) if isinstance(exc, BaseException) else exc, data=data)
         keys = [k for k in self.store.keys(source=source.name) if k != source.up_key]
         gap = Batch.gap(source.name, self._wall(), keys)
         up = Batch(source.name, (source.up_key,), gap.time, np.zeros((1, 1)))
@@ -286,7 +298,7 @@ class MetricsService(Service):
     # -- queries for notebooks ----------------------------------------------------------------------------
     def keys(self, metric: str | None = None, source: str | None = None, **labels: str) -> list[SeriesKey]:
         """Known series, filtered by metric name, source and label values."""
-        return [k for k in self.store.keys(source=source, name=metric) if k.matches(labels=labels)]
+        return [k for k in self.store.keys(metric, source) if k.matches(labels=labels)]
 
     def frame(self, metric: str | None = None, seconds: float | None = None, wide: bool = False,
               source: str | None = None, **labels: str) -> pd.DataFrame:
@@ -302,6 +314,15 @@ class MetricsService(Service):
                 f"subscribers={self.publisher.subscriber_count}>")
 
 
+def _describe(exc: BaseException, source: Source) -> str:
+    """An error as the status table shows it: ``Type: message`` (a timeout says how long it waited)."""
+    if isinstance(exc, TimeoutError):
+        return f"TimeoutError: no answer within {source.timeout:g}s"
+    if isinstance(exc, SourceUnavailable):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _merge(a: Batch, b: Batch) -> Batch:
     """Two batches of one source at the same times, as one."""
     return Batch(a.source, a.keys + b.keys, a.time, np.vstack((a.values, b.values)), {**a.info, **b.info})
@@ -315,12 +336,4 @@ def default_sources() -> list[Source]:
     return sources
 
 
-registry = ServiceRegistry.default()
-registry.register("system")(SystemSource)
-registry.register("synthetic")(SyntheticSource)
-registry.register("prometheus")(PrometheusScrape)
-registry.register("promql")(PrometheusQuery)
-registry.register("push")(PushSource)
-registry.register("replay")(ReplaySource)
-registry.register("gpu")(GpuSource)
-registry.register("metrics")(MetricsService)
+ServiceRegistry.default().register("metrics")(MetricsService)

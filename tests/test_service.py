@@ -124,7 +124,7 @@ async def test_state_changes_are_published_for_status_displays(clock):
     await settle(lambda: len(events) >= 2, steps=500)
     await svc.shutdown()
     await asyncio.sleep(0)
-    assert [e.state for e in events[:2]] == ["connecting", "connected"] and events[0].source == "s"
+    assert [e.connection for e in events[:2]] == ["connecting", "connected"] and events[0].source == "s"
 
 
 async def test_a_source_that_fails_to_open_is_retried(clock, caplog_dashboard):

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+#: An injectable ``asyncio.sleep``: the loops, retry and breaker take one so that tests run in virtual time.
+Sleep = Callable[[float], Awaitable[Any]]
 
 
 async def with_timeout(aw: Awaitable[T], seconds: float) -> T:

@@ -24,10 +24,11 @@ from typing import TypeVar
 
 import param
 
+from .aio import Sleep
+
 log = logging.getLogger("dashboard.resilience")
 
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 

@@ -54,7 +54,7 @@ class InvalidTransition(RuntimeError):
 class Transition:
     """One recorded change of state."""
 
-    source: ConnectionState
+    previous: ConnectionState
     target: ConnectionState
     reason: str
     at: float
@@ -103,7 +103,7 @@ class ConnectionStateMachine:
         self._state, self.reason, self.since = target, reason, change.at
         self.history = [*self.history[-(self._history_size - 1):], change]
         level = logging.WARNING if target in (S.RETRYING, S.CIRCUIT_OPEN) else logging.INFO
-        log.log(level, "%s: %s -> %s%s", self.owner, change.source.value, target.value,
+        log.log(level, "%s: %s -> %s%s", self.owner, change.previous.value, target.value,
                 f" ({reason})" if reason else "")
         for listener in list(self._listeners):
             try:

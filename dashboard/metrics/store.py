@@ -151,11 +151,11 @@ class Store:
     def __len__(self) -> int:
         return len(self._buffers)
 
-    def keys(self, source: str | None = None, name: str | None = None) -> list[SeriesKey]:
-        """Known series, optionally of one source and/or one metric name, in first-seen order."""
+    def keys(self, metric: str | None = None, source: str | None = None) -> list[SeriesKey]:
+        """Known series, optionally of one metric name and/or one source, in first-seen order."""
         with self._lock:
             return [k for k in self._buffers
-                    if (source is None or self._sources[k] == source) and (name is None or k.name == name)]
+                    if (metric is None or k.name == metric) and (source is None or self._sources[k] == source)]
 
     def info(self, key: SeriesKey) -> SeriesInfo:
         return self._info.get(key, SeriesInfo())

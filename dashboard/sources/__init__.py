@@ -1,6 +1,7 @@
-"""Metrics sources. Each collects from one real place; none imports panel or bokeh."""
+"""Metrics sources. Each collects from one real place, registers its spec ``type`` where it is defined
+(:func:`source_type`), and none imports panel or bokeh. Importing this package registers them all."""
 
-from .base import Source
+from .base import Source, source_type, source_types
 from .gpu import GpuSource, gpu_status
 from .prometheus import PrometheusQuery, PrometheusScrape
 from .push import PushResult, PushSource
@@ -19,4 +20,6 @@ __all__ = [
     "SyntheticSource",
     "SystemSource",
     "gpu_status",
+    "source_type",
+    "source_types",
 ]

@@ -7,21 +7,42 @@ measure, primes counters), ``collect()`` returns one :class:`~dashboard.metrics.
 :class:`~dashboard.core.state.ConnectionStateMachine`; the status params below are what
 ``SourceStatus`` shows.
 
-Extension points: override ``_initialize`` (declare series with ``self.declare``) and ``_collect``.
+Extension points: override ``_initialize`` (declare series with ``self.declare``) and ``_collect``, and
+register the class under the ``type`` a spec names with :func:`source_type`, where it is defined;
+:func:`source_types` lists them (the spec, the factory and the docs read it).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import param
 
-from ..core.lifecycle import Service
+from ..core.lifecycle import Service, ServiceRegistry
 from ..core.state import ConnectionState, ConnectionStateMachine, Transition
 from ..metrics.model import Batch, SeriesInfo, SeriesKey
 from ..metrics.rates import RateConverter
+
+S = TypeVar("S", bound="Source")
+
+
+def source_type(name: str) -> Callable[[type[S]], type[S]]:
+    """Class decorator: register a :class:`Source` under ``name``, the ``type`` a spec gives it."""
+    def register(cls: type[S]) -> type[S]:
+        if not issubclass(cls, Source):
+            raise TypeError(f"{cls.__name__} is not a Source")
+        return ServiceRegistry.default().register(name)(cls)
+    return register
+
+
+def source_types() -> dict[str, type[Source]]:
+    """Every registered source class by its spec ``type``, sorted by name."""
+    registry = ServiceRegistry.default()
+    kinds = {name: registry.factory(name) for name in registry.names()}
+    return {name: cls for name, cls in kinds.items() if isinstance(cls, type) and issubclass(cls, Source)}
 
 
 class Source(Service):

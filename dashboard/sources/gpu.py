@@ -23,7 +23,7 @@ import param
 
 from ..errors import SourceUnavailable
 from ..metrics.model import Batch, SeriesKey
-from .base import Source
+from .base import Source, source_type
 
 #: (metric, unit, help, reader) for each reading; a reader takes (nvml, handle) and returns a float.
 READINGS: list[tuple[str, str, str, Callable[[Any, Any], float]]] = [
@@ -65,6 +65,7 @@ def gpu_status(nvml: Any = None) -> str | None:
     return None if count > 0 else "NVML found no GPU"
 
 
+@source_type("gpu")
 class GpuSource(Source):
     """Per-GPU readings through NVML."""
 

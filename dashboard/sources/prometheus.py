@@ -31,7 +31,7 @@ import param
 
 from ..errors import DataError
 from ..metrics.model import Batch, SeriesInfo, SeriesKey
-from .base import Source
+from .base import Source, source_type
 from .exposition import Sample, Selector, is_openmetrics, parse_payload
 from .http import get_text, make_client
 
@@ -58,6 +58,7 @@ class _HttpSource(Source):
             await own.aclose()
 
 
+@source_type("prometheus")
 class PrometheusScrape(_HttpSource):
     """Scrapes Prometheus exposition endpoints."""
 
@@ -167,6 +168,7 @@ def _with_means(batch: Batch) -> Batch:
     return Batch(batch.source, batch.keys + tuple(keys), batch.time, np.vstack([batch.values, *rows]), info)
 
 
+@source_type("promql")
 class PrometheusQuery(_HttpSource):
     """PromQL against a Prometheus-compatible HTTP API: backfill with query_range, then follow with query."""
 

@@ -28,7 +28,7 @@ import param
 
 from ..errors import ParseError
 from ..metrics.model import Batch, Kind, SeriesInfo, SeriesKey
-from .base import Source
+from .base import Source, source_type
 from .exposition import MAX_NAME, Sample
 
 #: A timestamp above this (year 5138 in seconds) is taken to be in milliseconds by mistake.
@@ -43,6 +43,7 @@ class PushResult:
     overflow: int
 
 
+@source_type("push")
 class PushSource(Source):
     """Samples pushed in by code or over HTTP, drained into the store every ``interval``."""
 

@@ -32,11 +32,12 @@ import param
 
 from ..errors import DataError
 from ..metrics.model import Batch, SeriesInfo, SeriesKey
-from .base import Source
+from .base import Source, source_type
 
 log = logging.getLogger("dashboard.sources.replay")
 
 
+@source_type("replay")
 class ReplaySource(Source):
     """Plays back a recorded file of metrics."""
 

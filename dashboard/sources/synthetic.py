@@ -16,7 +16,7 @@ import numpy as np
 import param
 
 from ..metrics.model import Batch, SeriesKey
-from .base import Source
+from .base import Source, source_type
 
 
 def waves(index: np.ndarray, rate: float, start: float, series: int) -> tuple[np.ndarray, np.ndarray]:
@@ -28,6 +28,7 @@ def waves(index: np.ndarray, rate: float, start: float, series: int) -> tuple[np
     return t, 50.0 + 40.0 * np.sin(phase * (k + 1) + k) + 5.0 * noise
 
 
+@source_type("synthetic")
 class SyntheticSource(Source):
     """``series`` waves sampled ``rate`` times per second each."""
 

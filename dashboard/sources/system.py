@@ -26,12 +26,13 @@ import psutil
 
 from ..core.cache import TTLCache
 from ..metrics.model import Batch, SeriesKey
-from .base import Source
+from .base import Source, source_type
 
 PERCENT = "%"
 PRIME_SECONDS = 0.1
 
 
+@source_type("system")
 class SystemSource(Source):
     """CPU, memory, swap, disk and network I/O, load average and process count of this machine."""
 

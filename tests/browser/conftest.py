@@ -143,7 +143,7 @@ class ServedApp:
     def stop(self) -> None:
         from dashboard.service import MetricsService
 
-        svc = self.service or MetricsService._shared
+        svc = self.service or MetricsService.shared()
         if svc is not None and self.loop is not None:
             self.call(svc.shutdown())
         self._thread.stop()

@@ -18,7 +18,7 @@ def test_happy_path_and_history(clock):
     clock.advance(1)
     assert sm.transition("connected", "ok")
     assert sm.state is S.CONNECTED and sm.reason == "ok" and sm.since == clock.now
-    assert [(t.source, t.target) for t in sm.history] == [(S.IDLE, S.CONNECTING), (S.CONNECTING, S.CONNECTED)]
+    assert [(t.previous, t.target) for t in sm.history] == [(S.IDLE, S.CONNECTING), (S.CONNECTING, S.CONNECTED)]
 
 
 def test_same_state_is_not_a_change_but_refreshes_reason():
