@@ -225,9 +225,9 @@ def main() -> None:
 
         tracemalloc.start(12)
     if os.environ.get("DASHBOARD_MAX_IN_FLIGHT"):  # many_viewers: bokeh.client sessions cannot acknowledge
-        from dashboard.ui.feed import settings
+        from dashboard.config import config
 
-        settings.max_in_flight = int(os.environ["DASHBOARD_MAX_IN_FLIGHT"])
+        config.max_in_flight = int(os.environ["DASHBOARD_MAX_IN_FLIGHT"])
 
     def app() -> Any:
         return WAYS[args.way](args.rate, args.window_rows, args.prefill)

@@ -31,6 +31,7 @@ from .core import (
     TTLCache,
     retry,
 )
+from .config import Config, config
 from .errors import DataError, ParseError, SourceUnavailable
 from .metrics import Batch, SeriesInfo, SeriesKey, Store
 from .service import MetricsService, SourceEvent
@@ -60,6 +61,7 @@ __all__ = [
     "Batch",
     "BatchProcessor",
     "CircuitBreaker",
+    "Config",
     "ConnectionState",
     "ConnectionStateMachine",
     "DataError",
@@ -92,6 +94,7 @@ __all__ = [
     "TimeSeriesPlot",
     "__version__",
     "build_app",
+    "config",
     "retry",
 ]
 

@@ -47,14 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.StreamHandler):
+    """The command line's handler (one per process, however often logging is configured)."""
+
+
 def configure_logging(level: str) -> None:
     """Send the ``dashboard`` logger's records to stderr at ``level``."""
     logger = logging.getLogger("dashboard")
     logger.setLevel(level)
-    if not any(getattr(h, "_dashboard", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler._dashboard = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
 
 

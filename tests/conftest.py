@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from dashboard.config import config
 from dashboard.service import MetricsService
 
 from .support import VirtualClock
@@ -16,10 +17,14 @@ from .support import VirtualClock
 
 @pytest.fixture(autouse=True)
 def _clean_state():
-    """Every test starts without a shared service and must not leave threads or open feeds behind."""
+    """Every test starts without a shared service and with the default config, and must not leave threads,
+    open feeds or a changed ``dashboard.config`` behind (set knobs through the ``feed_config`` fixture)."""
     MetricsService.reset_shared()
     threads_before = set(threading.enumerate())
     yield
+    changed = {k: v for k, v in config.param.values().items() if k != "name" and v != config.defaults()[k]}
+    config.param.update(config.defaults())
+    assert not changed, f"test changed dashboard.config without restoring it: {changed}"
     MetricsService.reset_shared()
     if "dashboard.ui.feed" in sys.modules:
         for feed in sys.modules["dashboard.ui.feed"].Feed.open_feeds():
@@ -27,6 +32,14 @@ def _clean_state():
     leaked = [t for t in set(threading.enumerate()) - threads_before
               if t.is_alive() and not t.daemon and not t.name.startswith(("asyncio_", "ThreadPoolExecutor"))]
     assert not leaked, f"test leaked threads: {leaked}"
+
+
+@pytest.fixture
+def feed_config():
+    """``dashboard.config`` for a test to change; every knob is restored afterwards."""
+    before = dict(config.param.values())
+    yield config
+    config.param.update(before)
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def test_numeric_params_have_bounds():
 
 def test_the_param_checks_see_the_params():
     names = {name for name, _ in own_params()}
-    assert {"MetricsService.window", "Source.interval", "FeedSettings.flush_interval",
+    assert {"MetricsService.window", "Source.interval", "Config.flush_interval",
             "TimeSeriesPlot.metric", "RetryPolicy.cap"} <= names
 
 
@@ -102,3 +102,95 @@ def test_environment_yml_matches_pyproject():
 def test_bokeh_is_at_least_the_patched_release():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert any(d.startswith("bokeh>=3.8.2") for d in project["dependencies"])
+
+
+def _imports(path: Path, module: str) -> set[tuple[str, str | None]]:
+    """What ``module`` (at ``path``) imports, at any depth of its code (lazy imports and ``TYPE_CHECKING``
+    blocks included): ``(module, None)`` for ``import module``, ``(module, name)`` for ``from module import
+    name`` (relative imports resolved)."""
+    import ast
+
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found: set[tuple[str, str | None]] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {(a.name, None) for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            found |= {(base, a.name) for a in node.names}
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every module of the package and the package modules it imports: ``from x import y`` is an edge to
+    the module ``x.y`` when there is one (``from . import transport``), else to ``x``. Parent packages that
+    Python imports on the way are not edges (every module would be in a circle with its package)."""
+    files = {}
+    for path in (ROOT / "dashboard").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for module, path in files.items():
+        targets = {f"{base}.{name}" if f"{base}.{name}" in files else base for base, name in _imports(path, module)}
+        graph[module] = {t for t in targets if t in files and t != module}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of ``graph`` (as a list that starts and ends with the same module), or None."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = 2
+        path.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_import_graph_sees_lazy_imports():
+    graph = import_graph()
+    assert "dashboard.ui.layout" in graph["dashboard.server"]
+    assert "dashboard.sources.http" in graph["dashboard.service"], "a lazy import inside a method"
+
+
+def test_no_import_circle():
+    assert find_cycle(import_graph()) is None
+
+
+def test_no_module_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "dashboard").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
+
+
+def test_private_names_of_bokeh_and_panel_are_read_in_the_transport_only():
+    """Other modules reach Bokeh's, Panel's and Tornado's internals only through ``ui/transport.py``."""
+    pattern = re.compile(r"\b(?:data|callbacks|session_context|_session|_socket|write_lock|_block|comm|pane)"
+                         r"\._[a-z]\w*|getattr\([^)]*['\"]_[a-z]")
+    offenders = []
+    for path in (ROOT / "dashboard").rglob("*.py"):
+        if path.name == "transport.py":
+            continue
+        offenders += [f"{path.relative_to(ROOT)}:{i}" for i, line in enumerate(path.read_text().splitlines(), 1)
+                      if pattern.search(line)]
+    assert offenders == []

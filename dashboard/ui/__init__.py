@@ -1,7 +1,8 @@
-"""Panel components. ``feed`` is the only module that writes into a Bokeh document."""
+"""Panel components, each a ``pn.custom.PyComponent``; ``feed`` writes a viewer's updates into its Bokeh
+document and ``transport`` delivers them (the only module that reads Bokeh's or Panel's private names)."""
 
 from .base import LiveComponent, LivePane
-from .feed import Feed, FeedSettings, settings
+from .feed import Feed, LiveView
 from .indicators import StatCard
 from .layout import MetricsDashboard
 from .plots import TimeSeriesPlot
@@ -9,12 +10,11 @@ from .status import SourceStatus
 
 __all__ = [
     "Feed",
-    "FeedSettings",
     "LiveComponent",
     "LivePane",
+    "LiveView",
     "MetricsDashboard",
     "SourceStatus",
     "StatCard",
     "TimeSeriesPlot",
-    "settings",
 ]

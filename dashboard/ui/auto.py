@@ -41,7 +41,7 @@ class AutoPlots(LiveComponent):
         return isinstance(self.service.sources.get(store.source_of(key)), PushSource)
 
     def plot_for(self, metric: str) -> TimeSeriesPlot:
-        """The (shared) spec of the plot of ``metric``."""
+        """The (shared) component of the plot of ``metric``."""
         plot = self._plots.get(metric)
         if plot is None:
             plot = self._plots[metric] = TimeSeriesPlot(service=self.service, metric=metric, height=self.height)
@@ -54,21 +54,21 @@ class AutoPlots(LiveComponent):
 class _AutoView:
     """One viewer's column of automatic plots."""
 
-    def __init__(self, spec: AutoPlots, feed: Feed) -> None:
-        self.spec = spec
+    def __init__(self, component: AutoPlots, feed: Feed) -> None:
+        self.component = component
         self.feed = feed
         self.plots: dict[str, _PlotView] = {}
         self.model = Column(children=[], sizing_mode="stretch_width")
 
     def accepts(self, key: SeriesKey) -> bool:
-        return self.spec.accepts(key)
+        return self.component.accepts(key)
 
-    def add_series(self, key: SeriesKey, source: ColumnDataSource, column: str) -> None:
+    def add_series(self, key: SeriesKey, cds: ColumnDataSource, column: str) -> None:
         view = self.plots.get(key.name)
         if view is None:
-            view = self.plots[key.name] = _PlotView(self.spec.plot_for(key.name), self.feed)
+            view = self.plots[key.name] = _PlotView(self.component.plot_for(key.name), self.feed)
             self.model.children = [*self.model.children, view.model]
-        view.add_series(key, source, column)
+        view.add_series(key, cds, column)
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         for view in self.plots.values():

@@ -16,6 +16,7 @@ import param
 from bokeh.model import Model
 
 from ..service import MetricsService
+from . import transport
 from .feed import Feed, LiveView
 
 
@@ -43,7 +44,7 @@ class LivePane(pn.pane.Bokeh):
         ref = root.ref["id"]
         self._views[ref] = (feed, view)
         model = view.model  # type: ignore[attr-defined]
-        self._models[ref] = (model, parent)
+        transport.register_model(self, ref, model, parent)
         return model
 
     def _cleanup(self, root: Model | None = None) -> None:

@@ -1,18 +1,13 @@
-"""The feed: the only code that writes into a Bokeh document, one per viewer.
+"""The feed: one per viewer, the only code that writes a metrics flush into a Bokeh document.
 
 A viewer is one Bokeh document: a ``panel serve`` session, a notebook cell's output, an embedded page.
+Its :class:`Feed` keeps one ``ColumnDataSource`` per topic (:mod:`dashboard.ui.topics`), shared by its
+plots, with a ``time`` column (milliseconds) and one float64 column per series shown. At most once per
+``dashboard.config.flush_interval`` it brings each ``ColumnDataSource`` up to date with its topic: it
+patches the rows of the open bucket it already holds and streams the rows that are new, refreshes its
+cards and tables, and sends all of it as one message (:mod:`dashboard.ui.transport`).
 
-* A :class:`Hub` per service holds the one publisher subscription of every viewer in the process, and a
-  :class:`Topic` per metrics source: the source's series decimated to pixels (min and max per bucket of
-  ``window / resolution`` seconds, :mod:`dashboard.metrics.decimate`), computed once per flush for all
-  viewers, starting from the store's window.
-* The viewer's :class:`Feed` keeps one ``ColumnDataSource`` per metrics source, shared by its plots, with a
-  ``time`` column (milliseconds) and one float64 column per series shown. At most once per
-  ``flush_interval`` it brings each source up to date with its topic: it patches the rows of the open
-  bucket it already holds and streams the rows that are new (numpy arrays, through Bokeh's unvalidated
-  ``_stream``/``_patch``), refreshes its cards and tables, and sends all of it as one PATCH-DOC per
-  connection (server) or one comm message (notebook).
-* Backpressure, latest wins: each flush also bumps a counter that the page acknowledges after its next
+* Backpressure, latest wins: each flush bumps a counter that the page acknowledges after its next
   animation frame. While ``max_in_flight`` flushes are unacknowledged the feed sends nothing; when the
   page catches up, one flush brings it to the newest state. A slow page gets fewer, larger updates, never
   a queue, and slows no other viewer. A viewer that never acknowledges (a ``bokeh.client`` session has no
@@ -29,23 +24,20 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-import param
-from bokeh.core.properties import Int
 from bokeh.core.property.validation import validate
 from bokeh.document import Document
-from bokeh.document.events import DocumentPatchedEvent
-from bokeh.model import DataModel
-from bokeh.models import ColumnDataSource, CustomJS
+from bokeh.models import ColumnDataSource
 
+from ..config import config
 from ..core.batching import BatchProcessor
-from ..metrics.decimate import Decimator
 from ..metrics.model import Batch, SeriesKey
 from ..service import MetricsService, SourceEvent
+from . import transport
+from .topics import Hub, Topic
 
 log = logging.getLogger("dashboard.feed")
 
@@ -58,187 +50,16 @@ class LiveView(Protocol):
     def accepts(self, key: SeriesKey) -> bool:
         """Whether this view shows ``key``."""
 
-    def add_series(self, key: SeriesKey, source: ColumnDataSource, column: str) -> None:
-        """Draw ``key``, whose values live in ``source.data[column]``."""
+    def add_series(self, key: SeriesKey, cds: ColumnDataSource, column: str) -> None:
+        """Draw ``key``, whose values live in ``cds.data[column]``."""
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         """Update derived properties after a flush (labels, tables)."""
 
 
-class FeedSettings(param.Parameterized):
-    """Tunables shared by every feed of the process."""
-
-    flush_interval = param.Number(
-        default=0.05, bounds=(0.005, 10.0),
-        doc="Seconds between two flushes into one viewer's document (at most one update per interval).")
-
-    max_pending = param.Integer(
-        default=512, bounds=(1, None),
-        doc="Published items the hub may have waiting, and status events a viewer may hold, before the "
-            "oldest are dropped (counted).")
-
-    resolution = param.Integer(
-        default=1200, bounds=(50, 20_000),
-        doc="Buckets a plot's window is cut into (about its width in pixels): each becomes at most two "
-            "rows per series, its min and max.")
-
-    max_in_flight = param.Integer(
-        default=2, bounds=(1, None),
-        doc="Flushes a page may have unacknowledged before its feed waits for it (backpressure).")
-
-    ack_timeout = param.Number(
-        default=5.0, bounds=(0.1, 600),
-        doc="Until a viewer first acknowledges (a page still rendering its first document), it gets one "
-            "more flush per this many seconds once max_in_flight are unacknowledged.")
-
-
-settings = FeedSettings(name="feed_settings")
-
-
-class FrameAck(DataModel):
-    """Per document: ``sent`` counts flushes, the page sets ``painted`` after the frame that drew one."""
-
-    sent = Int(default=0, help="Flushes sent to this document.")
-    painted = Int(default=0, help="The last flush the page has drawn.")
-
-
-_ACK_JS = """
-const ack = cb_obj
-requestAnimationFrame(() => setTimeout(() => { ack.painted = ack.sent }, 0))
-"""
-
-
-class Topic:
-    """One metrics source's series, decimated once for every viewer of the process."""
-
-    def __init__(self, service: MetricsService, source: str, resolution: int, key: SeriesKey | None = None
-                 ) -> None:
-        self.source = source
-        self.only = key  # a source whose series come at their own times has a topic per series
-        self.keys: list[SeriesKey] = []
-        self.index: dict[SeriesKey, int] = {}
-        self.decimator = Decimator(service.window / resolution, 0, capacity=2 * resolution + 16)
-        self._pending: list[Batch] = []
-        self._cache: tuple[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] | None = None
-        self._backfill(service)
-
-    def _backfill(self, service: MetricsService) -> None:
-        keys = [self.only] if self.only is not None else service.store.keys(source=self.source)
-        for key in keys:
-            self.ensure(key)
-        times, values = service.store.aligned(keys)
-        self.decimator.push(times, values)
-
-    def ensure(self, key: SeriesKey) -> int:
-        """The column index of ``key``, added (NaN so far) if new."""
-        if key not in self.index:
-            self.advance()  # queued batches may bring the key
-        if key not in self.index:
-            self.index[key] = self.decimator.add_series()
-            self.keys.append(key)
-        return self.index[key]
-
-    def add(self, batch: Batch) -> None:
-        """Queue a published batch; decimated at the next flush of any viewer."""
-        self._pending.append(batch)
-        if len(self._pending) >= settings.max_pending:  # no viewer flushes (all held back): keep memory bounded
-            self.advance()
-
-    def advance(self) -> None:
-        """Decimate what was queued."""
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        for batch in pending:
-            for key in batch.keys:
-                if key not in self.index:
-                    self.index[key] = self.decimator.add_series()
-                    self.keys.append(key)
-        times = np.concatenate([b.time for b in pending])
-        values = np.full((len(self.keys), times.size), np.nan)
-        at = 0
-        for batch in pending:
-            rows = [self.index[k] for k in batch.keys]
-            values[rows, at:at + len(batch)] = batch.values
-            at += len(batch)
-        self.decimator.push(times, values)
-
-    def rows(self, start: int, stop: int, series: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ``[start, stop)`` of ``series``: one copy per state of the topic, shared by its viewers."""
-        key = (start, stop, tuple(series), self.decimator.version)
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, self.decimator.rows(start, stop, series))
-        return self._cache[1]
-
-    def __repr__(self) -> str:
-        return f"<Topic {self.source!r} series={len(self.keys)} {self.decimator!r}>"
-
-
-class Hub:
-    """One per service: the publisher subscription, the topics and the open feeds of the process."""
-
-    _hubs: dict[int, Hub] = {}
-
-    @classmethod
-    def of(cls, service: MetricsService) -> Hub:
-        hub = cls._hubs.get(id(service))
-        if hub is None or hub.service is not service:
-            hub = cls._hubs[id(service)] = cls(service)
-        return hub
-
-    def __init__(self, service: MetricsService) -> None:
-        self.service = service
-        self.feeds: list[Feed] = []
-        self.topics: dict[str, Topic] = {}
-        self.subscription: Any = None
-
-    def join(self, feed: Feed) -> None:
-        if self.subscription is None:
-            self.subscription = self.service.publisher.subscribe(
-                self._on_item, name=f"{self.service.name}.viewers", max_pending=settings.max_pending)
-        self.feeds.append(feed)
-
-    def leave(self, feed: Feed) -> None:
-        if feed in self.feeds:
-            self.feeds.remove(feed)
-        if not self.feeds and self.subscription is not None:
-            self.service.publisher.unsubscribe(self.subscription)
-            self.subscription = None
-            self.topics.clear()
-            self._hubs.pop(id(self.service), None)
-
-    def topic_name(self, source: str, key: SeriesKey) -> str:
-        """The topic of ``key``: its source's, or its own when the source's series are not aligned."""
-        src = self.service.sources.get(source)
-        return source if src is None or src.aligned else f"{source}\x1f{key}"
-
-    def topic(self, source: str, key: SeriesKey) -> Topic:
-        name = self.topic_name(source, key)
-        topic = self.topics.get(name)
-        if topic is None:
-            only = None if name == source else key
-            topic = self.topics[name] = Topic(self.service, source, settings.resolution, only)
-        return topic
-
-    def _on_item(self, item: Any) -> None:
-        if isinstance(item, Batch):
-            src = self.service.sources.get(item.source)
-            if src is None or src.aligned:
-                topic = self.topics.get(item.source)
-                if topic is not None:
-                    topic.add(item)
-            else:
-                for i, key in enumerate(item.keys):
-                    topic = self.topics.get(self.topic_name(item.source, key))
-                    if topic is not None:
-                        topic.add(Batch(item.source, (key,), item.time, item.values[i:i + 1], item.info))
-        for feed in list(self.feeds):
-            feed.receive(item)
-
-
 @dataclass
-class _SourceColumns:
-    """The viewer's ColumnDataSource for one metrics source, and how far it has followed its topic."""
+class TopicColumns:
+    """The viewer's ColumnDataSource for one topic, and how far it has followed the topic."""
 
     cds: ColumnDataSource
     topic: Topic
@@ -281,16 +102,15 @@ class Feed:
         self._doc = weakref.ref(doc)
         self.service = service
         self.comm = comm
-        self.flush_interval = settings.flush_interval if flush_interval is None else flush_interval
-        self.sources: dict[str, _SourceColumns] = {}
+        self._flush_interval = flush_interval  # None: follow dashboard.config
+        self.columns: dict[str, TopicColumns] = {}
         self.views: list[LiveView] = []
         self.closed = False
         self.flushes = 0
         self.rows_streamed = 0
         self.held_back = 0  # flushes postponed because the page had not drawn the previous ones
         self.events_dropped = 0
-        self.ack = FrameAck()
-        self.ack.js_on_change("sent", CustomJS(code=_ACK_JS))
+        self.ack = transport.frame_ack()
         self.ack.on_change("painted", self._on_ack)
         self._acked = 0
         self._acks_seen = False
@@ -303,6 +123,7 @@ class Feed:
         # at most one flush per interval, at once when the last one is older than that
         self._processor: BatchProcessor[Any] = BatchProcessor(
             self._due, max_delay=0.0, min_interval=self.flush_interval, name=f"feed:{id(doc):x}")
+        self._checked = False  # whether the transport's private lookups were checked on a connected page
         self.hub = Hub.of(service)
         self.hub.join(self)
         if doc.session_context is not None:
@@ -312,6 +133,11 @@ class Feed:
     @property
     def doc(self) -> Document | None:
         return self._doc()
+
+    @property
+    def flush_interval(self) -> float:
+        """Seconds between two flushes (``dashboard.config.flush_interval`` unless given)."""
+        return config.flush_interval if self._flush_interval is None else self._flush_interval
 
     @property
     def in_flight(self) -> int:
@@ -354,12 +180,12 @@ class Feed:
         topic = self.hub.topic(source_name, key)
         index = topic.ensure(key)
         name = self.hub.topic_name(source_name, key)
-        sc = self.sources.get(name)
+        sc = self.columns.get(name)
         if sc is None:
             dec = topic.decimator
             times, values = topic.rows(dec.end - self._in_window(topic), dec.end, [index])
             cds = ColumnDataSource(data={"time": times * 1000.0, "s0": values[0]})
-            sc = self.sources[name] = _SourceColumns(
+            sc = self.columns[name] = TopicColumns(
                 cds, topic, dec.capacity, {key: "s0"}, [index], sent=dec.end, stable=dec.stable)
             self._pace()
             return cds, "s0"
@@ -378,7 +204,7 @@ class Feed:
     def _pace(self) -> None:
         """At most four flushes per bucket of the finest source shown (and at least one a second): a long
         window moves by a pixel every few seconds, and redrawing it faster shows nothing new."""
-        finest = min(sc.topic.decimator.width for sc in self.sources.values())
+        finest = min(sc.topic.decimator.width for sc in self.columns.values())
         self._processor.min_interval = max(self.flush_interval, min(1.0, finest / 4))
 
     def _in_window(self, topic: Topic) -> int:
@@ -397,14 +223,14 @@ class Feed:
             return
         if isinstance(item, SourceEvent):
             self._events.append(item)
-            if len(self._events) > settings.max_pending:
+            if len(self._events) > config.max_pending:
                 del self._events[0]
                 self.events_dropped += 1
         elif isinstance(item, Batch):
             if not len(item):
                 return
             for k in item.keys:
-                sc = self.sources.get(self.hub.topic_name(item.source, k))
+                sc = self.columns.get(self.hub.topic_name(item.source, k))
                 if sc is None or k not in sc.columns:
                     self._new_keys.append((item.source, k))
         self._dirty = True
@@ -430,10 +256,10 @@ class Feed:
             self._commit()
 
     def _held_back(self, now: float) -> bool:
-        if self.comm is not None or self.in_flight < settings.max_in_flight:
+        if self.comm is not None or self.in_flight < config.max_in_flight:
             return False  # a notebook's comm brought acknowledgements back late (a 5 s stall seen at start)
         if not self._acks_seen and self._unacked_since is not None \
-                and now - self._unacked_since > settings.ack_timeout:
+                and now - self._unacked_since > config.ack_timeout:
             self._unacked_since = now  # never acknowledged yet: one more flush per timeout, not a flood
             return False
         return True
@@ -442,7 +268,7 @@ class Feed:
         self._acks_seen = True
         self._acked = max(self._acked, min(int(new), self.ack.sent))
         self._unacked_since = None if self.in_flight == 0 else asyncio.get_running_loop().time()
-        if self._waiting_for_page and self.in_flight < settings.max_in_flight:
+        if self._waiting_for_page and self.in_flight < config.max_in_flight:
             self._waiting_for_page = False
             self._wake()
 
@@ -452,9 +278,9 @@ class Feed:
         if self.closed or doc is None:
             return
         if self.comm is not None:
-            _commit_over_comm(doc, self.comm, self.apply)
+            transport.commit_over_comm(doc, self.comm, self.apply)
         elif doc.session_context is not None:
-            _commit_to_session(doc, self.apply)
+            transport.commit_to_session(doc, self.apply)
         else:
             self.apply()
         if self._dirty:  # something arrived while this flush was waiting for its tick
@@ -467,7 +293,7 @@ class Feed:
         with self._frozen():  # one model-graph recompute for every series added, not one per list assignment
             changed = self._add_new_series() or bool(events)
         with validate(False):  # the feed builds every value itself: no property validation on the hot path
-            for sc in self.sources.values():
+            for sc in self.columns.values():
                 changed |= self._sync(sc)
         if not changed:
             return
@@ -486,15 +312,21 @@ class Feed:
     def _delivered(self) -> bool:
         """Whether flushes reach a page now (a connected websocket, an open comm)."""
         doc = self.doc
-        if self.comm is not None:
-            return bool(getattr(self.comm, "_comm", None))
-        return doc is not None and doc.session_context is not None and bool(_connections(doc))
+        delivered = transport.comm_open(self.comm) if self.comm is not None else \
+            doc is not None and bool(transport.connections(doc))
+        if delivered and not self._checked:
+            self._checked = True
+            gone = transport.missing(doc if self.comm is None else None, self.comm)
+            if gone:
+                log.warning("this Bokeh/Panel/Tornado lacks %s: backpressure or message framing may not work",
+                            ", ".join(gone))
+        return delivered
 
     def _add_new_series(self) -> bool:
         new, self._new_keys = self._new_keys, []
         added = False
         for source, key in dict.fromkeys(new):
-            sc = self.sources.get(self.hub.topic_name(source, key))
+            sc = self.columns.get(self.hub.topic_name(source, key))
             if (sc is not None and key in sc.columns) or key not in self.service.store:
                 continue
             wanted = [v for v in self.views if v.accepts(key)]
@@ -505,7 +337,7 @@ class Feed:
                 added = True
         return added
 
-    def _sync(self, sc: _SourceColumns) -> bool:
+    def _sync(self, sc: TopicColumns) -> bool:
         """Patch the provisional rows the viewer holds and stream the new ones; False if nothing changed."""
         topic = sc.topic
         topic.advance()
@@ -524,18 +356,18 @@ class Feed:
             at = slice(held - (sc.sent - lo), held)
             patches = {"time": [(at, times * 1000.0)]}
             patches.update({name: [(at, values[i])] for i, name in enumerate(sc.columns.values())})
-            data._patch(self.doc, sc.cds, patches)
+            transport.patch(self.doc, sc.cds, patches)
         if dec.end > sc.sent:
             keep = max(1, min(sc.rollover, self._in_window(topic)))
             times, values = topic.rows(max(sc.sent, dec.end - keep), dec.end, sc.series)
             new = {"time": times * 1000.0}
             new.update({name: values[i] for i, name in enumerate(sc.columns.values())})
-            data._stream(self.doc, sc.cds, new, keep)
+            transport.stream(self.doc, sc.cds, new, keep)
             self.rows_streamed += times.size
         sc.sent, sc.stable = dec.end, dec.stable
         return True
 
-    def _reset(self, sc: _SourceColumns) -> None:
+    def _reset(self, sc: TopicColumns) -> None:
         dec = sc.topic.decimator
         times, values = sc.topic.rows(dec.end - self._in_window(sc.topic), dec.end, sc.series)
         new = {"time": times * 1000.0}
@@ -554,7 +386,7 @@ class Feed:
         self.closed = True
         self._processor.cancel()
         self.hub.leave(self)
-        self.sources.clear()  # a document that outlives its session must not keep the topics alive
+        self.columns.clear()  # a document that outlives its session must not keep the topics alive
         self._events.clear()
         doc = self.doc
         if doc is not None and self._feeds.get(doc) is self:
@@ -562,65 +394,5 @@ class Feed:
         log.debug("feed closed (%d feeds left)", len(self.hub.feeds))
 
     def __repr__(self) -> str:
-        return (f"<Feed sources={list(self.sources)} views={len(self.views)} flushes={self.flushes} "
+        return (f"<Feed sources={list(self.columns)} views={len(self.views)} flushes={self.flushes} "
                 f"in_flight={self.in_flight} closed={self.closed}>")
-
-
-def _commit_to_session(doc: Document, work: Callable[[], None]) -> None:
-    """Apply ``work`` under a hold and send its events to each connection as one PATCH-DOC message.
-
-    Bokeh would send one message per event when the hold is released. When a connection is in the middle
-    of writing another message (its write lock is taken), the frames of two messages must not interleave:
-    then the events go out the ordinary way.
-    """
-    held = doc.callbacks.hold_value
-    if held:  # someone else holds the document: their release sends our events too
-        work()
-        return
-    doc.hold("combine")
-    try:
-        work()
-    finally:
-        connections = _connections(doc)
-        events = doc.callbacks._held_events
-        patches = [e for e in events if isinstance(e, DocumentPatchedEvent)]
-        if patches and connections and not any(_writing(c) for c in connections):
-            from panel.io.document import dispatch_tornado
-
-            doc.callbacks._held_events = [e for e in events if not isinstance(e, DocumentPatchedEvent)]
-            for connection in connections:
-                for future in dispatch_tornado(connection, events=patches):
-                    future.add_done_callback(_ignore_closed)
-        doc.unhold()
-
-
-def _connections(doc: Document) -> list[Any]:
-    session = getattr(doc.session_context, "_session", None)
-    return list(getattr(session, "_subscribed_connections", ()))
-
-
-def _writing(connection: Any) -> bool:
-    lock = getattr(getattr(connection, "_socket", None), "write_lock", None)
-    block = getattr(lock, "_block", None)
-    return block is not None and block._value == 0
-
-
-def _ignore_closed(future: Any) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.debug("a viewer's websocket closed while a patch was being sent: %s", future.exception())
-
-
-def _commit_over_comm(doc: Document, comm: Any, work: Callable[[], None]) -> None:
-    """Apply ``work`` under a hold and send every held event as one message over a notebook comm.
-
-    Until the frontend has opened the comm, events stay held in the document and go out, in order, with
-    the first message after it opens. (Panel's ``push`` would instead re-send each message 100 ms later,
-    and a later message could overtake the one that defines the models it refers to.)
-    """
-    from panel.io.notebook import push
-
-    if not doc.callbacks.hold_value:
-        doc.hold("combine")
-    work()
-    if getattr(comm, "_comm", None):
-        push(doc, comm)

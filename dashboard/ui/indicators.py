@@ -59,13 +59,13 @@ class StatCard(LiveComponent):
 class _CardView:
     """One viewer's card: a small HTML block whose every string is escaped here."""
 
-    def __init__(self, spec: StatCard, feed: Feed) -> None:
-        self.spec = spec
+    def __init__(self, component: StatCard, feed: Feed) -> None:
+        self.component = component
         self.key: SeriesKey | None = None
-        self.model = Div(text=self._html("no data", ""), height=spec.height, sizing_mode="stretch_width")
+        self.model = Div(text=self._html("no data", ""), height=component.height, sizing_mode="stretch_width")
 
     def _html(self, value: str, trend: str) -> str:
-        title = html.escape(self.spec.title or self.spec.metric)
+        title = html.escape(self.component.title or self.component.metric)
         return (f'<div class="dashboard-card" style="font-family:sans-serif;padding:4px 8px;'
                 f'border:1px solid #e3e3e3;border-radius:4px">'
                 f'<div style="font-size:13px;font-weight:bold">{title}</div>'
@@ -73,17 +73,17 @@ class _CardView:
                 f'<div class="trend" style="font-size:12px;color:#666">{html.escape(trend)}</div></div>')
 
     def accepts(self, key: SeriesKey) -> bool:
-        return self.key is None and self.spec.accepts(key)
+        return self.key is None and self.component.accepts(key)
 
-    def add_series(self, key: SeriesKey, source: ColumnDataSource, column: str) -> None:
+    def add_series(self, key: SeriesKey, cds: ColumnDataSource, column: str) -> None:
         self.key = key
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         if self.key is None:
             return
         store = feed.service.store
-        unit = self.spec.unit if self.spec.unit is not None else store.info(self.key).unit
-        _t, v = store.window(self.key, self.spec.trend_seconds)
+        unit = self.component.unit if self.component.unit is not None else store.info(self.key).unit
+        _t, v = store.window(self.key, self.component.trend_seconds)
         latest = _last_finite(v)
         self.value = format_value(latest, unit)
         self.trend = ""
@@ -92,7 +92,7 @@ class _CardView:
             if first is not None:
                 delta = latest - first
                 arrow = "▲" if delta > 0 else "▼" if delta < 0 else "■"
-                self.trend = f"{arrow} {format_value(abs(delta), unit)} in {self.spec.trend_seconds:g}s"
+                self.trend = f"{arrow} {format_value(abs(delta), unit)} in {self.component.trend_seconds:g}s"
         text = self._html(self.value, self.trend)
         if text != self.model.text:
             self.model.text = text

@@ -76,11 +76,11 @@ class TimeSeriesPlot(LiveComponent):
 class _PlotView:
     """One viewer's figure of a TimeSeriesPlot."""
 
-    def __init__(self, spec: TimeSeriesPlot, feed: Feed) -> None:
-        self.spec = spec
-        window_ms = (spec.window or feed.service.window) * 1000.0
+    def __init__(self, component: TimeSeriesPlot, feed: Feed) -> None:
+        self.component = component
+        window_ms = (component.window or feed.service.window) * 1000.0
         self.model = figure(
-            title=spec.title or spec.metric or "metrics", x_axis_type="datetime", height=spec.height,
+            title=component.title or component.metric or "metrics", x_axis_type="datetime", height=component.height,
             sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset",
             active_scroll=None, output_backend="canvas",
             # The browser computes these ranges; syncable=False keeps it from echoing every change back.
@@ -88,8 +88,8 @@ class _PlotView:
                                 syncable=False),
             y_range=DataRange1d(only_visible=True, range_padding=0.05, syncable=False),
         )
-        if spec.title is None:  # a name from a source: never read as TeX ($$...$$) or anything but text
-            self.model.title.text = PlainText(text=spec.metric or "metrics")
+        if component.title is None:  # a name from a source: never read as TeX ($$...$$) or anything but text
+            self.model.title.text = PlainText(text=component.metric or "metrics")
         self.model.toolbar.logo = None
         self.model.xaxis.axis_label = None
         self.hover = HoverTool(
@@ -110,35 +110,35 @@ class _PlotView:
         self.sources: set[str] = set()
         self._outages_checked = -1.0
         self.legend: Legend | None = None
-        if spec.show_legend:  # built up front: a legend added to a live plot has no view in a notebook
+        if component.show_legend:  # built up front: a legend added to a live plot has no view in a notebook
             self.legend = Legend(items=[], location="top_left", click_policy="hide", label_text_font_size="8pt",
                                  background_fill_alpha=0.6)
             self.model.add_layout(self.legend)
         self._unit_set = False
         self.count = 0
-        if spec.unit is not None:
-            self._set_unit(spec.unit)
+        if component.unit is not None:
+            self._set_unit(component.unit)
 
     def accepts(self, key: SeriesKey) -> bool:
-        return self.spec.accepts(key)
+        return self.component.accepts(key)
 
-    def add_series(self, key: SeriesKey, source: ColumnDataSource, column: str) -> None:
+    def add_series(self, key: SeriesKey, cds: ColumnDataSource, column: str) -> None:
         color = Category10_10[self.count % len(Category10_10)]
         # a bare renderer: figure.line() also builds selection, hover and muted glyphs this plot never uses
         # (about four models a line; a scrape that brings 200 series pays for each)
-        renderer = GlyphRenderer(data_source=source, glyph=Line(x="time", y=column, line_width=1, line_color=color),
+        renderer = GlyphRenderer(data_source=cds, glyph=Line(x="time", y=column, line_width=1, line_color=color),
                                  name=str(key))
         self.model.renderers.append(renderer)
         self.hover.renderers = [*self.hover.renderers, renderer]
-        store = self.spec.service.store
+        store = self.component.service.store
         if key in store:
             self.sources.add(store.source_of(key))
         if self.legend is not None:
-            label = series_label(key, self.spec.metric)
+            label = series_label(key, self.component.metric)
             self.legend.items = [*self.legend.items, LegendItem(label=label, renderers=[renderer])]
         self.count += 1
         if not self._unit_set:
-            self._set_unit(self.spec.unit or self.spec.service.store.info(key).unit)
+            self._set_unit(self.component.unit or self.component.service.store.info(key).unit)
 
     def _set_unit(self, unit: str) -> None:
         self._unit_set = True
@@ -152,7 +152,7 @@ class _PlotView:
         if not self.sources or (not events and now - self._outages_checked < 1.0):
             return
         self._outages_checked = now
-        x0, x1 = outages(feed.service, self.sources, self.spec.window or feed.service.window)
+        x0, x1 = outages(feed.service, self.sources, self.component.window or feed.service.window)
         old = self.outages.data
         if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
             self.outages.data = {"x0": x0, "x1": x1}

@@ -87,22 +87,22 @@ class SourceStatus(LiveComponent):
 class _StatusView:
     """One viewer's status table."""
 
-    def __init__(self, spec: SourceStatus) -> None:
-        self.spec = spec
-        self.model = Div(text=render_rows(spec.rows()), sizing_mode="stretch_width", min_height=spec.height)
+    def __init__(self, component: SourceStatus) -> None:
+        self.component = component
+        self.model = Div(text=render_rows(component.rows()), sizing_mode="stretch_width", min_height=component.height)
         self._last_refresh = time.monotonic()
 
     def accepts(self, key: SeriesKey) -> bool:
         return False
 
-    def add_series(self, key: SeriesKey, source: ColumnDataSource, column: str) -> None:
+    def add_series(self, key: SeriesKey, cds: ColumnDataSource, column: str) -> None:
         raise AssertionError("SourceStatus shows no series")
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         now = time.monotonic()
-        if not events and now - self._last_refresh < self.spec.refresh_seconds:
+        if not events and now - self._last_refresh < self.component.refresh_seconds:
             return
         self._last_refresh = now
-        text = render_rows(self.spec.rows())
+        text = render_rows(self.component.rows())
         if text != self.model.text:
             self.model.text = text

@@ -11,9 +11,9 @@ from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 from bokeh.models import ColumnDataSource, Div, GlyphRenderer, Line, Plot
 
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
+from dashboard.config import config
 from dashboard.service import MetricsService
 from dashboard.ui import Feed, MetricsDashboard, SourceStatus, StatCard, TimeSeriesPlot
-from dashboard.ui.feed import settings
 
 from ..support import ScriptedSource, async_poll
 
@@ -78,29 +78,26 @@ async def test_new_viewer_starts_from_the_store_then_streams_deltas(svc):
     assert stream.rollover == 6, "the viewer keeps the rows of the window"
 
 
-async def test_one_stream_per_source_per_flush_whatever_the_rate(svc):
-    settings.flush_interval = 0.2
-    try:
-        write(svc, 0.0, cpu=0, core0=0, core1=0)
-        plots = [TimeSeriesPlot(service=svc, metric="cpu_percent"),
-                 TimeSeriesPlot(service=svc, metric="cpu_core_percent")]
-        doc = Document()
-        roots = [p.__panel__().get_root(doc) for p in plots]
-        for r in roots:
-            doc.add_root(r)
-        log = EventLog(doc)
-        for i in range(200):  # one batch per row, far faster than the flush interval
-            write(svc, 1.0 + i, cpu=i, core0=i, core1=i)
-        feed = Feed.for_document(doc)
-        await async_poll(lambda: feed.rows_streamed == 200, timeout=5)
-        streams = log.streams()
-        assert len(streams) <= 2, f"{len(streams)} messages for 200 batches"
-        assert sources_of(roots[0]) == sources_of(roots[1]), "plots of one viewer share one source"
-        assert len(Feed.open_feeds()) == 1 and svc.publisher.subscriber_count == 1
-        (cds,) = sources_of(roots[0])
-        assert sorted(cds.data) == ["s0", "s1", "s2", "time"] and len(cds.data["time"]) == 201
-    finally:
-        settings.flush_interval = 0.05
+async def test_one_stream_per_source_per_flush_whatever_the_rate(svc, feed_config):
+    feed_config.flush_interval = 0.2
+    write(svc, 0.0, cpu=0, core0=0, core1=0)
+    plots = [TimeSeriesPlot(service=svc, metric="cpu_percent"),
+             TimeSeriesPlot(service=svc, metric="cpu_core_percent")]
+    doc = Document()
+    roots = [p.__panel__().get_root(doc) for p in plots]
+    for r in roots:
+        doc.add_root(r)
+    log = EventLog(doc)
+    for i in range(200):  # one batch per row, far faster than the flush interval
+        write(svc, 1.0 + i, cpu=i, core0=i, core1=i)
+    feed = Feed.for_document(doc)
+    await async_poll(lambda: feed.rows_streamed == 200, timeout=5)
+    streams = log.streams()
+    assert len(streams) <= 2, f"{len(streams)} messages for 200 batches"
+    assert sources_of(roots[0]) == sources_of(roots[1]), "plots of one viewer share one source"
+    assert len(Feed.open_feeds()) == 1 and svc.publisher.subscriber_count == 1
+    (cds,) = sources_of(roots[0])
+    assert sorted(cds.data) == ["s0", "s1", "s2", "time"] and len(cds.data["time"]) == 201
 
 
 async def test_a_series_that_appears_later_gets_a_column_and_a_line(svc):
@@ -139,8 +136,8 @@ async def test_gaps_reach_the_plot_as_nan(svc):
     svc._write(Batch.gap("sys", 2.0, [CPU]))
     write(svc, 3.0, cpu=3.0)
     feed = Feed.for_document(doc)
-    await async_poll(lambda: "sys" in feed.sources and len(feed.sources["sys"].cds.data["time"]) == 3)
-    np.testing.assert_array_equal(feed.sources["sys"].cds.data["s0"], [1.0, np.nan, 3.0])
+    await async_poll(lambda: "sys" in feed.columns and len(feed.columns["sys"].cds.data["time"]) == 3)
+    np.testing.assert_array_equal(feed.columns["sys"].cds.data["s0"], [1.0, np.nan, 3.0])
 
 
 async def test_the_viewer_keeps_the_window_and_no_more():
@@ -151,7 +148,7 @@ async def test_the_viewer_keeps_the_window_and_no_more():
         write(svc, float(i), cpu=float(i))
     doc.add_root(plot.__panel__().get_root(doc))
     feed = Feed.for_document(doc)
-    cds = feed.sources["sys"].cds
+    cds = feed.columns["sys"].cds
     assert list(cds.data["s0"]) == [float(i) for i in range(30, 50)], "starts with the window"
     for i in range(50, 200):
         write(svc, float(i), cpu=float(i))
@@ -206,7 +203,7 @@ async def test_dashboard_is_one_feed_with_one_source_per_metrics_source(svc):
     doc.add_root(dash.__panel__().get_root(doc))
     feed = Feed.for_document(doc)
     assert feed is not None and len(Feed.open_feeds()) == 1
-    assert list(feed.sources) == ["sys"] and svc.publisher.subscriber_count == 1
+    assert list(feed.columns) == ["sys"] and svc.publisher.subscriber_count == 1
     n_views = len(feed.views)
     assert n_views == len(dash.cards) + len(dash.plots) + 2  # the automatic plots and the status
     dash._layout._cleanup(doc.roots[0])
@@ -227,84 +224,75 @@ def fast_batch(t0: float, n: int, rate: float) -> Batch:
     return Batch("sys", (CPU, CORE0), t, np.vstack((np.sin(t * 7.0) * 50 + 50, t)), INFO)
 
 
-async def test_a_fast_source_reaches_the_viewer_decimated_with_exact_min_and_max():
+async def test_a_fast_source_reaches_the_viewer_decimated_with_exact_min_and_max(feed_config):
     from dashboard.metrics.decimate import buckets, minmax
 
     svc = MetricsService([ScriptedSource(name="sys", interval=0.01)], window=10, capacity=200_000)
-    settings.resolution = 100
-    try:
-        plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
-        doc = Document()
-        svc._write(fast_batch(1000.0, 10, 10_000))
-        doc.add_root(plot.__panel__().get_root(doc))
-        feed = Feed.for_document(doc)
-        log = EventLog(doc)
-        for i in range(1, 60):  # 6 s at 10 kHz, in 100 ms batches
-            svc._write(fast_batch(1000.0 + i * 0.1, 1000, 10_000))
-        t_raw, v_raw = svc.store.window(CPU)
-        await async_poll(lambda: feed.sources["sys"].cds.data["time"][-1] == t_raw[-1] * 1000.0, timeout=5)
-        sc = feed.sources["sys"]
-        assert len(sc.cds.data["time"]) <= 2 * 101 + 16, "about two rows per bucket, not one per sample"
-        assert sc.rollover == 2 * 100 + 16
-        out_t, out_v, _ = minmax(t_raw, v_raw[None, :], buckets(t_raw, 10 / 100))
-        held = len(sc.cds.data["time"])
-        np.testing.assert_array_equal(sc.cds.data["time"], out_t[-held:] * 1000.0)
-        np.testing.assert_array_equal(sc.cds.data["s0"], out_v[0, -held:])
-        sent = sum(len(e.data["time"]) for e in log.streams())
-        assert sent < 60_000 / 10, f"{sent} rows sent for 59,000 samples"
-    finally:
-        settings.resolution = 1200
+    feed_config.resolution = 100
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc = Document()
+    svc._write(fast_batch(1000.0, 10, 10_000))
+    doc.add_root(plot.__panel__().get_root(doc))
+    feed = Feed.for_document(doc)
+    log = EventLog(doc)
+    for i in range(1, 60):  # 6 s at 10 kHz, in 100 ms batches
+        svc._write(fast_batch(1000.0 + i * 0.1, 1000, 10_000))
+    t_raw, v_raw = svc.store.window(CPU)
+    await async_poll(lambda: feed.columns["sys"].cds.data["time"][-1] == t_raw[-1] * 1000.0, timeout=5)
+    sc = feed.columns["sys"]
+    assert len(sc.cds.data["time"]) <= 2 * 101 + 16, "about two rows per bucket, not one per sample"
+    assert sc.rollover == 2 * 100 + 16
+    out_t, out_v, _ = minmax(t_raw, v_raw[None, :], buckets(t_raw, 10 / 100))
+    held = len(sc.cds.data["time"])
+    np.testing.assert_array_equal(sc.cds.data["time"], out_t[-held:] * 1000.0)
+    np.testing.assert_array_equal(sc.cds.data["s0"], out_v[0, -held:])
+    sent = sum(len(e.data["time"]) for e in log.streams())
+    assert sent < 60_000 / 10, f"{sent} rows sent for 59,000 samples"
 
 
-async def test_a_page_that_does_not_acknowledge_gets_no_more_than_max_in_flight_then_the_latest(svc):
-    settings.flush_interval = 0.01
-    try:
-        plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
-        doc = Document()
-        write(svc, 0.0, cpu=0.0)
-        doc.add_root(plot.__panel__().get_root(doc))
-        (other,) = sources_of(plot.__panel__().get_root(Document()))  # a second viewer, never acknowledging
-        feed = Feed.for_document(doc)
-        feed._delivered = lambda: True  # as if a page were connected (a plain document reaches none)
-        write(svc, 1.0, cpu=1.0)
-        await async_poll(lambda: feed.flushes == 1)
-        feed.ack.painted = 1  # the page drew it
-        assert feed.in_flight == 0
-        for i in range(2, 40):
-            before = (feed.flushes, feed.held_back)
-            write(svc, float(i), cpu=float(i))
-            await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
-        assert feed.flushes == 1 + settings.max_in_flight, "sent while the page had not acknowledged"
-        assert feed.in_flight == settings.max_in_flight and feed.held_back == 38 - settings.max_in_flight
-        assert feed.sources["sys"].cds.data["s0"][-1] == 1.0 + settings.max_in_flight
-        await async_poll(lambda: other.data["s0"][-1] == 39.0, timeout=5, what="the other viewer, not held back")
-        feed.ack.painted = feed.ack.sent  # the page catches up: one flush brings it to the newest state
-        await async_poll(lambda: feed.sources["sys"].cds.data["s0"][-1] == 39.0, timeout=5)
-        assert feed.flushes == 2 + settings.max_in_flight
-    finally:
-        settings.flush_interval = 0.05
+async def test_a_page_that_does_not_acknowledge_gets_no_more_than_max_in_flight_then_the_latest(svc, feed_config):
+    feed_config.flush_interval = 0.01
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc = Document()
+    write(svc, 0.0, cpu=0.0)
+    doc.add_root(plot.__panel__().get_root(doc))
+    (other,) = sources_of(plot.__panel__().get_root(Document()))  # a second viewer, never acknowledging
+    feed = Feed.for_document(doc)
+    feed._delivered = lambda: True  # as if a page were connected (a plain document reaches none)
+    write(svc, 1.0, cpu=1.0)
+    await async_poll(lambda: feed.flushes == 1)
+    feed.ack.painted = 1  # the page drew it
+    assert feed.in_flight == 0
+    for i in range(2, 40):
+        before = (feed.flushes, feed.held_back)
+        write(svc, float(i), cpu=float(i))
+        await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
+    assert feed.flushes == 1 + config.max_in_flight, "sent while the page had not acknowledged"
+    assert feed.in_flight == config.max_in_flight and feed.held_back == 38 - config.max_in_flight
+    assert feed.columns["sys"].cds.data["s0"][-1] == 1.0 + config.max_in_flight
+    await async_poll(lambda: other.data["s0"][-1] == 39.0, timeout=5, what="the other viewer, not held back")
+    feed.ack.painted = feed.ack.sent  # the page catches up: one flush brings it to the newest state
+    await async_poll(lambda: feed.columns["sys"].cds.data["s0"][-1] == 39.0, timeout=5)
+    assert feed.flushes == 2 + config.max_in_flight
 
 
-async def test_a_viewer_that_never_acknowledges_gets_one_flush_per_timeout(svc):
-    settings.flush_interval, settings.ack_timeout = 0.01, 0.3
+async def test_a_viewer_that_never_acknowledges_gets_one_flush_per_timeout(svc, feed_config):
+    feed_config.flush_interval, feed_config.ack_timeout = 0.01, 0.3
     svc.window = 10.0  # fine buckets: the feed's pace is its flush interval
-    try:
-        plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
-        doc = Document()
-        write(svc, 0.0, cpu=0.0)
-        doc.add_root(plot.__panel__().get_root(doc))
-        feed = Feed.for_document(doc)
-        feed._delivered = lambda: True  # a page still rendering its first document: connected, no ack yet
-        i = 0
-        while feed.flushes < settings.max_in_flight + 2:
-            i += 1
-            before = (feed.flushes, feed.held_back)
-            write(svc, float(i), cpu=float(i))
-            await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
-        assert i > 10 and feed.held_back >= i - feed.flushes - 1, "held back between the timeouts"
-        assert feed.in_flight == settings.max_in_flight + 2
-    finally:
-        settings.flush_interval, settings.ack_timeout = 0.05, 5.0
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc = Document()
+    write(svc, 0.0, cpu=0.0)
+    doc.add_root(plot.__panel__().get_root(doc))
+    feed = Feed.for_document(doc)
+    feed._delivered = lambda: True  # a page still rendering its first document: connected, no ack yet
+    i = 0
+    while feed.flushes < config.max_in_flight + 2:
+        i += 1
+        before = (feed.flushes, feed.held_back)
+        write(svc, float(i), cpu=float(i))
+        await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
+    assert i > 10 and feed.held_back >= i - feed.flushes - 1, "held back between the timeouts"
+    assert feed.in_flight == config.max_in_flight + 2
 
 
 async def test_a_long_window_is_redrawn_at_most_four_times_per_bucket():
@@ -314,33 +302,30 @@ async def test_a_long_window_is_redrawn_at_most_four_times_per_bucket():
     write(svc, 0.0, cpu=0.0)
     doc.add_root(plot.__panel__().get_root(doc))
     feed = Feed.for_document(doc)
-    bucket = 3600 / settings.resolution
-    assert feed._processor.min_interval == min(1.0, bucket / 4) > settings.flush_interval
+    bucket = 3600 / config.resolution
+    assert feed._processor.min_interval == min(1.0, bucket / 4) > config.flush_interval
 
 
-async def test_at_most_one_flush_per_interval_whatever_the_rate(svc):
+async def test_at_most_one_flush_per_interval_whatever_the_rate(svc, feed_config):
     import time
 
-    settings.flush_interval = 0.1
-    try:
-        plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
-        doc = Document()
-        write(svc, 0.0, cpu=0.0)
-        doc.add_root(plot.__panel__().get_root(doc))
-        feed = Feed.for_document(doc)
-        log = EventLog(doc)
-        start = time.monotonic()
-        i = 0
-        while time.monotonic() - start < 1.0:  # a batch every time the loop is free, for one second
-            i += 1
-            write(svc, float(i), cpu=float(i))
-            await asyncio.sleep(0)
-        await async_poll(lambda: feed.sources["sys"].cds.data["s0"][-1] == float(i), timeout=5)
-        elapsed = time.monotonic() - start
-        assert i > 500, "the offered rate is far above one batch per flush"
-        assert len(log.updates()) == feed.flushes <= elapsed / 0.1 + 1
-    finally:
-        settings.flush_interval = 0.05
+    feed_config.flush_interval = 0.1
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc = Document()
+    write(svc, 0.0, cpu=0.0)
+    doc.add_root(plot.__panel__().get_root(doc))
+    feed = Feed.for_document(doc)
+    log = EventLog(doc)
+    start = time.monotonic()
+    i = 0
+    while time.monotonic() - start < 1.0:  # a batch every time the loop is free, for one second
+        i += 1
+        write(svc, float(i), cpu=float(i))
+        await asyncio.sleep(0)
+    await async_poll(lambda: feed.columns["sys"].cds.data["s0"][-1] == float(i), timeout=5)
+    elapsed = time.monotonic() - start
+    assert i > 500, "the offered rate is far above one batch per flush"
+    assert len(log.updates()) == feed.flushes <= elapsed / 0.1 + 1
 
 
 async def test_many_series_at_once_cost_one_model_graph_recompute(svc, monkeypatch):

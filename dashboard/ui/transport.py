@@ -1,0 +1,187 @@
+"""How a flush reaches a viewer, and how the viewer says it has drawn it.
+
+* A served page: the flush's document events go to each of the session's websocket connections as one
+  PATCH-DOC message (:func:`commit_to_session`), never interleaved with a message that connection is
+  already writing.
+* A notebook cell: the flush goes out as one message over the cell's comm (:func:`commit_over_comm`).
+* Either way the flush bumps a :class:`FrameAck` counter, which the page sets back after the animation
+  frame that drew it: the feed's backpressure.
+* Columns change through Bokeh's unvalidated ``_stream`` and ``_patch`` (:func:`stream`, :func:`patch`):
+  the feed builds every value itself.
+
+This is the only module of the project that reads private attributes of Bokeh, Panel, Tornado or
+pyviz_comms. Each is listed in :data:`PRIVATE`; :func:`missing` looks every one of them up on a live
+document, and a test runs it against a real server session and a real comm, so an upgrade that renames
+one fails a test instead of silently turning backpressure off or interleaving two messages' frames.
+A feed also runs :func:`missing` on its first connected flush and logs a warning naming what is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bokeh.core.properties import Int
+from bokeh.document import Document
+from bokeh.document.events import DocumentPatchedEvent
+from bokeh.model import DataModel
+from bokeh.models import ColumnDataSource, CustomJS
+
+log = logging.getLogger("dashboard.transport")
+
+#: Every private name this module reads: ``owner.attribute``, as looked up by :func:`missing`.
+PRIVATE = (
+    "BokehSessionContext._session",  # the document's server session
+    "ServerSession._subscribed_connections",  # its websocket connections
+    "ServerConnection._socket",  # a connection's WSHandler (whose write_lock is public)
+    "tornado.locks.Lock._block",  # the write lock's semaphore
+    "tornado.locks.Semaphore._value",  # 0 while a message is being written
+    "DocumentCallbackManager._held_events",  # the events of a held document
+    "PropertyValueColumnData._stream",  # stream without validation
+    "PropertyValueColumnData._patch",  # patch without validation
+    "pyviz_comms.Comm._comm",  # the notebook comm, None until the frontend opens it
+    "panel Viewable._models",  # a pane's models per root (LivePane registers the views it builds)
+)
+
+
+class FrameAck(DataModel):
+    """Per document: ``sent`` counts flushes, the page sets ``painted`` after the frame that drew one."""
+
+    sent = Int(default=0, help="Flushes sent to this document.")
+    painted = Int(default=0, help="The last flush the page has drawn.")
+
+
+_ACK_JS = """
+const ack = cb_obj
+requestAnimationFrame(() => setTimeout(() => { ack.painted = ack.sent }, 0))
+"""
+
+
+def frame_ack() -> FrameAck:
+    """A new acknowledgement counter whose page side answers after the next animation frame."""
+    ack = FrameAck()
+    ack.js_on_change("sent", CustomJS(code=_ACK_JS))
+    return ack
+
+
+# -- the private lookups, one function each --------------------------------------------------------------
+def connections(doc: Document) -> list[Any]:
+    """The websocket connections of a served document (none for a notebook's or a plain document)."""
+    if doc.session_context is None:
+        return []
+    session = doc.session_context._session
+    return [] if session is None else list(session._subscribed_connections)
+
+
+def writing(connection: Any) -> bool:
+    """Whether ``connection`` is in the middle of writing a message (its write lock is taken)."""
+    return connection._socket.write_lock._block._value == 0
+
+
+def comm_open(comm: Any) -> bool:
+    """Whether the frontend has opened a notebook comm."""
+    return bool(comm._comm)
+
+
+def stream(doc: Document, cds: ColumnDataSource, new: dict[str, Any], rollover: int) -> None:
+    """Append ``new`` to ``cds`` keeping ``rollover`` rows, without property validation."""
+    cds.data._stream(doc, cds, new, rollover)
+
+
+def patch(doc: Document, cds: ColumnDataSource, patches: dict[str, list[tuple[slice, Any]]]) -> None:
+    """Overwrite rows of ``cds`` in place, without property validation."""
+    cds.data._patch(doc, cds, patches)
+
+
+def register_model(pane: Any, ref: str, model: Any, parent: Any) -> None:
+    """Record a model a pane built for the root ``ref`` (Panel updates and cleans up what it records)."""
+    pane._models[ref] = (model, parent)
+
+
+def missing(doc: Document | None = None, comm: Any = None) -> list[str]:
+    """The entries of :data:`PRIVATE` that cannot be found: the class-level ones always, and through a
+    served ``doc`` with a connected page and an opened ``comm`` the instance-level ones too."""
+    import panel as pn
+    from bokeh.core.property.wrappers import PropertyValueColumnData
+    from bokeh.document.callbacks import DocumentCallbackManager
+    from tornado.locks import Lock
+
+    gone = [name for owner, attr, name in (
+        (PropertyValueColumnData, "_stream", PRIVATE[6]), (PropertyValueColumnData, "_patch", PRIVATE[7]),
+    ) if not callable(getattr(owner, attr, None))]
+    if not hasattr(DocumentCallbackManager(Document()), "_held_events"):
+        gone.append(PRIVATE[5])
+    lock = Lock()
+    if not hasattr(lock, "_block"):
+        gone.append(PRIVATE[3])
+    elif not hasattr(lock._block, "_value"):
+        gone.append(PRIVATE[4])
+    if not isinstance(getattr(pn.Spacer(), "_models", None), dict):
+        gone.append(PRIVATE[9])
+    if doc is not None:
+        gone += _session_chain_missing(doc)
+    if comm is not None and not hasattr(comm, "_comm"):
+        gone.append(PRIVATE[8])
+    return gone
+
+
+def _session_chain_missing(doc: Document) -> list[str]:
+    context = doc.session_context
+    if not hasattr(context, "_session"):
+        return [PRIVATE[0]]
+    if not hasattr(context._session, "_subscribed_connections"):
+        return [PRIVATE[1]]
+    conns = list(context._session._subscribed_connections)
+    if conns and not hasattr(conns[0], "_socket"):
+        return [PRIVATE[2]]
+    return []
+
+
+# -- delivery -------------------------------------------------------------------------------------------
+def commit_to_session(doc: Document, work: Callable[[], None]) -> None:
+    """Apply ``work`` under a hold and send its events to each connection as one PATCH-DOC message.
+
+    Bokeh would send one message per event when the hold is released. When a connection is in the middle
+    of writing another message (its write lock is taken), the frames of two messages must not interleave:
+    then the events go out the ordinary way.
+    """
+    if doc.callbacks.hold_value:  # someone else holds the document: their release sends our events too
+        work()
+        return
+    doc.hold("combine")
+    try:
+        work()
+    finally:
+        targets = connections(doc)
+        events = doc.callbacks._held_events
+        patches = [e for e in events if isinstance(e, DocumentPatchedEvent)]
+        if patches and targets and not any(writing(c) for c in targets):
+            from panel.io.document import dispatch_tornado
+
+            doc.callbacks._held_events = [e for e in events if not isinstance(e, DocumentPatchedEvent)]
+            for connection in targets:
+                for future in dispatch_tornado(connection, events=patches):
+                    future.add_done_callback(_ignore_closed)
+        doc.unhold()
+
+
+def _ignore_closed(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.debug("a viewer's websocket closed while a patch was being sent: %s", future.exception())
+
+
+def commit_over_comm(doc: Document, comm: Any, work: Callable[[], None]) -> None:
+    """Apply ``work`` under a hold and send every held event as one message over a notebook comm.
+
+    Until the frontend has opened the comm, events stay held in the document and go out, in order, with
+    the first message after it opens. (Panel's ``push`` would instead re-send each message 100 ms later,
+    and a later message could overtake the one that defines the models it refers to.)
+    """
+    from panel.io.notebook import push
+
+    if not doc.callbacks.hold_value:
+        doc.hold("combine")
+    work()
+    if comm_open(comm):
+        push(doc, comm)
