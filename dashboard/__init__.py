@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .config import Config, config
 from .core import (
     BatchProcessor,
     CircuitBreaker,
@@ -31,7 +32,6 @@ from .core import (
     TTLCache,
     retry,
 )
-from .config import Config, config
 from .errors import DataError, ParseError, SourceUnavailable
 from .metrics import Batch, SeriesInfo, SeriesKey, Store
 from .service import MetricsService, SourceEvent

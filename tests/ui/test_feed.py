@@ -10,8 +10,8 @@ from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 from bokeh.models import ColumnDataSource, Div, GlyphRenderer, Line, Plot
 
-from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
 from dashboard.config import config
+from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
 from dashboard.service import MetricsService
 from dashboard.ui import Feed, MetricsDashboard, SourceStatus, StatCard, TimeSeriesPlot
 
