@@ -46,7 +46,7 @@ def spec_app(spec: Spec) -> tuple[MetricsService, Callable[[], Any]]:
 
     def app() -> Any:
         service.start()
-        return spec.layout(service)
+        return MetricsDashboard.from_spec(spec, service)
 
     return service, app
 

@@ -1,4 +1,4 @@
-"""A dashboard from a YAML spec: sources with their params, and panels with the metrics they show.
+"""A dashboard described in YAML: sources with their params, and panels with the metrics they show.
 
 ::
 
@@ -6,7 +6,7 @@
     window: 600            # seconds of history in view
     system: true           # this machine's source and its default panels (default: true)
     sources:
-      - type: prometheus   # system, synthetic, prometheus, promql, push, replay, gpu
+      - type: prometheus   # see dashboard.sources.source_types()
         name: app
         urls: [http://127.0.0.1:8000/metrics]
         include: ["app_*", "process_*"]
@@ -18,16 +18,18 @@
       - metric: loss
         type: stat          # plot (default) or stat
 
-``load_spec(path)`` reads and checks a spec without starting anything; every problem is reported at
-once, each with its file, line, field and what was expected (``spec.yaml:7: sources[0].interval:
-expected a number >= 0.05, got 'fast'``). ``Spec.service()`` builds the sources; ``Spec.layout(service)``
-the Panel layout (imported only then: this module does not import panel or bokeh). The same spec loads in
-a notebook: ``load_spec("spec.yaml").layout()``.
+A spec is data. ``load_spec(path)`` reads and checks one without starting anything; every problem is
+reported at once, each with its file, line, field and what was expected (``spec.yaml:7:
+sources[0].interval: expected a number from 0.05 to 3,600, got 'fast'``). Each check comes from the params
+of the class the field configures: a source's params (by its registered ``type``), the service's
+(``window``), :class:`~dashboard.options.DashboardOptions` (``title``, ``columns``, ``system``) and each
+panel type's options (:data:`~dashboard.options.PANEL_TYPES`). ``Spec.service()`` builds the sources; the
+UI builds the layout (``MetricsDashboard.from_spec(spec)``). This module imports neither panel, bokeh nor
+anything of ``dashboard.ui``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,15 +39,15 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from . import service as _service  # noqa: F401  (registers the source types)
-from .core.lifecycle import ServiceRegistry
-from .sources.base import Source
+from .options import PANEL_TYPES, DashboardOptions
+from .service import MetricsService, default_sources
+from .sources import Source, source_types
+from .sources.gpu import gpu_status
 
-TOP_LEVEL = {"title": str, "window": (int, float), "system": bool, "sources": list, "panels": list,
-             "columns": int}
-PANEL_FIELDS = {"metric": str, "title": str, "labels": dict, "unit": str, "window": (int, float), "type": str,
-                "height": int}
-PANEL_TYPES = ("plot", "stat")
+#: What the top level of a spec configures: each field and the class whose param checks it.
+TOP_LEVEL: dict[str, type[param.Parameterized] | None] = {
+    "title": DashboardOptions, "window": MetricsService, "system": DashboardOptions,
+    "columns": DashboardOptions, "sources": None, "panels": None}
 #: Params of a source that a spec may not set (they report state).
 _STATUS = {"state", "running", "error", "connection", "reason", "last_success", "last_error", "collections",
            "failures", "data_errors", "health", "dropped_series", "dropped_rows", "accepted", "overflow"}
@@ -81,35 +83,24 @@ class Spec:
     path: str
     title: str = "dashboard"
     window: float | None = None
-    system: bool = True
-    columns: int = 2
+    system: bool = DashboardOptions.param.system.default
+    columns: int = DashboardOptions.param.columns.default
     sources: list[SourceSpec] = field(default_factory=list)
     panels: list[PanelSpec] = field(default_factory=list)
 
     def build_sources(self) -> list[Source]:
         """Fresh source objects for this spec (nothing is opened yet)."""
-        registry = ServiceRegistry.default()
         out: list[Source] = []
         if self.system and not any(s.type == "system" for s in self.sources):
-            from .service import default_sources
-
             out.extend(default_sources())
-        for s in self.sources:
-            out.append(registry.build(s.type, **s.params))  # type: ignore[arg-type]
+        kinds = source_types()
+        out += [kinds[s.type](**s.params) for s in self.sources]
         return out
 
-    def service(self) -> Any:
+    def service(self) -> MetricsService:
         """A :class:`~dashboard.service.MetricsService` with this spec's sources (not started)."""
-        from .service import MetricsService
-
         params = {} if self.window is None else {"window": float(self.window)}
         return MetricsService(self.build_sources(), **params)
-
-    def layout(self, service: Any = None) -> Any:
-        """The Panel layout of this spec for ``service`` (a new one from the spec by default)."""
-        from .ui.layout import MetricsDashboard
-
-        return MetricsDashboard.from_spec(self, service if service is not None else self.service())
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -165,6 +156,25 @@ class _Checker:
             out[key] = (key_node, value_node)
         return out
 
+    def params(self, fields: dict[str, tuple[Node, Node]], allowed: dict[str, param.Parameter], where: str,
+               owner: str) -> dict[str, Any] | None:
+        """The values of ``fields``, each checked against its param in ``allowed``; None if any is wrong."""
+        out, ok = {}, True
+        for name, (key_node, node) in fields.items():
+            if name not in allowed:
+                self.fail(key_node, f"{where}.{name}",
+                          f"unknown field for {owner}; expected one of {', '.join(sorted(allowed))}")
+                ok = False
+                continue
+            value = self.value(node)
+            problem = _param_problem(allowed[name], value)
+            if problem:
+                self.fail(node, f"{where}.{name}", problem)
+                ok = False
+            else:
+                out[name] = value
+        return out if ok else None
+
     def spec(self, root: Node | None) -> Spec:
         spec = Spec(self.path)
         if root is None:
@@ -173,22 +183,16 @@ class _Checker:
         if fields is None:
             return spec
         for name, (key_node, node) in fields.items():
-            if name not in TOP_LEVEL:
+            owner = TOP_LEVEL.get(name, ...)
+            if owner is ...:
                 self.fail(key_node, name, f"unknown field; expected one of {', '.join(TOP_LEVEL)}")
-                continue
-            if name in ("sources", "panels"):
-                continue
-            value = self.value(node)
-            if not _is(value, TOP_LEVEL[name]):
-                self.fail(node, name, f"expected {_type_name(TOP_LEVEL[name])}, got {value!r}")
-                continue
-            if name == "window" and not (1 <= value <= 7 * 86400):
-                self.fail(node, name, f"expected seconds between 1 and 604800, got {value!r}")
-                continue
-            if name == "columns" and not 1 <= value <= 6:
-                self.fail(node, name, f"expected 1 to 6, got {value!r}")
-                continue
-            setattr(spec, name, value)
+            elif owner is not None:
+                value = self.value(node)
+                problem = _param_problem(owner.param[name], value)
+                if problem:
+                    self.fail(node, name, problem)
+                else:
+                    setattr(spec, name, value)
         if "sources" in fields:
             spec.sources = self.sources(fields["sources"][1])
         if "panels" in fields:
@@ -199,7 +203,7 @@ class _Checker:
         if not isinstance(node, SequenceNode):
             self.fail(node, "sources", f"expected a list of sources, got {_kind(node)}")
             return []
-        registry = ServiceRegistry.default()
+        kinds = source_types()
         out, names = [], set()
         for i, item in enumerate(node.value):
             where = f"sources[{i}]"
@@ -207,56 +211,29 @@ class _Checker:
             if fields is None:
                 continue
             if "type" not in fields:
-                self.fail(item, f"{where}.type", f"missing; expected one of {', '.join(_types(registry))}")
+                self.fail(item, f"{where}.type", f"missing; expected one of {', '.join(kinds)}")
                 continue
             kind = self.value(fields["type"][1])
-            if kind not in _types(registry):
-                self.fail(fields["type"][1], f"{where}.type",
-                          f"expected one of {', '.join(_types(registry))}, got {kind!r}")
+            if kind not in kinds:
+                self.fail(fields["type"][1], f"{where}.type", f"expected one of {', '.join(kinds)}, got {kind!r}")
                 continue
-            params = self.source_params(registry.factory(kind), fields, where)
+            cls = kinds[kind]
+            params = self.params({k: v for k, v in fields.items() if k != "type"}, _settable(cls, named=True),
+                                 where, cls.__name__)
             given = self.value(fields["name"][1]) if "name" in fields else None
-            name = given if isinstance(given, str) else _default_name(registry.factory(kind))
+            name = given if isinstance(given, str) else cls.type
             if name in names:
                 self.fail(fields["name"][0] if "name" in fields else item, f"{where}.name",
                           f"{name!r} is already the name of another source")
             names.add(name)
             if params is None:
                 continue
-            if kind == "gpu":
-                self.gpu_check(item, where)
+            if kind == "gpu" and (reason := gpu_status()) is not None:
+                self.fail(item, where, f"a GPU source cannot run here: {reason}")
             if kind == "replay" and params.get("path") and not Path(params["path"]).expanduser().is_absolute():
                 params["path"] = str(Path(self.path).parent / params["path"])  # relative to the spec
             out.append(SourceSpec(kind, params, item.start_mark.line + 1))
         return out
-
-    def source_params(self, cls: type, fields: dict[str, tuple[Node, Node]], where: str) -> dict | None:
-        allowed = {n: p for n, p in cls.param.objects("existing").items()
-                   if n == "name" or (n not in _STATUS and not p.constant and not p.readonly)}
-        params, ok = {}, True
-        for name, (key_node, node) in fields.items():
-            if name == "type":
-                continue
-            if name not in allowed:
-                self.fail(key_node, f"{where}.{name}",
-                          f"unknown field for {cls.__name__}; expected one of {', '.join(sorted(allowed))}")
-                ok = False
-                continue
-            value = self.value(node)
-            problem = _param_problem(allowed[name], value)
-            if problem:
-                self.fail(node, f"{where}.{name}", problem)
-                ok = False
-                continue
-            params[name] = value
-        return params if ok else None
-
-    def gpu_check(self, node: Node, where: str) -> None:
-        from .sources.gpu import gpu_status
-
-        reason = gpu_status()
-        if reason is not None:
-            self.fail(node, where, f"a GPU source cannot run here: {reason}")
 
     def panels(self, node: Node) -> list[PanelSpec]:
         if not isinstance(node, SequenceNode):
@@ -273,62 +250,51 @@ class _Checker:
                     self.fail(item, where, f"expected a metric name or a mapping, got {value!r}")
                 continue
             fields = self.mapping(item, where)
-            if fields is None:
-                continue
-            panel = self.panel(item, fields, where)
+            panel = self.panel(item, fields, where) if fields is not None else None
             if panel is not None:
                 out.append(panel)
         return out
 
     def panel(self, item: Node, fields: dict[str, tuple[Node, Node]], where: str) -> PanelSpec | None:
-        options, ok = {}, True
-        for name, (key_node, node) in fields.items():
-            if name not in PANEL_FIELDS:
-                self.fail(key_node, f"{where}.{name}", f"unknown field; expected one of {', '.join(PANEL_FIELDS)}")
-                ok = False
-                continue
-            value = self.value(node)
-            expected = PANEL_FIELDS[name]
-            if not _is(value, expected) or (name == "metric" and not value):
-                self.fail(node, f"{where}.{name}", f"expected {_type_name(expected)}, got {value!r}")
-                ok = False
-            elif name == "type" and value not in PANEL_TYPES:
-                self.fail(node, f"{where}.type", f"expected one of {', '.join(PANEL_TYPES)}, got {value!r}")
-                ok = False
-            elif name == "labels" and not all(isinstance(k, str) and isinstance(v, (str, int, float))
-                                              for k, v in value.items()):
-                self.fail(node, f"{where}.labels", "expected a mapping of label name: value")
-                ok = False
-            elif name in ("window", "height") and not (value > 0 and math.isfinite(value)):
-                self.fail(node, f"{where}.{name}", f"expected a positive number, got {value!r}")
-                ok = False
+        kind = self.value(fields["type"][1]) if "type" in fields else "plot"
+        if kind not in PANEL_TYPES:
+            self.fail(fields["type"][1], f"{where}.type", f"expected one of {', '.join(PANEL_TYPES)}, got {kind!r}")
+            return None
+        cls = PANEL_TYPES[kind]
+        options = self.params({k: v for k, v in fields.items() if k != "type"}, _settable(cls), where,
+                              f"a {kind} panel")
+        if options is not None and "labels" in options:
+            labels = options["labels"]
+            if not all(isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in labels.items()):
+                self.fail(fields["labels"][1], f"{where}.labels", "expected a mapping of label name: value")
+                options = None
             else:
-                options[name] = value
-        if "metric" not in fields:
-            self.fail(item, f"{where}.metric", "missing; expected the metric name the panel shows")
+                options["labels"] = {k: str(v) for k, v in labels.items()}
+        metric = self.value(fields["metric"][1]) if "metric" in fields else None
+        if not isinstance(metric, str) or not metric:
+            if "metric" not in fields:
+                self.fail(item, f"{where}.metric", "missing; expected the metric name the panel shows")
+            elif options is not None:
+                self.fail(fields["metric"][1], f"{where}.metric", f"expected a metric name, got {metric!r}")
             return None
-        if not ok:
+        if options is None:
             return None
-        metric = options.pop("metric")
-        kind = options.pop("type", "plot")
-        if "labels" in options:
-            options["labels"] = {k: str(v) for k, v in options["labels"].items()}
+        options.pop("metric")
         return PanelSpec(metric, item.start_mark.line + 1, kind, options)
 
 
-def _types(registry: ServiceRegistry) -> list[str]:
-    return [n for n in registry.names() if n != "metrics"]
-
-
-def _default_name(cls: type) -> str:
-    try:
-        return cls().name
-    except Exception:
-        return cls.__name__
+def _settable(cls: type[param.Parameterized], named: bool = False) -> dict[str, param.Parameter]:
+    """The params of ``cls`` that a spec may set: not constant or read-only, not status, not an object
+    (a spec holds data); ``name`` only when ``named``."""
+    return {n: p for n, p in cls.param.objects("existing").items()
+            if (n == "name" and named) or (n != "name" and n not in _STATUS and not p.constant and not p.readonly
+                                           and (isinstance(p, param.Dict) or not isinstance(p, param.ClassSelector)))}
 
 
 def _param_problem(p: param.Parameter, value: Any) -> str | None:
     """What is wrong with ``value`` for param ``p`` (None when it is fine), in the user's terms."""
+    if isinstance(value, bool) and isinstance(p, param.Number):
+        return f"{_expected(p)}, got {value!r}"  # YAML's yes/no: never a number here
     try:
         p._validate(value)
     except (ValueError, TypeError) as exc:
@@ -363,19 +329,6 @@ def _expected(p: param.Parameter) -> str:
 
 def _num(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
-
-
-def _is(value: Any, expected: Any) -> bool:
-    if isinstance(value, bool) and expected is not bool:
-        return False
-    return isinstance(value, expected)
-
-
-def _type_name(expected: Any) -> str:
-    names = {str: "a string", bool: "true or false", list: "a list", dict: "a mapping", int: "an integer"}
-    if isinstance(expected, tuple):
-        return "a number"
-    return names.get(expected, expected.__name__)
 
 
 def _kind(node: Node | None) -> str:

@@ -68,7 +68,7 @@ def test_numeric_params_have_bounds():
 def test_the_param_checks_see_the_params():
     names = {name for name, _ in own_params()}
     assert {"MetricsService.window", "Source.interval", "Config.flush_interval",
-            "TimeSeriesPlot.metric", "RetryPolicy.cap"} <= names
+            "PlotOptions.metric", "RetryPolicy.cap"} <= names
 
 
 def test_all_is_complete_and_importable():

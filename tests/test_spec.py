@@ -11,6 +11,7 @@ import pytest
 from dashboard.errors import SourceUnavailable  # noqa: F401  (re-exported for specs)
 from dashboard.sources.gpu import gpu_status
 from dashboard.spec import SpecError, load_spec, parse_spec
+from dashboard.ui import MetricsDashboard
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -45,8 +46,8 @@ def test_every_problem_is_named_with_line_field_and_expectation():
         parse_spec(BAD, "spec.yaml")
     problems = info.value.problems
     assert problems == [
-        "spec.yaml:2: window: expected seconds between 1 and 604800, got 0",
-        "spec.yaml:3: colour: unknown field; expected one of title, window, system, sources, panels, columns",
+        "spec.yaml:2: window: expected a number from 1 to 604,800, got 0",
+        "spec.yaml:3: colour: unknown field; expected one of title, window, system, columns, sources, panels",
         "spec.yaml:6: sources[0].urls: expected a list of str, got 'http://127.0.0.1:8000/metrics'",
         "spec.yaml:7: sources[0].interval: expected a number from 0.05 to 3,600, got 'fast'",
         "spec.yaml:8: sources[1].type: expected one of gpu, prometheus, promql, push, replay, synthetic, system, "
@@ -80,7 +81,7 @@ def test_examples_load_and_build(path):
         return
     spec = load_spec(path)
     service = spec.service()
-    layout = spec.layout(service)
+    layout = MetricsDashboard.from_spec(spec, service)
     names = {p.metric for p in spec.panels}
     shown = {getattr(p, "metric", None) for p in [*layout.cards, *layout.plots]}
     assert names <= shown
@@ -110,3 +111,92 @@ def test_validate_command(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "dashboard", "validate", str(tmp_path / "nope.yaml")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def wrong_value(p):
+    """A value that param ``p`` refuses, and the words the message must use for what was expected."""
+    import param
+
+    if isinstance(p, param.Boolean):
+        return "maybe", "expected true or false"
+    if isinstance(p, param.Number):
+        low, high = p.bounds
+        kind = "an integer" if isinstance(p, param.Integer) else "a number"
+        return (low - 1 if low is not None else high + 1), f"expected {kind}"
+    if isinstance(p, param.Selector):
+        return "no-such-choice", "expected one of"
+    if isinstance(p, param.List):
+        return "not a list", "expected a list"
+    if isinstance(p, param.Dict):
+        return ["not", "a", "mapping"], "expected a mapping"
+    if isinstance(p, param.String):
+        return 12345, "expected a string"
+    raise AssertionError(f"no wrong value known for {type(p).__name__} {p.name}: teach this test one")
+
+
+def configurable_fields():
+    """(where the field goes, class, field name, Parameter) for every field a spec can set, from the params
+    of the class it configures."""
+    import param
+
+    from dashboard.options import PANEL_TYPES, DashboardOptions
+    from dashboard.service import MetricsService
+    from dashboard.sources import source_types
+
+    status = {"state", "running", "error", "connection", "reason", "last_success", "last_error", "collections",
+              "failures", "data_errors", "health", "dropped_series", "dropped_rows", "accepted", "overflow"}
+
+    def settable(cls):
+        return {n: p for n, p in cls.param.objects("existing").items()
+                if n != "name" and n not in status and not p.constant and not p.readonly
+                and (isinstance(p, param.Dict) or not isinstance(p, param.ClassSelector))}
+
+    for name in ("title", "columns", "system"):
+        yield "top", "dashboard", name, DashboardOptions.param[name]
+    yield "top", "service", "window", MetricsService.param.window
+    for kind, cls in source_types().items():
+        for name, p in settable(cls).items():
+            yield "source", kind, name, p
+    for kind, cls in PANEL_TYPES.items():
+        for name, p in settable(cls).items():
+            yield "panel", kind, name, p
+
+
+FIELDS = list(configurable_fields())
+
+
+def test_the_fields_cover_every_class():
+    kinds = {(place, kind) for place, kind, _, _ in FIELDS}
+    assert {("source", "system"), ("source", "prometheus"), ("source", "replay"), ("panel", "plot"),
+            ("panel", "stat"), ("top", "dashboard"), ("top", "service")} <= kinds
+    assert len(FIELDS) >= 55
+
+
+@pytest.mark.parametrize(("place", "kind", "name", "p"), FIELDS, ids=[f"{k}.{n}" for _, k, n, _ in FIELDS])
+def test_one_wrong_value_per_field_is_named_with_its_line(place, kind, name, p):
+    import yaml
+
+    value, expected = wrong_value(p)
+    given = yaml.safe_dump({name: value}, default_flow_style=True)[1:-2]  # "field: value" on one line
+    if place == "top":
+        text, where, line = f"columns: 3\n{given}\n" if name != "columns" else f"title: t\n{given}\n", name, 2
+    elif place == "source":
+        text, where, line = f"sources:\n  - type: {kind}\n    {given}\n", f"sources[0].{name}", 3
+    else:
+        metric = "    metric: m\n" if name != "metric" else "    title: t\n"
+        text, where, line = f"panels:\n  - type: {kind}\n{metric}    {given}\n", f"panels[0].{name}", 4
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, "s.yaml")
+    assert info.value.problems == [f"s.yaml:{line}: {where}: {info.value.problems[0].split(': ', 2)[2]}"]
+    assert info.value.problems[0].startswith(f"s.yaml:{line}: {where}: {expected}")
+    assert info.value.problems[0].endswith(f"got {value!r}")
+
+
+def test_a_panel_too_short_fails_validate_naming_its_line(tmp_path):
+    """The spec passed `dashboard validate` and then failed in the layout with no file or line."""
+    path = tmp_path / "short.yaml"
+    path.write_text("panels:\n  - metric: cpu_percent\n    height: 10\n")
+    run = subprocess.run([sys.executable, "-m", "dashboard", "validate", str(path)], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 1
+    assert run.stderr.strip() == f"{path}:3: panels[0].height: expected an integer from 60 to 4,000, got 10"

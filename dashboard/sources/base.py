@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import param
@@ -34,6 +34,7 @@ def source_type(name: str) -> Callable[[type[S]], type[S]]:
     def register(cls: type[S]) -> type[S]:
         if not issubclass(cls, Source):
             raise TypeError(f"{cls.__name__} is not a Source")
+        cls.type = name
         return ServiceRegistry.default().register(name)(cls)
     return register
 
@@ -78,6 +79,9 @@ class Source(Service):
         default="waiting", objects=["waiting", "ok", "no data", "error"], constant=True,
         doc="What the last collection gave: ok (samples), no data (an empty answer), error (a failure).")
 
+    #: The ``type`` a spec gives this class (set by :func:`source_type`), and its instances' default name.
+    type: ClassVar[str | None] = None
+
     #: Whether a collection that comes much later than its interval writes a gap before its samples.
     #: Pushed data comes when it comes: a push source turns this off.
     late_gaps: bool = True
@@ -88,6 +92,8 @@ class Source(Service):
     aligned: bool = True
 
     def __init__(self, **params: Any) -> None:
+        if self.type is not None:
+            params.setdefault("name", self.type)
         super().__init__(**params)
         self.series: dict[SeriesKey, SeriesInfo] = {}
         self.rates = RateConverter()

@@ -72,7 +72,6 @@ class GpuSource(Source):
     interval = param.Number(default=1.0, bounds=(0.05, 3600), doc="Seconds between two readings.")
 
     def __init__(self, nvml: Any = None, **params: Any) -> None:
-        params.setdefault("name", "gpu")
         super().__init__(**params)
         self._nvml = nvml
         self._readers: list[tuple[SeriesKey, Any, Callable[[Any, Any], float]]] = []

@@ -82,7 +82,6 @@ class PrometheusScrape(_HttpSource):
                                    doc="Series left out by `max_series` in the last scrape.")
 
     def __init__(self, **params: Any) -> None:
-        params.setdefault("name", "prometheus")
         super().__init__(**params)
         self._known: dict[str, list[SeriesKey]] = {}
 
@@ -187,7 +186,6 @@ class PrometheusQuery(_HttpSource):
                                doc="Most points per series in the backfill (sets the range step).")
 
     def __init__(self, *, clock: Callable[[], float] = time.time, **params: Any) -> None:
-        params.setdefault("name", "promql")
         super().__init__(**params)
         self._clock = clock
         self._backfilled = False

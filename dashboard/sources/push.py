@@ -67,7 +67,6 @@ class PushSource(Source):
     late_gaps = False
 
     def __init__(self, *, clock: Callable[[], float] = time.time, **params: Any) -> None:
-        params.setdefault("name", "push")
         super().__init__(**params)
         self._clock = clock
         self._pending_lock = threading.Lock()

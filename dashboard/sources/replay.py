@@ -64,7 +64,6 @@ class ReplaySource(Source):
     late_gaps = False
 
     def __init__(self, *, clock: Callable[[], float] = time.time, **params: Any) -> None:
-        params.setdefault("name", "replay")
         super().__init__(**params)
         self._clock = clock
         self.problems: list[str] = []

@@ -32,6 +32,8 @@ def waves(index: np.ndarray, rate: float, start: float, series: int) -> tuple[np
 class SyntheticSource(Source):
     """``series`` waves sampled ``rate`` times per second each."""
 
+    interval = param.Number(default=0.05, bounds=(0.01, 3600), doc="Seconds between two collections.")
+
     rate = param.Number(default=10.0, bounds=(0.1, 10_000_000), doc="Samples per second of each series.")
 
     series_count = param.Integer(default=4, bounds=(1, 256), doc="How many series (waves) to produce.")
@@ -43,8 +45,6 @@ class SyntheticSource(Source):
         doc="Most samples per series in one collection; older due samples are skipped (and counted).")
 
     def __init__(self, clock: Any = time.time, start: float | None = None, **params: Any) -> None:
-        params.setdefault("name", "synthetic")
-        params.setdefault("interval", 0.05)
         super().__init__(**params)
         self._clock = clock
         self._keys: tuple[SeriesKey, ...] = ()

@@ -42,7 +42,6 @@ class SystemSource(Source):
     per_cpu = param.Boolean(default=True, doc="Also collect the load of each logical CPU.")
 
     def __init__(self, psutil_module: ModuleType | None = None, **params: Any) -> None:
-        params.setdefault("name", "system")
         super().__init__(**params)
         self._ps = psutil_module or psutil
         self._cache = TTLCache(ttl=self.slow_interval, maxsize=4)

@@ -25,9 +25,7 @@ class AutoPlots(LiveComponent):
 
     exclude = param.List(default=[], item_type=str, doc="Metric names that other panels already show.")
 
-    height = param.Integer(default=220, bounds=(60, 4000), doc="Height of each plot in pixels.")
-
-    _fixed_height = False
+    plot_height = param.Integer(default=220, bounds=(60, 4000), doc="Height of each plot in pixels.")
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -44,7 +42,7 @@ class AutoPlots(LiveComponent):
         """The (shared) component of the plot of ``metric``."""
         plot = self._plots.get(metric)
         if plot is None:
-            plot = self._plots[metric] = TimeSeriesPlot(service=self.service, metric=metric, height=self.height)
+            plot = self._plots[metric] = TimeSeriesPlot(service=self.service, metric=metric, height=self.plot_height)
         return plot
 
     def _build(self, feed: Feed) -> _AutoView:
@@ -58,7 +56,7 @@ class _AutoView:
         self.component = component
         self.feed = feed
         self.plots: dict[str, _PlotView] = {}
-        self.model = Column(children=[], sizing_mode="stretch_width")
+        self.model = Column(children=[])
 
     def accepts(self, key: SeriesKey) -> bool:
         return self.component.accepts(key)
@@ -66,7 +64,9 @@ class _AutoView:
     def add_series(self, key: SeriesKey, cds: ColumnDataSource, column: str) -> None:
         view = self.plots.get(key.name)
         if view is None:
-            view = self.plots[key.name] = _PlotView(self.component.plot_for(key.name), self.feed)
+            plot = self.component.plot_for(key.name)
+            view = self.plots[key.name] = _PlotView(plot, self.feed)
+            view.model.update(height=plot.height, sizing_mode="stretch_width")
             self.model.children = [*self.model.children, view.model]
         view.add_series(key, cds, column)
 

@@ -1,10 +1,15 @@
-"""The base of live components: a Panel pane that builds fresh Bokeh models for every viewer.
+"""The base of live components: a ``pn.custom.PyComponent`` that builds fresh Bokeh models for every viewer.
 
 A Bokeh model belongs to one document, so a component that is shown twice (two browser tabs, two notebook
 cells, ``pn.Row(plot, plot)``) needs one set of models per viewer. :class:`LivePane` is a Bokeh pane whose
 ``_get_model`` asks its component to build a view for the viewer's :class:`~dashboard.ui.feed.Feed`, and
 whose ``_cleanup`` (called by Panel when the session or the cell goes away) removes that view from the
 feed again. Components subclass :class:`LiveComponent` and implement ``_build(feed)``.
+
+Panel's layout params (``width``, ``height``, ``min_height``, ``sizing_mode``, ``margin``, ``visible``,
+``styles``, ``css_classes``, ...) work as on any Panel component: ``PyComponent`` passes them to the pane,
+the pane applies them to each viewer's model when it is built, and Panel updates the models when they
+change later.
 """
 
 from __future__ import annotations
@@ -14,21 +19,41 @@ from typing import Any
 import panel as pn
 import param
 from bokeh.model import Model
+from panel.viewable import Layoutable
 
 from ..service import MetricsService
 from . import transport
 from .feed import Feed, LiveView
 
+#: Layout params that Panel and Bokeh name alike, passed from a pane to the models it shows.
+LAYOUT = ("width", "height", "min_width", "min_height", "max_width", "max_height", "sizing_mode", "margin",
+          "visible", "styles", "css_classes", "align")
+#: Sizing modes that give a component its container's height (a fixed default height would fight them).
+STRETCH_HEIGHT = ("stretch_both", "stretch_height", "scale_both", "scale_height")
+
+
+def stretch_width() -> param.Selector:
+    """A ``sizing_mode`` param that defaults to the width of the container, as a dashboard's parts do."""
+    return param.Selector(default="stretch_width", objects=list(Layoutable.param.sizing_mode.objects),
+                          allow_None=True, doc="How the component sizes itself (Panel's sizing modes).")
+
+
+def layout_properties(pane: Any) -> dict[str, Any]:
+    """The layout params ``pane`` sets (those that differ from Panel's defaults), as Bokeh properties; the
+    height always (None lets a stretching model take its container's, where Bokeh's default is fixed)."""
+    return {name: getattr(pane, name) for name in LAYOUT
+            if name == "height" or getattr(pane, name) != Layoutable.param[name].default}
+
 
 class LivePane(pn.pane.Bokeh):
-    """Renders a :class:`LiveComponent` as one fresh Bokeh model per root."""
+    """Renders a :class:`LiveComponent` as one fresh Bokeh model per viewer."""
 
     priority = 0  # never chosen by pn.panel() on its own
 
     def __init__(self, component: LiveComponent, **params: Any) -> None:
         super().__init__(object=None, **params)
         self._component = component
-        self._views: dict[str, tuple[Feed, LiveView]] = {}
+        self._views: dict[str, list[tuple[Feed, LiveView]]] = {}
 
     @classmethod
     def applies(cls, obj: Any) -> bool:
@@ -40,43 +65,43 @@ class LivePane(pn.pane.Bokeh):
             return self.get_root(doc, comm)
         feed = Feed.attach(doc, self._component.service, comm)
         view = self._component._build(feed)
+        view.model.update(**layout_properties(self))
         feed.add_view(view)
         ref = root.ref["id"]
-        self._views[ref] = (feed, view)
-        model = view.model  # type: ignore[attr-defined]
-        transport.register_model(self, ref, model, parent)
-        return model
+        self._views.setdefault(ref, []).append((feed, view))
+        transport.register_model(self, ref, view.model, parent)
+        return view.model
 
     def _cleanup(self, root: Model | None = None) -> None:
         if root is not None:
-            entry = self._views.pop(root.ref["id"], None)
-            if entry is not None:
-                feed, view = entry
+            for feed, view in self._views.pop(root.ref["id"], []):
                 feed.remove_view(view)
         super()._cleanup(root)
 
 
-class LiveComponent(pn.viewable.Viewer):
+class LiveComponent(pn.custom.PyComponent):
     """A component whose Bokeh models are built per viewer and updated by that viewer's feed."""
 
     service = param.ClassSelector(
         class_=MetricsService, default=None, allow_None=True,
         doc="The metrics service to show (the process's shared service by default).")
 
-    height = param.Integer(default=260, bounds=(60, 4000), doc="Height in pixels.")
-
-    _fixed_height = True  # False: the pane grows with its content
+    sizing_mode = stretch_width()
 
     def __init__(self, **params: Any) -> None:
+        if params.get("width") is not None and "sizing_mode" not in params:
+            params["sizing_mode"] = "fixed"  # a width asked for is kept (stretching would override it)
+        default_height = type(self).param.height.default
+        if params.get("sizing_mode") in STRETCH_HEIGHT and "height" not in params and default_height:
+            params["height"] = None  # the container decides, at least the usual height
+            params.setdefault("min_height", default_height)
         super().__init__(**params)
         if self.service is None:
             self.service = MetricsService.shared()
-        sizing = {"height": self.height} if self._fixed_height else {}
-        self._pane = LivePane(self, sizing_mode="stretch_width", **sizing)
 
     def _build(self, feed: Feed) -> LiveView:
         """Build this component's models for one viewer. Override."""
         raise NotImplementedError
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return self._pane
+        return LivePane(self, **{name: getattr(self, name) for name in LAYOUT})

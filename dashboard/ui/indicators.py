@@ -11,10 +11,10 @@ import html
 import math
 
 import numpy as np
-import param
 from bokeh.models import ColumnDataSource, Div
 
 from ..metrics.model import SeriesKey
+from ..options import StatOptions
 from ..service import SourceEvent
 from .base import LiveComponent
 from .feed import Feed
@@ -33,21 +33,9 @@ def format_value(value: float, unit: str = "") -> str:
     return f"{number} {unit}".strip() if unit != "%" else f"{number} %"
 
 
-class StatCard(LiveComponent):
-    """The newest value of one series, with its change over ``trend_seconds``."""
-
-    metric = param.String(default="cpu_percent", doc="Metric name of the series shown.")
-
-    labels = param.Dict(default={}, doc="Label values that pick one series of the metric.")
-
-    title = param.String(default=None, allow_None=True, doc="Card title (the metric name by default).")
-
-    unit = param.String(default=None, allow_None=True, doc="Unit shown (the series' own by default).")
-
-    trend_seconds = param.Number(default=60.0, bounds=(1, None),
-                                 doc="The trend compares the latest value with the value this long ago.")
-
-    height = param.Integer(default=90, bounds=(40, 1000), doc="Height in pixels.")
+class StatCard(StatOptions, LiveComponent):
+    """The newest value of one series, with its change over ``trend_seconds`` (options:
+    :class:`~dashboard.options.StatOptions`)."""
 
     def accepts(self, key: SeriesKey) -> bool:
         return key.matches(self.metric, self.labels)
@@ -62,7 +50,7 @@ class _CardView:
     def __init__(self, component: StatCard, feed: Feed) -> None:
         self.component = component
         self.key: SeriesKey | None = None
-        self.model = Div(text=self._html("no data", ""), height=component.height, sizing_mode="stretch_width")
+        self.model = Div(text=self._html("no data", ""))
 
     def _html(self, value: str, trend: str) -> str:
         title = html.escape(self.component.title or self.component.metric)

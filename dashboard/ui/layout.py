@@ -11,34 +11,32 @@ line there.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import panel as pn
 import param
 
+from ..options import DashboardOptions
 from ..service import MetricsService
 from ..sources.gpu import GpuSource
+from ..spec import Spec, load_spec
 from .auto import AutoPlots
+from .base import stretch_width
 from .indicators import StatCard
 from .plots import TimeSeriesPlot
 from .status import SourceStatus
 
-if TYPE_CHECKING:
-    from ..spec import Spec
 
-
-class MetricsDashboard(pn.viewable.Viewer):
-    """Cards, plots and source status of a metrics service, laid out once."""
+class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
+    """Cards, plots and source status of a metrics service, laid out once (options:
+    :class:`~dashboard.options.DashboardOptions`; Panel's layout params apply to the whole)."""
 
     service = param.ClassSelector(
         class_=MetricsService, default=None, allow_None=True,
         doc="The metrics service to show (the process's shared service by default).")
 
-    title = param.String(default="dashboard: this machine", doc="Heading shown above the dashboard.")
-
-    columns = param.Integer(default=2, bounds=(1, 6), doc="Plots per row.")
-
-    system = param.Boolean(default=True, doc="Show this machine's cards and plots.")
+    sizing_mode = stretch_width()
 
     panels = param.List(default=[], doc="Further components (plots, cards) shown after this machine's plots.")
 
@@ -64,7 +62,7 @@ class MetricsDashboard(pn.viewable.Viewer):
         if self.auto_plots is not None:
             parts.append(self.auto_plots)
         parts.append(self.status)
-        self._layout = pn.Column(*parts, sizing_mode="stretch_width")
+        self._layout = pn.Column(*parts)
 
     def _system_cards(self) -> list[StatCard]:
         svc = self.service
@@ -96,16 +94,20 @@ class MetricsDashboard(pn.viewable.Viewer):
         return plots
 
     @classmethod
-    def from_spec(cls, spec: Spec, service: MetricsService) -> MetricsDashboard:
-        """The layout a spec describes, showing ``service``."""
+    def from_spec(cls, spec: Spec | str | Path, service: MetricsService | None = None, **params: Any
+                  ) -> MetricsDashboard:
+        """The dashboard a spec (or a spec file) describes, showing ``service`` (by default a new one
+        built from the spec); ``params`` go to the dashboard (``sizing_mode=...``)."""
+        spec = spec if isinstance(spec, Spec) else load_spec(spec)
+        service = service if service is not None else spec.service()
         panels: list[Any] = []
         for p in spec.panels:
-            options = {k: v for k, v in p.options.items() if not (p.type == "stat" and k == "window")}
             component = StatCard if p.type == "stat" else TimeSeriesPlot
-            panels.append(component(service=service, metric=p.metric, **options))
+            panels.append(component(service=service, metric=p.metric, **p.options))
         if not spec.system:
             panels.append(TimeSeriesPlot(service=service, metric="up", title="Sources up (1) or down (0)"))
-        return cls(service=service, title=spec.title, system=spec.system, panels=panels, columns=spec.columns)
+        return cls(service=service, title=spec.title, system=spec.system, panels=panels, columns=spec.columns,
+                   **params)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import param
 from bokeh.models import (
     ColumnDataSource,
     DataRange1d,
@@ -33,6 +32,7 @@ from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
 from ..metrics.model import SeriesKey
+from ..options import PlotOptions
 from ..service import MetricsService, SourceEvent
 from .base import LiveComponent
 from .feed import Feed
@@ -47,23 +47,12 @@ def series_label(key: SeriesKey, metric: str | None) -> str:
     return str(key)
 
 
-class TimeSeriesPlot(LiveComponent):
-    """A live line plot of every series of one metric (optionally filtered by labels)."""
+class TimeSeriesPlot(PlotOptions, LiveComponent):
+    """A live line plot of every series of one metric (optionally filtered by labels).
 
-    metric = param.String(default=None, allow_None=True,
-                          doc="Metric name to show; None shows every series that matches `labels`.")
-
-    labels = param.Dict(default={}, doc="Only series whose labels have these values.")
-
-    title = param.String(default=None, allow_None=True, doc="Plot title (the metric name by default).")
-
-    unit = param.String(default=None, allow_None=True,
-                        doc="Unit of the y axis (taken from the first series' metadata by default).")
-
-    window = param.Number(default=None, allow_None=True, bounds=(1, None),
-                          doc="Seconds of history in view (the service's window by default).")
-
-    show_legend = param.Boolean(default=True, doc="Show a legend (click an entry to hide its line).")
+    Its options (metric, labels, title, unit, window, legend, height) are
+    :class:`~dashboard.options.PlotOptions`, the same params a spec's plot panel is checked against.
+    """
 
     def accepts(self, key: SeriesKey) -> bool:
         """Whether this plot shows ``key``."""
@@ -80,8 +69,8 @@ class _PlotView:
         self.component = component
         window_ms = (component.window or feed.service.window) * 1000.0
         self.model = figure(
-            title=component.title or component.metric or "metrics", x_axis_type="datetime", height=component.height,
-            sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset",
+            title=component.title or component.metric or "metrics", x_axis_type="datetime",
+            tools="xpan,xwheel_zoom,reset",
             active_scroll=None, output_backend="canvas",
             # The browser computes these ranges; syncable=False keeps it from echoing every change back.
             x_range=DataRange1d(follow="end", follow_interval=window_ms, range_padding=0, only_visible=True,

@@ -60,7 +60,8 @@ def render_rows(rows: dict[str, list[str]]) -> str:
 class SourceStatus(LiveComponent):
     """State, last sample and last error of each source of the service."""
 
-    height = param.Integer(default=120, bounds=(40, 2000), doc="Height in pixels.")
+    min_height = param.Integer(default=120, bounds=(0, 4000), allow_None=True,
+                               doc="Least height in pixels (the table grows with its sources).")
 
     refresh_seconds = param.Number(default=1.0, bounds=(0.05, 60),
                                    doc="Longest time between two refreshes while data flows.")
@@ -89,7 +90,7 @@ class _StatusView:
 
     def __init__(self, component: SourceStatus) -> None:
         self.component = component
-        self.model = Div(text=render_rows(component.rows()), sizing_mode="stretch_width", min_height=component.height)
+        self.model = Div(text=render_rows(component.rows()))
         self._last_refresh = time.monotonic()
 
     def accepts(self, key: SeriesKey) -> bool:

@@ -6,12 +6,14 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 
+from dashboard.config import config
 from dashboard.service import MetricsService
-from dashboard.ui.feed import Feed, settings
+from dashboard.ui.feed import Feed
 
 from ..support import http_ok, poll
 from .conftest import PLOT_STATE_JS, free_port
@@ -70,15 +72,20 @@ def test_screenshot_shows_the_dashboard(served, page, tmp_path):
     assert shot.stat().st_size > 20_000, "a rendered page, not a blank one"
 
 
+# Each with the running interpreter's own: `python -m pytest` passes from a virtual environment that was
+# never activated (its scripts are not on PATH then).
+SCRIPTS = Path(sysconfig.get_path("scripts"))
+
+
 @pytest.mark.parametrize("command, path", [
-    (["dashboard", "serve", "--no-show"], "/"),
+    ([str(SCRIPTS / "dashboard"), "serve", "--no-show"], "/"),
     ([sys.executable, "-m", "dashboard", "serve"], "/"),
-    (["panel", "serve", "dashboard/app.py"], "/app"),
-])
+    ([sys.executable, "-m", "panel", "serve", "dashboard/app.py"], "/app"),
+], ids=["dashboard-script", "python-m-dashboard", "python-m-panel"])
 def test_every_way_of_serving_shows_live_data(command, path, page):
     port = free_port()
     args = [*command, "--port", str(port)]
-    if command[0] == "panel":
+    if "panel" in command:
         args += ["--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -173,7 +180,7 @@ def test_each_flush_is_one_message_and_the_page_only_acknowledges(served, page):
     assert all(_is_ack(f) for f in acks), f"the page sends only acknowledgements: {acks[:3]}"
     assert len(acks) <= len(patches) + 1, "at most one acknowledgement per update"
     (feed,) = Feed.open_feeds()
-    assert feed._acks_seen and feed.in_flight <= settings.max_in_flight
+    assert feed._acks_seen and feed.in_flight <= config.max_in_flight
 
 
 def _is_ack(frame: str) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from dashboard.config import config
 from dashboard.service import MetricsService
 from dashboard.sources.synthetic import SyntheticSource
-from dashboard.ui.feed import Feed, settings
+from dashboard.ui.feed import Feed
 
 from ..support import poll
 from .conftest import PLOT_STATE_JS, ServedApp
@@ -51,7 +52,7 @@ def test_a_throttled_page_gets_fewer_larger_updates_and_never_a_queue(browser, f
     feed_b = poll(lambda: [f for f in Feed.open_feeds() if f is not feed_a], timeout=30, what="a second feed")[0]
     poll(lambda: feed_a._acks_seen and feed_b._acks_seen, timeout=90, what="both pages to acknowledge")
     # until its first acknowledgement a page gets one extra update per ack_timeout: let that drain
-    poll(lambda: feed_b.in_flight <= settings.max_in_flight, timeout=60, what="the throttled page to catch up")
+    poll(lambda: feed_b.in_flight <= config.max_in_flight, timeout=60, what="the throttled page to catch up")
     start_a, start_b, patches_b = feed_a.flushes, feed_b.flushes, len(slow_patches)
     worst = 0
 
@@ -62,10 +63,10 @@ def test_a_throttled_page_gets_fewer_larger_updates_and_never_a_queue(browser, f
 
     poll(sampled, timeout=60, interval=0.02, what="60 updates of the normal page")
     a, b = feed_a.flushes - start_a, feed_b.flushes - start_b
-    assert worst <= settings.max_in_flight, f"the throttled page had {worst} updates queued"
+    assert worst <= config.max_in_flight, f"the throttled page had {worst} updates queued"
     assert feed_b.held_back > 0, "the throttled page was never held back: backpressure was not exercised"
     assert b < a, f"throttled page: {b} updates, normal page: {a}"
-    assert len(slow_patches) - patches_b <= b + settings.max_in_flight, "no message beyond the feed's flushes"
+    assert len(slow_patches) - patches_b <= b + config.max_in_flight, "no message beyond the feed's flushes"
     # latest wins: the throttled page still shows the newest data, not an old queue
     newest = fast_app.service.store.latest(fast_app.service.keys("synthetic")[0])[0] * 1000.0
     poll(lambda: (slow.evaluate(PLOT_STATE_JS).get("synthetic") or {}).get("last", 0) >= newest, timeout=30,

@@ -69,6 +69,8 @@ def test_quickstart_notebook_is_live_in_jupyterlab(jupyterlab, page):
     last = state[name]["last"]
     for _ in range(3):  # keeps advancing over several seconds, not just once
         last = poll(lambda since=last: _newer(page, name, since), timeout=30, what=f"{name} to receive newer data")
+    card = page.locator(".card-200").first.bounding_box()  # StatCard(width=200) beside a plot
+    assert card is not None and 190 <= card["width"] <= 210, card
     assert not [m for m in page.errors.messages if m.startswith(("dialog", "pageerror"))]
 
 

@@ -63,7 +63,7 @@ async def test_new_viewer_starts_from_the_store_then_streams_deltas(svc):
         write(svc, 100.0 + i, cpu=float(i))
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
-    root = plot.__panel__().get_root(doc)
+    root = plot.get_root(doc)
     doc.add_root(root)
     (cds,) = sources_of(root)
     assert list(cds.data["time"]) == [100_000.0 + 1000 * i for i in range(5)]
@@ -84,7 +84,7 @@ async def test_one_stream_per_source_per_flush_whatever_the_rate(svc, feed_confi
     plots = [TimeSeriesPlot(service=svc, metric="cpu_percent"),
              TimeSeriesPlot(service=svc, metric="cpu_core_percent")]
     doc = Document()
-    roots = [p.__panel__().get_root(doc) for p in plots]
+    roots = [p.get_root(doc) for p in plots]
     for r in roots:
         doc.add_root(r)
     log = EventLog(doc)
@@ -104,7 +104,7 @@ async def test_a_series_that_appears_later_gets_a_column_and_a_line(svc):
     write(svc, 1.0, core0=10.0)
     plot = TimeSeriesPlot(service=svc, metric="cpu_core_percent")
     doc = Document()
-    root = plot.__panel__().get_root(doc)
+    root = plot.get_root(doc)
     doc.add_root(root)
     assert len(lines(root)) == 1
     write(svc, 2.0, core0=20.0, core1=21.0)
@@ -119,19 +119,19 @@ async def test_each_viewer_has_its_own_models_and_feed(svc):
     write(svc, 1.0, cpu=1.0)
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc_a, doc_b = Document(), Document()
-    root_a, root_b = plot.__panel__().get_root(doc_a), plot.__panel__().get_root(doc_b)
+    root_a, root_b = plot.get_root(doc_a), plot.get_root(doc_b)
     assert root_a is not root_b and sources_of(root_a).isdisjoint(sources_of(root_b))
     assert len(Feed.open_feeds()) == 2 and svc.publisher.subscriber_count == 1, "one subscription per process"
-    plot._pane._cleanup(root_a)
+    plot._cleanup(root_a)
     assert len(Feed.open_feeds()) == 1 and svc.publisher.subscriber_count == 1, "a viewer that goes away leaves"
-    plot._pane._cleanup(root_b)
+    plot._cleanup(root_b)
     assert svc.publisher.subscriber_count == 0 and Feed.open_feeds() == []
 
 
 async def test_gaps_reach_the_plot_as_nan(svc):
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
-    doc.add_root(plot.__panel__().get_root(doc))
+    doc.add_root(plot.get_root(doc))
     write(svc, 1.0, cpu=1.0)
     svc._write(Batch.gap("sys", 2.0, [CPU]))
     write(svc, 3.0, cpu=3.0)
@@ -146,7 +146,7 @@ async def test_the_viewer_keeps_the_window_and_no_more():
     doc = Document()
     for i in range(50):
         write(svc, float(i), cpu=float(i))
-    doc.add_root(plot.__panel__().get_root(doc))
+    doc.add_root(plot.get_root(doc))
     feed = Feed.for_document(doc)
     cds = feed.columns["sys"].cds
     assert list(cds.data["s0"]) == [float(i) for i in range(30, 50)], "starts with the window"
@@ -159,9 +159,9 @@ async def test_the_viewer_keeps_the_window_and_no_more():
 async def test_stat_card_shows_latest_value_unit_and_trend(svc):
     card = StatCard(service=svc, metric="cpu_percent", title="CPU", trend_seconds=60)
     doc = Document()
-    root = card.__panel__().get_root(doc)
+    root = card.get_root(doc)
     doc.add_root(root)
-    view = card._pane._views[root.ref["id"]][1]
+    view = Feed.for_document(doc).views[0]
     assert "no data" in view.model.text
     write(svc, 1.0, cpu=10.0)
     write(svc, 2.0, cpu=12.5)
@@ -175,8 +175,8 @@ async def test_stat_card_escapes_units_from_sources(svc):
     svc._write(Batch("sys", (key,), np.array([1.0]), np.array([[1.0]]), {key: SeriesInfo("<b>u</b>")}))
     card = StatCard(service=svc, metric="evil", title="<i>t</i>")
     doc = Document()
-    root = card.__panel__().get_root(doc)
-    view = card._pane._views[root.ref["id"]][1]
+    root = card.get_root(doc)
+    view = Feed.for_document(doc).views[0]
     assert "&lt;b&gt;u&lt;/b&gt;" in view.model.text and "&lt;i&gt;t&lt;/i&gt;" in view.model.text
     assert "<b>" not in view.model.text and "<i>" not in view.model.text
 
@@ -186,7 +186,7 @@ async def test_source_status_rows_follow_state_and_escape_markup(svc):
     svc.add_source(src)
     status = SourceStatus(service=svc)
     doc = Document()
-    root = status.__panel__().get_root(doc)
+    root = status.get_root(doc)
     doc.add_root(root)
     div = root.select_one({"type": Div})
     assert status.rows()["state"] == ["idle"] and "state-idle" in div.text
@@ -200,13 +200,13 @@ async def test_dashboard_is_one_feed_with_one_source_per_metrics_source(svc):
     write(svc, 1.0, cpu=1.0, core0=1.0, core1=2.0)
     dash = MetricsDashboard(service=svc)
     doc = Document()
-    doc.add_root(dash.__panel__().get_root(doc))
+    doc.add_root(dash.get_root(doc))
     feed = Feed.for_document(doc)
     assert feed is not None and len(Feed.open_feeds()) == 1
     assert list(feed.columns) == ["sys"] and svc.publisher.subscriber_count == 1
     n_views = len(feed.views)
     assert n_views == len(dash.cards) + len(dash.plots) + 2  # the automatic plots and the status
-    dash._layout._cleanup(doc.roots[0])
+    dash._cleanup(doc.roots[0])
     assert svc.publisher.subscriber_count == 0
 
 
@@ -232,7 +232,7 @@ async def test_a_fast_source_reaches_the_viewer_decimated_with_exact_min_and_max
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
     svc._write(fast_batch(1000.0, 10, 10_000))
-    doc.add_root(plot.__panel__().get_root(doc))
+    doc.add_root(plot.get_root(doc))
     feed = Feed.for_document(doc)
     log = EventLog(doc)
     for i in range(1, 60):  # 6 s at 10 kHz, in 100 ms batches
@@ -255,8 +255,8 @@ async def test_a_page_that_does_not_acknowledge_gets_no_more_than_max_in_flight_
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
     write(svc, 0.0, cpu=0.0)
-    doc.add_root(plot.__panel__().get_root(doc))
-    (other,) = sources_of(plot.__panel__().get_root(Document()))  # a second viewer, never acknowledging
+    doc.add_root(plot.get_root(doc))
+    (other,) = sources_of(plot.get_root(Document()))  # a second viewer, never acknowledging
     feed = Feed.for_document(doc)
     feed._delivered = lambda: True  # as if a page were connected (a plain document reaches none)
     write(svc, 1.0, cpu=1.0)
@@ -282,7 +282,7 @@ async def test_a_viewer_that_never_acknowledges_gets_one_flush_per_timeout(svc, 
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
     write(svc, 0.0, cpu=0.0)
-    doc.add_root(plot.__panel__().get_root(doc))
+    doc.add_root(plot.get_root(doc))
     feed = Feed.for_document(doc)
     feed._delivered = lambda: True  # a page still rendering its first document: connected, no ack yet
     i = 0
@@ -300,7 +300,7 @@ async def test_a_long_window_is_redrawn_at_most_four_times_per_bucket():
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
     write(svc, 0.0, cpu=0.0)
-    doc.add_root(plot.__panel__().get_root(doc))
+    doc.add_root(plot.get_root(doc))
     feed = Feed.for_document(doc)
     bucket = 3600 / config.resolution
     assert feed._processor.min_interval == min(1.0, bucket / 4) > config.flush_interval
@@ -313,7 +313,7 @@ async def test_at_most_one_flush_per_interval_whatever_the_rate(svc, feed_config
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
     write(svc, 0.0, cpu=0.0)
-    doc.add_root(plot.__panel__().get_root(doc))
+    doc.add_root(plot.get_root(doc))
     feed = Feed.for_document(doc)
     log = EventLog(doc)
     start = time.monotonic()
@@ -336,7 +336,7 @@ async def test_many_series_at_once_cost_one_model_graph_recompute(svc, monkeypat
 
     plot = TimeSeriesPlot(service=svc, metric="per_path")
     doc = Document()
-    doc.add_root(plot.__panel__().get_root(doc))
+    doc.add_root(plot.get_root(doc))
     feed = Feed.for_document(doc)
     recomputes = []
     original = DocumentModelManager.recompute
