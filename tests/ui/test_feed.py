@@ -175,7 +175,7 @@ async def test_stat_card_escapes_units_from_sources(svc):
     svc._write(Batch("sys", (key,), np.array([1.0]), np.array([[1.0]]), {key: SeriesInfo("<b>u</b>")}))
     card = StatCard(service=svc, metric="evil", title="<i>t</i>")
     doc = Document()
-    root = card.get_root(doc)
+    card.get_root(doc)
     view = Feed.for_document(doc).views[0]
     assert "&lt;b&gt;u&lt;/b&gt;" in view.model.text and "&lt;i&gt;t&lt;/i&gt;" in view.model.text
     assert "<b>" not in view.model.text and "<i>" not in view.model.text

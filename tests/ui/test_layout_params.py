@@ -117,7 +117,8 @@ def test_tabs_and_a_template(svc):
     root, feed = render(tabs)
     assert len(feed.views) == 2 and the_view_model(feed, StatCard).width == 200
     tabs._cleanup(root)
-    template = pn.template.BootstrapTemplate(title="t", main=[MetricsDashboard(service=svc, sizing_mode="stretch_width")])
+    dash = MetricsDashboard(service=svc, sizing_mode="stretch_width")
+    template = pn.template.BootstrapTemplate(title="t", main=[dash])
     doc = template.server_doc(Document())
     feed = Feed.for_document(doc)
     assert feed is not None and any(type(v.component) is TimeSeriesPlot for v in feed.views)
