@@ -328,11 +328,12 @@ def _merge(a: Batch, b: Batch) -> Batch:
     return Batch(a.source, a.keys + b.keys, a.time, np.vstack((a.values, b.values)), {**a.info, **b.info})
 
 
-def default_sources() -> list[Source]:
-    """The sources of the default dashboard: this machine, and its GPUs when NVML finds any."""
+def default_sources(nvml: Any = None) -> list[Source]:
+    """The sources of the default dashboard: this machine, and its GPUs when NVML (``nvml``: the
+    ``pynvml`` module by default) finds any."""
     sources: list[Source] = [SystemSource()]
-    if gpu_status() is None:
-        sources.append(GpuSource())
+    if gpu_status(nvml) is None:
+        sources.append(GpuSource(nvml=nvml))
     return sources
 
 

@@ -3,25 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import sys
 import threading
+import weakref
 
 import pytest
 
 from dashboard.config import config
+from dashboard.core.lifecycle import Service
 from dashboard.service import MetricsService
 
 from .support import VirtualClock
 
 
+def pytest_collection_modifyitems(items):
+    """Every coroutine test checks that it leaves no task running (``leak_check``, set up first so that it
+    is torn down after the test's own fixtures)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is not None and inspect.iscoroutinefunction(function) and "leak_check" not in item.fixturenames:
+            item.fixturenames.insert(0, "leak_check")
+
+
 @pytest.fixture(autouse=True)
-def _clean_state():
-    """Every test starts without a shared service and with the default config, and must not leave threads,
-    open feeds or a changed ``dashboard.config`` behind (set knobs through the ``feed_config`` fixture)."""
+def _clean_state(monkeypatch):
+    """Every test starts without a shared service and with the default config, and must not leave a service
+    running, threads, open feeds or a changed ``dashboard.config`` behind (set knobs through the
+    ``feed_config`` fixture)."""
     MetricsService.reset_shared()
     threads_before = set(threading.enumerate())
+    started: weakref.WeakSet[Service] = weakref.WeakSet()
+    set_state = Service._set_state
+
+    def recording(self: Service, state: str, **extra: object) -> None:
+        if state == "starting":
+            started.add(self)
+        set_state(self, state, **extra)
+
+    monkeypatch.setattr(Service, "_set_state", recording)
     yield
+    running = sorted(f"{s.name} ({s.state})" for s in started if s.state in ("starting", "running", "stopping"))
+    assert not running, f"test left services running: {running}"
     changed = {k: v for k, v in config.param.values().items() if k != "name" and v != config.defaults()[k]}
     config.param.update(config.defaults())
     assert not changed, f"test changed dashboard.config without restoring it: {changed}"

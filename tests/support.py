@@ -1,4 +1,4 @@
-"""Test helpers: a virtual clock, a spy, polling with a deadline, and scripted sources."""
+"""Test helpers: a virtual clock, polling with a deadline, servers started and stopped, scripted sources."""
 
 from __future__ import annotations
 
@@ -32,16 +32,6 @@ class VirtualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class Accumulator:
-    """A spy that records what it is called with."""
-
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-
-    def __call__(self, *args: Any) -> None:
-        self.calls.append(args[0] if len(args) == 1 else args)
 
 
 async def async_poll(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.01,

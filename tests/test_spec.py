@@ -73,20 +73,50 @@ def test_an_empty_spec_is_the_default_dashboard():
     assert type(spec.build_sources()[0]).__name__ == "SystemSource"
 
 
+#: Each example's sources by name, as its service has them on a machine with a GPU (the default
+#: dashboard's sources come first when `system` is on).
+EXAMPLE_SOURCES = {
+    "all-sources.yaml": ["system", "gpu", "exporter", "ingest", "replay"],
+    "gpu.yaml": ["gpu"],
+    "prometheus-exporter.yaml": ["app"],
+    "prometheus-server.yaml": ["prom"],
+    "push.yaml": ["ingest"],
+    "replay.yaml": ["run"],
+    "synthetic.yaml": ["synthetic"],
+}
+
+
+def scripted_nvml(monkeypatch, **nvml):
+    """Spec checks and default sources with a scripted NVML (``count=0``: a machine without a GPU)."""
+    from dashboard import service, spec
+    from tests.sources.test_gpu import ScriptedNVML
+
+    monkeypatch.setattr(spec, "gpu_status", lambda: gpu_status(ScriptedNVML(**nvml)))
+    monkeypatch.setattr(service, "gpu_status", lambda _nvml=None: gpu_status(ScriptedNVML(**nvml)))
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_examples_load_and_build(path):
-    if path.name == "gpu.yaml" and gpu_status() is not None:
-        with pytest.raises(SpecError, match="a GPU source cannot run here: NVML"):
-            load_spec(path)
-        return
+def test_examples_load_and_build(path, monkeypatch):
+    scripted_nvml(monkeypatch)  # as on a machine with a GPU, so that gpu.yaml loads too
     spec = load_spec(path)
     service = spec.service()
     layout = MetricsDashboard.from_spec(spec, service)
     names = {p.metric for p in spec.panels}
     shown = {getattr(p, "metric", None) for p in [*layout.cards, *layout.plots]}
     assert names <= shown
-    assert len(service.sources) == len(spec.sources) + (1 if spec.system else 0) + (
-        1 if spec.system and gpu_status() is None else 0)
+    assert list(service.sources) == EXAMPLE_SOURCES[path.name]
+
+
+def test_every_example_is_listed():
+    assert sorted(EXAMPLE_SOURCES) == [p.name for p in EXAMPLES]
+
+
+def test_the_gpu_example_on_a_machine_without_a_gpu_names_the_reason(monkeypatch):
+    scripted_nvml(monkeypatch, count=0)
+    with pytest.raises(SpecError) as info:
+        load_spec(ROOT / "examples" / "gpu.yaml")
+    (problem,) = info.value.problems
+    assert problem.endswith("gpu.yaml:8: sources[0]: a GPU source cannot run here: NVML found no GPU"), problem
 
 
 def test_a_spec_with_a_replay_path_is_relative_to_the_spec(tmp_path):

@@ -33,6 +33,7 @@ async def test_initialize_is_idempotent_under_concurrency():
     await asyncio.gather(svc.initialize(), svc.initialize(), svc.initialize())
     assert svc.starts == 1
     assert svc.state == "running" and svc.running
+    await svc.shutdown()
 
 
 async def test_shutdown_releases_resources_and_is_idempotent():
@@ -51,6 +52,7 @@ async def test_restart_after_shutdown():
     await svc.shutdown()
     await svc.initialize()
     assert svc.starts == 2 and svc.running
+    await svc.shutdown()
 
 
 async def test_failed_start_is_recorded_and_cleaned_up():
@@ -66,6 +68,7 @@ async def test_failed_start_is_recorded_and_cleaned_up():
     svc.fail = False
     await svc.initialize()
     assert svc.running and svc.error is None
+    await svc.shutdown()
 
 
 async def test_async_with():

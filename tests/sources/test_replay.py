@@ -59,13 +59,13 @@ async def test_loop_starts_over_after_a_gap(tmp_path):
     path = tmp_path / "wide.csv"
     pd.DataFrame({"time": [10.0, 11.0, 12.0], "cpu": [1.0, 2.0, 3.0]}).to_csv(path, index=False)
     src = ReplaySource(path=str(path), loop=True, clock=clock)
-    await src.initialize()
     times, values = [], []
-    for _ in range(8):
-        for b in await src.collect():
-            times += b.time.tolist()
-            values += b.values[0].tolist()
-        clock.advance(1.0)
+    async with src:
+        for _ in range(8):
+            for b in await src.collect():
+                times += b.time.tolist()
+                values += b.values[0].tolist()
+            clock.advance(1.0)
     assert values[:4] == [1.0, 2.0, 3.0, values[3]] and np.isnan(values[3]), "a gap at the seam"
     assert values[4:7] == [1.0, 2.0, 3.0]
     assert all(b > a for a, b in itertools.pairwise(times)), "times keep increasing across laps"

@@ -10,7 +10,6 @@ from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 from bokeh.models import ColumnDataSource, Div, GlyphRenderer, Line, Plot
 
-from dashboard.config import config
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
 from dashboard.service import MetricsService
 from dashboard.ui import Feed, MetricsDashboard, SourceStatus, StatCard, TimeSeriesPlot
@@ -251,7 +250,7 @@ async def test_a_fast_source_reaches_the_viewer_decimated_with_exact_min_and_max
 
 
 async def test_a_page_that_does_not_acknowledge_gets_no_more_than_max_in_flight_then_the_latest(svc, feed_config):
-    feed_config.flush_interval = 0.01
+    feed_config.param.update(flush_interval=0.01, max_in_flight=2)
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
     write(svc, 0.0, cpu=0.0)
@@ -267,17 +266,17 @@ async def test_a_page_that_does_not_acknowledge_gets_no_more_than_max_in_flight_
         before = (feed.flushes, feed.held_back)
         write(svc, float(i), cpu=float(i))
         await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
-    assert feed.flushes == 1 + config.max_in_flight, "sent while the page had not acknowledged"
-    assert feed.in_flight == config.max_in_flight and feed.held_back == 38 - config.max_in_flight
-    assert feed.columns["sys"].cds.data["s0"][-1] == 1.0 + config.max_in_flight
+    assert feed.flushes == 3, "the acknowledged one, then two while the page had not acknowledged"
+    assert feed.in_flight == 2 and feed.held_back == 36
+    assert feed.columns["sys"].cds.data["s0"][-1] == 3.0
     await async_poll(lambda: other.data["s0"][-1] == 39.0, timeout=5, what="the other viewer, not held back")
     feed.ack.painted = feed.ack.sent  # the page catches up: one flush brings it to the newest state
     await async_poll(lambda: feed.columns["sys"].cds.data["s0"][-1] == 39.0, timeout=5)
-    assert feed.flushes == 2 + config.max_in_flight
+    assert feed.flushes == 4
 
 
 async def test_a_viewer_that_never_acknowledges_gets_one_flush_per_timeout(svc, feed_config):
-    feed_config.flush_interval, feed_config.ack_timeout = 0.01, 0.3
+    feed_config.param.update(flush_interval=0.01, ack_timeout=0.3, max_in_flight=2)
     svc.window = 10.0  # fine buckets: the feed's pace is its flush interval
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc = Document()
@@ -286,13 +285,13 @@ async def test_a_viewer_that_never_acknowledges_gets_one_flush_per_timeout(svc, 
     feed = Feed.for_document(doc)
     feed._delivered = lambda: True  # a page still rendering its first document: connected, no ack yet
     i = 0
-    while feed.flushes < config.max_in_flight + 2:
+    while feed.flushes < 4:
         i += 1
         before = (feed.flushes, feed.held_back)
         write(svc, float(i), cpu=float(i))
         await async_poll(lambda: (feed.flushes, feed.held_back) != before, timeout=5)  # noqa: B023
     assert i > 10 and feed.held_back >= i - feed.flushes - 1, "held back between the timeouts"
-    assert feed.in_flight == config.max_in_flight + 2
+    assert feed.in_flight == 4, "two within max_in_flight, then one per timeout"
 
 
 async def test_a_long_window_is_redrawn_at_most_four_times_per_bucket():
@@ -302,8 +301,8 @@ async def test_a_long_window_is_redrawn_at_most_four_times_per_bucket():
     write(svc, 0.0, cpu=0.0)
     doc.add_root(plot.get_root(doc))
     feed = Feed.for_document(doc)
-    bucket = 3600 / config.resolution
-    assert feed._processor.min_interval == min(1.0, bucket / 4) > config.flush_interval
+    # 1,200 buckets of 3 s: four flushes per bucket is one every 0.75 s, slower than the 50 ms default
+    assert feed._processor.min_interval == 0.75
 
 
 async def test_at_most_one_flush_per_interval_whatever_the_rate(svc, feed_config):
