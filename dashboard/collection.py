@@ -12,7 +12,7 @@ samples (or none)         success    success                 connected          
 data error                success    failure (data)          connected (if not already)       interval
 failure, breaker closes   failure    failure                 retrying                         backoff
 failure, breaker opens    failure    failure                 circuit open, then probing       breaker
-unavailable               --         failure                 stopped                          stop
+unavailable               --         unavailable             stopped                          stop
 ========================  =========  ======================  ===============================  ==========
 
 A data error (the peer answered with something unreadable) neither backs off nor touches the breaker:
@@ -53,7 +53,7 @@ class Step:
     """What the loop does after one collection, in order: breaker, record, connection, wait, then."""
 
     breaker: str | None  # "success" or "failure" to record on the breaker; None: leave it
-    record: str  # "success", "failure" or "data error", on the source
+    record: str  # "success", "failure", "data error" or "unavailable", on the source
     connection: ConnectionState | None  # the state to move to now (None: stay)
     reason: str
     wait: Wait
@@ -77,7 +77,7 @@ def decide(outcome: Outcome, *, connection: ConnectionState, breaker: str, failu
         return Step("success", "data error", ConnectionState.CONNECTED if moves else None,
                     "answering (with unreadable data)" if moves else "", Wait.INTERVAL, 0)
     if outcome is Outcome.UNAVAILABLE:
-        return Step(None, "failure", ConnectionState.STOPPED, error, Wait.STOP, attempt)
+        return Step(None, "unavailable", ConnectionState.STOPPED, error, Wait.STOP, attempt)
     if breaker == CircuitBreaker.HALF_OPEN or failures + 1 >= threshold:
         return Step("failure", "failure", ConnectionState.CIRCUIT_OPEN,
                     f"{failures + 1} failures in a row; last: {error}", Wait.BREAKER, 0,

@@ -240,16 +240,15 @@ class MetricsService(Service):
             breaker.record_failure()
         if step.record == "success":
             self._record_success(source, batches)
-        elif step.wait is Wait.STOP:
-            source.record_failure(error or "stopped")
+        elif step.record == "unavailable":  # nothing was collected: no gap to write
+            source.record_failure(error or "unavailable")
+            log.warning("%s", source.last_error)
         else:
             self._record_failure(source, error or "failed", data=step.record == "data error")
+            if step.record == "data error":
+                log.warning("%s: %s", source.name, source.last_error)
         if step.connection is not None:
             source.state_machine.transition(step.connection, step.reason)
-        if step.wait is Wait.STOP:
-            log.warning("%s", source.last_error)
-        elif step.record == "data error":
-            log.warning("%s: %s", source.name, source.last_error)
 
     def _wait_seconds(self, source: Source, wait: Wait, started: float, attempt: int) -> float:
         if wait is Wait.INTERVAL:

@@ -17,7 +17,8 @@ import tomllib
 import dashboard
 
 ROOT = Path(__file__).resolve().parents[1]
-NO_UI = ["dashboard.core", "dashboard.metrics", "dashboard.sources", "dashboard.service"]
+NO_UI = ["dashboard.core", "dashboard.metrics", "dashboard.sources", "dashboard.service", "dashboard.collection",
+         "dashboard.spec", "dashboard.options", "dashboard.config"]
 
 
 @pytest.mark.parametrize("module", NO_UI)
@@ -194,3 +195,12 @@ def test_private_names_of_bokeh_and_panel_are_read_in_the_transport_only():
         offenders += [f"{path.relative_to(ROOT)}:{i}" for i, line in enumerate(path.read_text().splitlines(), 1)
                       if pattern.search(line)]
     assert offenders == []
+
+
+def test_the_readme_lists_every_source_type():
+    """The docs list the registered types: a section per source, headed with its type."""
+    from dashboard.sources import source_types
+
+    readme = (ROOT / "README.md").read_text()
+    documented = re.findall(r"^### .* \(`(\w+)`\)$", readme, re.M)
+    assert sorted(documented) == sorted(source_types())

@@ -35,7 +35,7 @@ TABLE = [
      Step("failure", "failure", S.CIRCUIT_OPEN, "4 failures in a row; last: OSError: refused", Wait.BREAKER, 0,
           then=S.CONNECTING, then_reason="half-open: probing")),
     (Outcome.UNAVAILABLE, S.CONNECTING, CLOSED, 0, 0,
-     Step(None, "failure", S.STOPPED, "OSError: refused", Wait.STOP, 0)),
+     Step(None, "unavailable", S.STOPPED, "OSError: refused", Wait.STOP, 0)),
 ]
 
 

@@ -53,7 +53,7 @@ def lines(model) -> list[GlyphRenderer]:
     return [r for r in model.select({"type": GlyphRenderer}) if isinstance(r.glyph, Line)]
 
 
-def sources_of(model) -> set[ColumnDataSource]:
+def cds_of(model) -> set[ColumnDataSource]:
     return {r.data_source for r in lines(model)}
 
 
@@ -64,7 +64,7 @@ async def test_new_viewer_starts_from_the_store_then_streams_deltas(svc):
     doc = Document()
     root = plot.get_root(doc)
     doc.add_root(root)
-    (cds,) = sources_of(root)
+    (cds,) = cds_of(root)
     assert list(cds.data["time"]) == [100_000.0 + 1000 * i for i in range(5)]
     log = EventLog(doc)
     write(svc, 105.0, cpu=5.0)
@@ -93,9 +93,9 @@ async def test_one_stream_per_source_per_flush_whatever_the_rate(svc, feed_confi
     await async_poll(lambda: feed.rows_streamed == 200, timeout=5)
     streams = log.streams()
     assert len(streams) <= 2, f"{len(streams)} messages for 200 batches"
-    assert sources_of(roots[0]) == sources_of(roots[1]), "plots of one viewer share one source"
+    assert cds_of(roots[0]) == cds_of(roots[1]), "plots of one viewer share one ColumnDataSource"
     assert len(Feed.open_feeds()) == 1 and svc.publisher.subscriber_count == 1
-    (cds,) = sources_of(roots[0])
+    (cds,) = cds_of(roots[0])
     assert sorted(cds.data) == ["s0", "s1", "s2", "time"] and len(cds.data["time"]) == 201
 
 
@@ -108,7 +108,7 @@ async def test_a_series_that_appears_later_gets_a_column_and_a_line(svc):
     assert len(lines(root)) == 1
     write(svc, 2.0, core0=20.0, core1=21.0)
     await async_poll(lambda: len(lines(root)) == 2)
-    (cds,) = sources_of(root)
+    (cds,) = cds_of(root)
     np.testing.assert_array_equal(cds.data["s1"], [np.nan, 21.0])
     fig = root.select_one({"type": Plot})
     assert [item.label.value for item in fig.legend[0].items] == ["cpu=0", "cpu=1"]
@@ -119,7 +119,7 @@ async def test_each_viewer_has_its_own_models_and_feed(svc):
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     doc_a, doc_b = Document(), Document()
     root_a, root_b = plot.get_root(doc_a), plot.get_root(doc_b)
-    assert root_a is not root_b and sources_of(root_a).isdisjoint(sources_of(root_b))
+    assert root_a is not root_b and cds_of(root_a).isdisjoint(cds_of(root_b))
     assert len(Feed.open_feeds()) == 2 and svc.publisher.subscriber_count == 1, "one subscription per process"
     plot._cleanup(root_a)
     assert len(Feed.open_feeds()) == 1 and svc.publisher.subscriber_count == 1, "a viewer that goes away leaves"
@@ -255,7 +255,7 @@ async def test_a_page_that_does_not_acknowledge_gets_no_more_than_max_in_flight_
     doc = Document()
     write(svc, 0.0, cpu=0.0)
     doc.add_root(plot.get_root(doc))
-    (other,) = sources_of(plot.get_root(Document()))  # a second viewer, never acknowledging
+    (other,) = cds_of(plot.get_root(Document()))  # a second viewer, never acknowledging
     feed = Feed.for_document(doc)
     feed._delivered = lambda: True  # as if a page were connected (a plain document reaches none)
     write(svc, 1.0, cpu=1.0)
