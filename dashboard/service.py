@@ -48,7 +48,7 @@ from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
 from .errors import DataError, SourceUnavailable
 from .metrics.model import Batch, SeriesInfo, SeriesKey
-from .metrics.store import Store, to_frame
+from .metrics.store import Store, to_epoch, to_frame
 from .sources.base import Source
 from .sources.gpu import GpuSource, gpu_status
 from .sources.system import SystemSource
@@ -300,9 +300,13 @@ class MetricsService(Service):
         return [k for k in self.store.keys(metric, source) if k.matches(labels=labels)]
 
     def frame(self, metric: str | None = None, seconds: float | None = None, wide: bool = False,
-              source: str | None = None, **labels: str) -> pd.DataFrame:
-        """The store's window as a pandas DataFrame: tidy (time, metric, labels, value) or ``wide``."""
-        return to_frame(self.store, self.keys(metric, source, **labels), seconds, wide=wide)
+              source: str | None = None, start: Any = None, end: Any = None, **labels: str) -> pd.DataFrame:
+        """Samples as a pandas DataFrame: tidy (time, metric, labels, value) or ``wide``. The store's window
+        (or the last ``seconds``) by default; with ``start`` and/or ``end`` (epoch seconds, ISO 8601 text or
+        a datetime) every stored sample in that range, both ends included: exactly what a plot zoomed to
+        that range is drawn from."""
+        bounds = {"start": None if start is None else to_epoch(start), "end": None if end is None else to_epoch(end)}
+        return to_frame(self.store, self.keys(metric, source, **labels), seconds, wide=wide, **bounds)
 
     def status(self) -> pd.DataFrame:
         """One row per source: state, reason, last success and error, counts."""

@@ -2,6 +2,6 @@
 
 from .model import Batch, SeriesInfo, SeriesKey
 from .rates import RateConverter
-from .store import RingBuffer, Store, to_frame
+from .store import RingBuffer, Store, to_epoch, to_frame
 
-__all__ = ["Batch", "RateConverter", "RingBuffer", "SeriesInfo", "SeriesKey", "Store", "to_frame"]
+__all__ = ["Batch", "RateConverter", "RingBuffer", "SeriesInfo", "SeriesKey", "Store", "to_epoch", "to_frame"]

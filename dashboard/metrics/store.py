@@ -6,8 +6,10 @@
 * :class:`Store` maps :class:`~dashboard.metrics.model.SeriesKey` to buffers. ``append(batch)`` writes a
   batch; gaps are NaN samples like any other, written by the service when a collection fails or is late
   (:meth:`~dashboard.metrics.model.Batch.gap`), so the plot breaks there instead of drawing a straight line.
-  Queries: ``window`` (the last *window* seconds), ``since`` (strictly after a time), ``latest``, and
-  ``aligned`` (several series on one shared time axis, NaN where a series has no sample).
+  Queries: ``window`` (the last *window* seconds), ``since`` (strictly after a time), ``latest``,
+  ``aligned`` and ``between`` (several series on one shared time axis, NaN where a series has no sample)
+  and ``query`` (any range at pixel resolution: exact min and max per pixel column). A range copies only
+  its own samples, never the whole buffer.
 
 Pandas appears only at the edge, in :func:`to_frame`.
 """
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .decimate import buckets, minmax
 from .model import Batch, SeriesInfo, SeriesKey
 
 
@@ -96,11 +99,34 @@ class RingBuffer:
         return (np.concatenate((self._t[start:], self._t[:start])),
                 np.concatenate((self._v[start:], self._v[:start])))
 
+    def _segments(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The held samples as one or two sorted (times, values) views, oldest first; nothing is copied."""
+        if self.count <= self.capacity:
+            size = len(self)
+            return [(self._t[:size], self._v[:size])]
+        start = self.count % self.capacity
+        return [(self._t[start:], self._v[start:]), (self._t[:start], self._v[:start])]
+
+    def spans(self, t0: float, t1: float = np.inf) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Views (no copy) of the samples with ``t0 < t <= t1``, as one or two sorted pieces, oldest first."""
+        out = []
+        for t, v in self._segments():
+            i, j = np.searchsorted(t, (t0, t1), side="right")
+            if j > i:
+                out.append((t[i:j], v[i:j]))
+        return out
+
+    def between(self, t0: float, t1: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the samples with ``t0 < t <= t1``, oldest first; only those are copied (a short range
+        of a long buffer costs its own size, not the buffer's)."""
+        pieces = self.spans(t0, t1)
+        if not pieces:
+            return np.empty(0), np.empty(0)
+        return np.concatenate([t for t, _ in pieces]), np.concatenate([v for _, v in pieces])
+
     def since(self, t0: float) -> tuple[np.ndarray, np.ndarray]:
         """Samples strictly after ``t0``, oldest first."""
-        t, v = self.arrays()
-        i = int(np.searchsorted(t, t0, side="right"))
-        return t[i:], v[i:]
+        return self.between(t0)
 
 
 class Store:
@@ -193,15 +219,33 @@ class Store:
             if not ends:
                 return np.empty(0), np.empty((len(keys), 0))
             end = max(ends) if now is None else now
-            start = end - (seconds or self.window_seconds)
-            parts = [self._buffers[k].since(start) if k in self._buffers else (np.empty(0), np.empty(0))
-                     for k in keys]
-        times = np.unique(np.concatenate([t for t, _ in parts])) if parts else np.empty(0)
-        values = np.full((len(keys), times.size), np.nan)
-        for row, (t, v) in enumerate(parts):
-            if t.size:
-                values[row, np.searchsorted(times, t)] = v
-        return times, values
+            return self.between(keys, end - (seconds or self.window_seconds), end)
+
+    def between(self, keys: Sequence[SeriesKey], start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+        """Several series from ``start`` (excluded) to ``end`` (included) on the union of their times:
+        (time, values[len(keys), n]), NaN where a series has no sample."""
+        with self._lock:
+            spans = [self._buffers[k].spans(start, end) if k in self._buffers else [] for k in keys]
+            shared = _shared_times(spans)
+            if shared is not None:  # one source's series: one time column, each series copied once
+                return shared, _stack_values(spans, shared.size)
+            parts = [(np.concatenate([t for t, _ in p]), np.concatenate([v for _, v in p])) if p
+                     else (np.empty(0), np.empty(0)) for p in spans]
+        return _align(parts)
+
+    def query(self, keys: Sequence[SeriesKey], start: float, end: float, columns: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """``keys`` from ``start`` to ``end`` at pixel resolution: the range is cut into ``columns`` equal
+        columns and each becomes the exact min and max of what is stored in it (one row for a lone sample,
+        two at the times of its first and last samples otherwise); a gap (every series NaN) stays a row of
+        its own, so lines break there. What :mod:`~dashboard.metrics.decimate` does to the live window,
+        for any range the store holds."""
+        if not end > start or columns < 1:
+            raise ValueError(f"query: expected start < end and columns >= 1, got {start}, {end}, {columns}")
+        t, v = self.between(keys, start, end)
+        gap = np.isnan(v).all(axis=0) if len(keys) else None
+        rows_t, rows_v, _ = minmax(t, v, buckets(t - start, (end - start) / columns, gap))
+        return rows_t, rows_v
 
     def stats(self) -> dict[str, int]:
         """Counters for status displays and tests."""
@@ -216,19 +260,76 @@ class Store:
         return f"<Store series={len(self._buffers)} capacity={self.capacity} window={self.window_seconds}s>"
 
 
+def _shared_times(spans: list[list[tuple[np.ndarray, np.ndarray]]]) -> np.ndarray | None:
+    """The one time column of series whose samples in a range are at the same times (a copy), else None."""
+    if not spans or not spans[0]:
+        return None
+    first = [t for t, _ in spans[0]]
+    for pieces in spans[1:]:
+        times = [t for t, _ in pieces]
+        if [t.size for t in times] != [t.size for t in first] or \
+                not all(a is b or np.array_equal(a, b) for a, b in zip(times, first, strict=True)):
+            return None
+    return np.concatenate(first)
+
+
+def _stack_values(spans: list[list[tuple[np.ndarray, np.ndarray]]], n: int) -> np.ndarray:
+    """The values of series that share their times, as one (series x n) array, each piece copied once."""
+    out = np.empty((len(spans), n))
+    for row, pieces in enumerate(spans):
+        at = 0
+        for _, v in pieces:
+            out[row, at:at + v.size] = v
+            at += v.size
+    return out
+
+
+def _align(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Series given as (times, values) pairs on the union of their times, NaN where one has no sample."""
+    times = np.unique(np.concatenate([t for t, _ in parts])) if parts else np.empty(0)
+    values = np.full((len(parts), times.size), np.nan)
+    for row, (t, v) in enumerate(parts):
+        if t.size:
+            values[row, np.searchsorted(times, t)] = v
+    return times, values
+
+
+def to_epoch(when: float | str | object) -> float:
+    """Epoch seconds from a number, an ISO 8601 text (``2026-11-29T10:00:00Z``; without a zone, UTC) or a
+    ``datetime``/``Timestamp``; a clear error names what was given otherwise."""
+    if isinstance(when, (int, float, np.integer, np.floating)) and not isinstance(when, bool):
+        return float(when)
+    try:
+        stamp = pd.Timestamp(when)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected epoch seconds, ISO 8601 text or a datetime, got {when!r}") from None
+    if stamp is pd.NaT:
+        raise ValueError(f"expected epoch seconds, ISO 8601 text or a datetime, got {when!r}")
+    return (stamp if stamp.tzinfo is not None else stamp.tz_localize("UTC")).timestamp()
+
+
 def to_frame(store: Store, keys: Iterable[SeriesKey] | None = None, seconds: float | None = None,
-             wide: bool = False) -> pd.DataFrame:
-    """The store's window as a tidy DataFrame (time, metric, labels, value), or wide (a column per series)."""
+             wide: bool = False, start: float | None = None, end: float | None = None) -> pd.DataFrame:
+    """Samples as a tidy DataFrame (time, metric, labels, value), or wide (a column per series): the store's
+    window (or the last ``seconds``), or every sample from ``start`` to ``end`` (epoch seconds, both
+    included; either may be left open)."""
     keys = list(store.keys() if keys is None else keys)
+    ranged = start is not None or end is not None
+    lo = np.nextafter(start, -np.inf) if start is not None else -np.inf
+    hi = end if end is not None else np.inf
     if wide:
-        times, values = store.aligned(keys, seconds)
+        times, values = store.between(keys, lo, hi) if ranged else store.aligned(keys, seconds)
         frame = pd.DataFrame(values.T, columns=[str(k) for k in keys],
                              index=pd.to_datetime(times, unit="s", utc=True))
         frame.index.name = "time"
         return frame
     pieces = []
     for key in keys:
-        t, v = store.window(key, seconds)
+        if ranged:
+            t, rows = store.between([key], lo, hi)
+            v = rows[0]
+        else:
+            t, v = store.window(key, seconds)
         pieces.append(pd.DataFrame({
             "time": pd.to_datetime(t, unit="s", utc=True),
             "metric": key.name,

@@ -103,3 +103,73 @@ def test_single_sample_appends_refuse_old_samples_too():
     for t in (1.0, 2.0, 2.0, 1.5, 3.0):
         buf.append(np.array([t]), np.array([t]))
     assert buf.arrays()[0].tolist() == [2.0, 3.0] and buf.rejected == 2 and buf.count == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(capacity=st.integers(1, 30), n=st.integers(0, 90), t0=st.floats(-5, 95), span=st.floats(0, 60))
+def test_a_range_of_a_wrapped_ring_is_what_a_full_copy_holds(capacity, n, t0, span):
+    buf = RingBuffer(capacity)
+    times = np.arange(1, n + 1, dtype=float)
+    buf.append(times, times * 2)
+    all_t, all_v = buf.arrays()
+    keep = (all_t > t0) & (all_t <= t0 + span)
+    got_t, got_v = buf.between(t0, t0 + span)
+    assert got_t.tolist() == all_t[keep].tolist() and got_v.tolist() == all_v[keep].tolist()
+    assert buf.since(t0)[0].tolist() == all_t[all_t > t0].tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan"))), min_size=0, max_size=400),
+       gaps=st.sets(st.integers(0, 399), max_size=10), columns=st.integers(1, 50),
+       lo=st.floats(0, 100), width=st.floats(1, 400))
+def test_a_query_is_the_exact_min_and_max_of_each_pixel_column(values, gaps, columns, lo, width):
+    """Brute force: every stored sample in the range lands in column floor((t - start) / (span / columns));
+    the query's rows of that column have exactly its min and max; a gap (all series NaN) stays a row."""
+    n = len(values)
+    t = np.arange(n, dtype=float)
+    a = np.array(values, dtype=float)
+    b = -a
+    for g in gaps:
+        if g < n:
+            a[g] = b[g] = np.nan
+    store = Store(capacity=1000, window=1e9)
+    store.append(Batch("s", (CPU, MEM), t, np.vstack((a, b))))
+    start, end = lo, lo + width
+    rows_t, rows_v = store.query([CPU, MEM], start, end, columns)
+    inside = (t > start) & (t <= end)
+    assert rows_t.size <= 2 * columns + 2 * int((np.isnan(a) & inside).sum())
+    assert np.all(np.diff(rows_t) >= 0) and np.all((rows_t > start) & (rows_t <= end))
+    column = np.floor((t - start) / (width / columns))
+    row_column = np.floor((rows_t - start) / (width / columns))
+    for c in np.unique(column[inside]):
+        here = inside & (column == c)
+        mine = row_column == c
+        for series, samples in ((0, a), (1, b)):
+            finite = samples[here][np.isfinite(samples[here])]
+            drawn = rows_v[series][mine]
+            drawn = drawn[np.isfinite(drawn)]
+            if finite.size:
+                assert drawn.min() == finite.min() and drawn.max() == finite.max()
+            else:
+                assert drawn.size == 0
+    all_gap = inside & np.isnan(a)
+    assert set(t[all_gap]) <= set(rows_t[np.isnan(rows_v[0]) & np.isnan(rows_v[1])]), "gaps stay gaps"
+
+
+def test_a_range_frame_includes_both_ends_and_reads_iso_times():
+    from dashboard.service import MetricsService
+
+    svc = MetricsService([])
+    t = np.arange(1_700_000_000.0, 1_700_000_010.0)
+    svc.store.append(Batch("sys", (CPU,), t, t[None, :] - t[0], {CPU: SeriesInfo("%")}))
+    frame = svc.frame("cpu_percent", start=t[2], end=t[5])
+    assert frame["value"].tolist() == [2.0, 3.0, 4.0, 5.0]
+    iso = pd.Timestamp(t[2], unit="s", tz="UTC").isoformat()
+    assert svc.frame("cpu_percent", start=iso, end=t[5])["value"].tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert svc.frame("cpu_percent", start=t[8])["value"].tolist() == [8.0, 9.0], "an open end"
+    wide = svc.frame(start=t[0], end=t[1], wide=True)
+    assert wide[str(CPU)].tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError, match="expected epoch seconds, ISO 8601 text or a datetime, got 'soon'"):
+        svc.frame("cpu_percent", start="soon")
+    with pytest.raises(ValueError, match="expected start < end"):
+        svc.store.query([CPU], 5.0, 5.0, 10)
