@@ -37,6 +37,14 @@ class PlotOptions(param.Parameterized):
     height = param.Integer(default=260, bounds=(60, 4000), allow_None=True,
                            doc="Height in pixels (None: as tall as its container lets it be).")
 
+    log_y = param.Boolean(default=False, doc="A logarithmic y axis (values at or below zero are not drawn).")
+
+    y_min = param.Number(default=None, allow_None=True, bounds=(None, None),
+                         doc="The y axis' lower end (None: follow the data).")
+
+    y_max = param.Number(default=None, allow_None=True, bounds=(None, None),
+                         doc="The y axis' upper end (None: follow the data).")
+
 
 class StatOptions(param.Parameterized):
     """The newest value of one series, its unit and its trend."""

@@ -152,6 +152,8 @@ def wrong_value(p):
     if isinstance(p, param.Number):
         low, high = p.bounds
         kind = "an integer" if isinstance(p, param.Integer) else "a number"
+        if low is None and high is None:
+            return "high", f"expected {kind}"
         return (low - 1 if low is not None else high + 1), f"expected {kind}"
     if isinstance(p, param.Selector):
         return "no-such-choice", "expected one of"

@@ -8,7 +8,6 @@ figure, which keeps a new page's first paint fast.
 from __future__ import annotations
 
 import html
-import math
 
 import numpy as np
 from bokeh.models import ColumnDataSource, Div
@@ -16,21 +15,9 @@ from bokeh.models import ColumnDataSource, Div
 from ..metrics.model import SeriesKey
 from ..options import StatOptions
 from ..service import SourceEvent
+from ..units import format_value
 from .base import LiveComponent
 from .feed import Feed
-
-
-def format_value(value: float, unit: str = "") -> str:
-    """A short human form of ``value``: 12.3 %, 1.2 GB/s, 0.53."""
-    if value is None or not math.isfinite(value):
-        return "no data"
-    if unit in ("B", "B/s"):
-        for prefix in ("", "K", "M", "G", "T", "P"):
-            if abs(value) < 1024 or prefix == "P":
-                return f"{value:,.1f} {prefix}{unit}"
-            value /= 1024
-    number = f"{value:,.0f}" if abs(value) >= 1000 or float(value).is_integer() else f"{value:,.1f}"
-    return f"{number} {unit}".strip() if unit != "%" else f"{number} %"
 
 
 class StatCard(StatOptions, LiveComponent):

@@ -17,14 +17,16 @@ import time
 
 import numpy as np
 from bokeh.models import (
+    AdaptiveTicker,
     ColumnDataSource,
+    CustomJSHover,
+    CustomJSTickFormatter,
     DataRange1d,
     GlyphRenderer,
     HoverTool,
     Legend,
     LegendItem,
     Line,
-    NumeralTickFormatter,
     PlainText,
     Range1d,
 )
@@ -34,10 +36,9 @@ from bokeh.plotting import figure
 from ..metrics.model import SeriesKey
 from ..options import PlotOptions
 from ..service import MetricsService, SourceEvent
+from ..units import FORMAT_JS
 from .base import LiveComponent
 from .feed import Feed
-
-_BYTES = {"B", "B/s"}
 
 
 def series_label(key: SeriesKey, metric: str | None) -> str:
@@ -75,15 +76,16 @@ class _PlotView:
             # The browser computes these ranges; syncable=False keeps it from echoing every change back.
             x_range=DataRange1d(follow="end", follow_interval=window_ms, range_padding=0, only_visible=True,
                                 syncable=False),
-            y_range=DataRange1d(only_visible=True, range_padding=0.05, syncable=False),
+            y_range=DataRange1d(only_visible=True, range_padding=0.05, syncable=False, **_limits(component)),
+            y_axis_type="log" if component.log_y else "linear",
         )
         if component.title is None:  # a name from a source: never read as TeX ($$...$$) or anything but text
             self.model.title.text = PlainText(text=component.metric or "metrics")
         self.model.toolbar.logo = None
         self.model.xaxis.axis_label = None
         self.hover = HoverTool(
-            tooltips=[("series", "$name"), ("time", "@time{%F %T}"), ("value", "$snap_y{0,0.[00]}")],
-            formatters={"@time": "datetime"}, renderers=[])
+            tooltips=[("series", "$name"), ("time", "@time{%F %T}"), ("value", "$snap_y{custom}")],
+            formatters={"@time": "datetime", "$snap_y": _hover_formatter("")}, renderers=[])
         self.model.add_tools(self.hover)
         # An invisible placeholder until the first series arrives (a plot without renderers is a
         # Bokeh validation warning); only_visible ranges ignore it.
@@ -130,10 +132,17 @@ class _PlotView:
             self._set_unit(self.component.unit or self.component.service.store.info(key).unit)
 
     def _set_unit(self, unit: str) -> None:
+        """Axis ticks and hover values in ``unit`` (:mod:`dashboard.units`: IEC bytes, durations, SI)."""
         self._unit_set = True
-        self.model.yaxis.axis_label = PlainText(text=unit) if unit else None
-        if unit in _BYTES:
-            self.model.yaxis.formatter = NumeralTickFormatter(format="0.0 b")
+        if self.component.log_y:  # a log axis keeps Bokeh's powers of ten; its unit goes on the axis label
+            self.model.yaxis.axis_label = PlainText(text=unit) if unit else None
+        else:  # each tick carries the unit, in steps that read round in it (KiB steps for bytes)
+            if unit in ("B", "B/s"):
+                self.model.yaxis.ticker = AdaptiveTicker(base=1024, mantissas=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+                                                         min_interval=1)
+            self.model.yaxis.formatter = CustomJSTickFormatter(args={"unit": unit},
+                                                               code=f"{FORMAT_JS}\nreturn format(tick, unit)")
+        self.hover.formatters = {"@time": "datetime", "$snap_y": _hover_formatter(unit)}
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         """Lines update through the shared sources; the outage bands at a state change or once a second."""
@@ -145,6 +154,16 @@ class _PlotView:
         old = self.outages.data
         if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
             self.outages.data = {"x0": x0, "x1": x1}
+
+
+def _limits(component: TimeSeriesPlot) -> dict[str, float]:
+    """The y limits a plot was given (an end left out follows the data)."""
+    return {name: value for name, value in (("start", component.y_min), ("end", component.y_max)) if value is not None}
+
+
+def _hover_formatter(unit: str) -> CustomJSHover:
+    """A hover value in ``unit``, by the rules of :mod:`dashboard.units` (the unit travels as data)."""
+    return CustomJSHover(args={"unit": unit}, code=f"{FORMAT_JS}\nreturn format(value, unit)")
 
 
 def outages(service: MetricsService, sources: set[str], seconds: float) -> tuple[np.ndarray, np.ndarray]:

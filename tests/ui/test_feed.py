@@ -209,15 +209,6 @@ async def test_dashboard_is_one_feed_with_one_source_per_metrics_source(svc):
     assert svc.publisher.subscriber_count == 0
 
 
-def test_format_value():
-    from dashboard.ui.indicators import format_value
-
-    assert format_value(77.0) == "77"
-    assert format_value(12.54, "%") == "12.5 %"
-    assert format_value(1536, "B/s") == "1.5 KB/s"
-    assert format_value(float("nan"), "%") == "no data"
-
-
 def fast_batch(t0: float, n: int, rate: float) -> Batch:
     t = t0 + np.arange(n) / rate
     return Batch("sys", (CPU, CORE0), t, np.vstack((np.sin(t * 7.0) * 50 + 50, t)), INFO)

@@ -130,3 +130,19 @@ def test_the_dashboard_passes_its_layout_to_its_column(svc):
     root, _ = render(dash)
     assert root.sizing_mode == "stretch_both" and root.margin == 0
     assert any(isinstance(m, Div) for m in root.select({"type": Div}))
+
+
+def test_plot_options_units_log_scale_and_limits(svc):
+    from bokeh.models import CustomJSHover, CustomJSTickFormatter, LogScale
+
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent", unit="B/s", log_y=True, y_min=1.0, y_max=1e9)
+    _, feed = render(plot)
+    fig = the_view_model(feed, TimeSeriesPlot)
+    assert isinstance(fig.y_scale, LogScale) and (fig.y_range.start, fig.y_range.end) == (1.0, 1e9)
+    hover = fig.select_one({"type": CustomJSHover})
+    assert hover.args == {"unit": "B/s"}, "the unit travels as data, never inside the code"
+    linear = TimeSeriesPlot(service=svc, metric="cpu_percent", unit="<b>s</b>")
+    _, feed = render(linear)
+    (axis,) = the_view_model(feed, TimeSeriesPlot).yaxis
+    assert isinstance(axis.formatter, CustomJSTickFormatter) and axis.formatter.args == {"unit": "<b>s</b>"}
+    assert "<b>" not in axis.formatter.code
