@@ -24,10 +24,8 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
 from bokeh.core.property.validation import validate
 from bokeh.document import Document
 from bokeh.models import ColumnDataSource
@@ -37,7 +35,8 @@ from ..core.batching import BatchProcessor
 from ..metrics.model import Batch, SeriesKey
 from ..service import MetricsService, SourceEvent
 from . import transport
-from .topics import Hub, Topic
+from .columns import TopicColumns
+from .topics import Hub
 
 log = logging.getLogger("dashboard.feed")
 
@@ -55,20 +54,6 @@ class LiveView(Protocol):
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         """Update derived properties after a flush (labels, tables)."""
-
-
-@dataclass
-class TopicColumns:
-    """The viewer's ColumnDataSource for one topic, and how far it has followed the topic."""
-
-    cds: ColumnDataSource
-    topic: Topic
-    rollover: int
-    columns: dict[SeriesKey, str] = field(default_factory=dict)
-    series: list[int] = field(default_factory=list)  # topic indices, in the order of `columns`
-    sent: int = 0  # topic rows the viewer holds (absolute index of the next one)
-    stable: int = 0  # rows before this one never change; the rest were provisional when sent
-    version: int = -1  # the topic's version when the viewer was last brought up to date
 
 
 class Feed:
@@ -182,36 +167,15 @@ class Feed:
         name = self.hub.topic_name(source_name, key)
         sc = self.columns.get(name)
         if sc is None:
-            dec = topic.decimator
-            times, values = topic.rows(dec.end - self._in_window(topic), dec.end, [index])
-            cds = ColumnDataSource(data={"time": times * 1000.0, "s0": values[0]})
-            sc = self.columns[name] = TopicColumns(
-                cds, topic, dec.capacity, {key: "s0"}, [index], sent=dec.end, stable=dec.stable)
+            sc = self.columns[name] = TopicColumns.start(topic, key, index, self.service.window)
             self._pace()
-            return cds, "s0"
-        name = sc.columns.get(key)
-        if name is None:
-            name = f"s{len(sc.columns)}"
-            held = len(sc.cds.data["time"])
-            _, values = topic.rows(sc.sent - held, sc.sent, [index])
-            column = np.full(held, np.nan)
-            column[held - values.shape[1]:] = values[0]
-            sc.cds.data[name] = column
-            sc.columns[key] = name
-            sc.series.append(index)
-        return sc.cds, name
+        return sc.cds, sc.add(key, index)
 
     def _pace(self) -> None:
         """At most four flushes per bucket of the finest source shown (and at least one a second): a long
         window moves by a pixel every few seconds, and redrawing it faster shows nothing new."""
         finest = min(sc.topic.decimator.width for sc in self.columns.values())
         self._processor.min_interval = max(self.flush_interval, min(1.0, finest / 4))
-
-    def _in_window(self, topic: Topic) -> int:
-        """The topic's rows within the service's window: what a viewer keeps (older rows would still
-        stretch the y range)."""
-        dec = topic.decimator
-        return dec.count_since(dec.last_time - self.service.window)
 
     # -- delivery ---------------------------------------------------------------------------------------------
     def receive(self, item: Any) -> None:
@@ -294,7 +258,10 @@ class Feed:
             changed = self._add_new_series() or bool(events)
         with validate(False):  # the feed builds every value itself: no property validation on the hot path
             for sc in self.columns.values():
-                changed |= self._sync(sc)
+                streamed = sc.sync(self.doc, self.service.window)
+                if streamed is not None:
+                    changed = True
+                    self.rows_streamed += streamed
         if not changed:
             return
         for view in list(self.views):
@@ -336,44 +303,6 @@ class Feed:
                     view.add_series(key, cds, column)
                 added = True
         return added
-
-    def _sync(self, sc: TopicColumns) -> bool:
-        """Patch the provisional rows the viewer holds and stream the new ones; False if nothing changed."""
-        topic = sc.topic
-        topic.advance()
-        dec = topic.decimator
-        if sc.sent == dec.end and sc.version == dec.version:
-            return False
-        sc.version = dec.version
-        if sc.sent < dec.first:  # fell further behind than the topic holds: start over from its rows
-            self._reset(sc)
-            return True
-        data = sc.cds.data
-        held = len(data["time"])
-        lo = max(sc.stable, dec.first, sc.sent - held)
-        if lo < sc.sent:
-            times, values = topic.rows(lo, sc.sent, sc.series)
-            at = slice(held - (sc.sent - lo), held)
-            patches = {"time": [(at, times * 1000.0)]}
-            patches.update({name: [(at, values[i])] for i, name in enumerate(sc.columns.values())})
-            transport.patch(self.doc, sc.cds, patches)
-        if dec.end > sc.sent:
-            keep = max(1, min(sc.rollover, self._in_window(topic)))
-            times, values = topic.rows(max(sc.sent, dec.end - keep), dec.end, sc.series)
-            new = {"time": times * 1000.0}
-            new.update({name: values[i] for i, name in enumerate(sc.columns.values())})
-            transport.stream(self.doc, sc.cds, new, keep)
-            self.rows_streamed += times.size
-        sc.sent, sc.stable = dec.end, dec.stable
-        return True
-
-    def _reset(self, sc: TopicColumns) -> None:
-        dec = sc.topic.decimator
-        times, values = sc.topic.rows(dec.end - self._in_window(sc.topic), dec.end, sc.series)
-        new = {"time": times * 1000.0}
-        new.update({name: values[i].copy() for i, name in enumerate(sc.columns.values())})
-        sc.cds.data = new
-        sc.sent, sc.stable = dec.end, dec.stable
 
     # -- closing -------------------------------------------------------------------------------------------
     def _on_session_destroyed(self, _session_context: Any) -> None:
