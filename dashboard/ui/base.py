@@ -67,10 +67,17 @@ class LivePane(pn.pane.Bokeh):
         view = self._component._build(feed)
         view.model.update(**layout_properties(self))
         feed.add_view(view)
+        if self._component.paused:
+            feed.pause(True)
         ref = root.ref["id"]
         self._views.setdefault(ref, []).append((feed, view))
         transport.register_model(self, ref, view.model, parent)
         return view.model
+
+    def feeds(self) -> list[Feed]:
+        """The open feeds this pane's views are in (one per viewer)."""
+        unique = {id(feed): feed for views in self._views.values() for feed, _ in views if not feed.closed}
+        return list(unique.values())
 
     def _cleanup(self, root: Model | None = None) -> None:
         if root is not None:
@@ -88,6 +95,9 @@ class LiveComponent(pn.custom.PyComponent):
 
     sizing_mode = stretch_width()
 
+    paused = param.Boolean(default=False, doc="Freeze what this component's viewers show (collection goes on); "
+                                              "unpausing draws everything collected meanwhile.")
+
     def __init__(self, **params: Any) -> None:
         if params.get("width") is not None and "sizing_mode" not in params:
             params["sizing_mode"] = "fixed"  # a width asked for is kept (stretching would override it)
@@ -98,10 +108,21 @@ class LiveComponent(pn.custom.PyComponent):
         super().__init__(**params)
         if self.service is None:
             self.service = MetricsService.shared()
+        self._pane: LivePane | None = None
+
+    @param.depends("paused", watch=True)
+    def _pause_viewers(self) -> None:
+        for feed in self.feeds():
+            feed.pause(self.paused)
+
+    def feeds(self) -> list[Feed]:
+        """The open feeds of this component's viewers (one per document that shows it)."""
+        return [] if self._pane is None else self._pane.feeds()
 
     def _build(self, feed: Feed) -> LiveView:
         """Build this component's models for one viewer. Override."""
         raise NotImplementedError
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return LivePane(self, **{name: getattr(self, name) for name in LAYOUT})
+        self._pane = LivePane(self, **{name: getattr(self, name) for name in LAYOUT})
+        return self._pane

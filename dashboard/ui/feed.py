@@ -95,6 +95,8 @@ class Feed:
         self.rows_streamed = 0
         self.held_back = 0  # flushes postponed because the page had not drawn the previous ones
         self.events_dropped = 0
+        self.paused = False
+        self.paused_flushes = 0  # flushes that sent no rows because the viewer was paused
         self.ack = transport.frame_ack()
         self.ack.on_change("painted", self._on_ack)
         self._acked = 0
@@ -251,9 +253,17 @@ class Feed:
             self._wake()
 
     def apply(self) -> None:
-        """Bring every source and view of the viewer up to date (document lock held)."""
+        """Bring every source and view of the viewer up to date (document lock held). While paused, only
+        the views that show state rather than data (``while_paused``) follow, and only when a source
+        changed state; rows and new series wait for the resume."""
         self._dirty = False
         events, self._events = self._events, []
+        if self.paused:
+            self.paused_flushes += 1
+            views = [v for v in self.views if getattr(v, "while_paused", False)] if events else []
+            if views:
+                self._refresh(views, events)
+            return
         with self._frozen():  # one model-graph recompute for every series added, not one per list assignment
             changed = self._add_new_series() or bool(events)
         with validate(False):  # the feed builds every value itself: no property validation on the hot path
@@ -262,9 +272,12 @@ class Feed:
                 if streamed is not None:
                     changed = True
                     self.rows_streamed += streamed
-        if not changed:
-            return
-        for view in list(self.views):
+        if changed:
+            self._refresh(self.views, events)
+
+    def _refresh(self, views: list[LiveView], events: list[SourceEvent]) -> None:
+        """Refresh ``views`` and count the flush (the page acknowledges it after drawing it)."""
+        for view in list(views):
             try:
                 view.refresh(self, events)
             except Exception:
@@ -275,6 +288,17 @@ class Feed:
             self._acked = self.ack.sent
         elif self._unacked_since is None:
             self._unacked_since = asyncio.get_running_loop().time()
+
+    def pause(self, paused: bool = True) -> None:
+        """Freeze (or, with False, resume) every plot of this viewer; collection goes on. Resuming draws
+        everything collected meanwhile (as far back as the window) in one flush."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        log.debug("feed %s", "paused" if paused else "resumed")
+        if not paused:
+            self._dirty = True
+            self._wake()
 
     def _delivered(self) -> bool:
         """Whether flushes reach a page now (a connected websocket, an open comm)."""

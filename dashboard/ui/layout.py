@@ -22,7 +22,7 @@ from ..service import MetricsService
 from ..sources.gpu import GpuSource
 from ..spec import Spec, load_spec
 from .auto import AutoPlots
-from .base import stretch_width
+from .base import LiveComponent, stretch_width
 from .indicators import StatCard
 from .plots import TimeSeriesPlot
 from .status import SourceStatus
@@ -37,6 +37,9 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
         doc="The metrics service to show (the process's shared service by default).")
 
     sizing_mode = stretch_width()
+
+    paused = param.Boolean(default=False, doc="Freeze every part of the dashboard (collection goes on); "
+                                              "unpausing draws everything collected meanwhile.")
 
     panels = param.List(default=[], doc="Further components (plots, cards) shown after this machine's plots.")
 
@@ -54,7 +57,10 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
         named = [p.metric for p in [*self.cards, *self.plots] if getattr(p, "metric", None)]
         self.auto_plots = AutoPlots(service=svc, exclude=named) if self.auto else None
         self.status = SourceStatus(service=svc)
-        parts: list[Any] = [pn.pane.Markdown(f"## {_escape_markdown(self.title)}", margin=(0, 10))]
+        self.pause_toggle = pn.widgets.Toggle.from_param(self.param.paused, name="Pause", width=90,
+                                                         margin=(12, 10), css_classes=["dashboard-pause"])
+        heading = pn.pane.Markdown(f"## {_escape_markdown(self.title)}", margin=(0, 10))
+        parts: list[Any] = [pn.Row(heading, pn.HSpacer(), self.pause_toggle, sizing_mode="stretch_width")]
         if self.cards:
             parts.append(pn.Row(*self.cards, sizing_mode="stretch_width"))
         if self.plots:
@@ -63,6 +69,12 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
             parts.append(self.auto_plots)
         parts.append(self.status)
         self._layout = pn.Column(*parts)
+
+    @param.depends("paused", watch=True)
+    def _pause_parts(self) -> None:
+        for part in [*self.cards, *self.plots, self.auto_plots, self.status]:
+            if isinstance(part, LiveComponent):
+                part.paused = self.paused
 
     def _system_cards(self) -> list[StatCard]:
         svc = self.service

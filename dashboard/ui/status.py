@@ -88,6 +88,8 @@ class SourceStatus(LiveComponent):
 class _StatusView:
     """One viewer's status table."""
 
+    while_paused = True  # it shows state, not data: it follows source events while the viewer is paused
+
     def __init__(self, component: SourceStatus) -> None:
         self.component = component
         self.model = Div(text=render_rows(component.rows()))

@@ -140,6 +140,12 @@ class ServedApp:
         assert self.loop is not None, "no session was opened yet"
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    def service_collections(self) -> int:
+        """Collections so far of the served service's system source."""
+        from dashboard.service import MetricsService
+
+        return (self.service or MetricsService.shared()).sources["system"].collections
+
     def stop(self) -> None:
         from dashboard.service import MetricsService
 
