@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from bokeh.core.property.validation import validate
@@ -96,6 +97,7 @@ class Feed:
         self.held_back = 0  # flushes postponed because the page had not drawn the previous ones
         self.events_dropped = 0
         self.paused = False
+        self._shared: dict[str, Any] = {}  # models every view of this viewer shares (the crosshair)
         self.paused_flushes = 0  # flushes that sent no rows because the viewer was paused
         self.ack = transport.frame_ack()
         self.ack.on_change("painted", self._on_ack)
@@ -288,6 +290,12 @@ class Feed:
             self._acked = self.ack.sent
         elif self._unacked_since is None:
             self._unacked_since = asyncio.get_running_loop().time()
+
+    def shared(self, name: str, make: Callable[[], Any]) -> Any:
+        """The viewer's one model called ``name`` (made by ``make`` on first use): what its views share."""
+        if name not in self._shared:
+            self._shared[name] = make()
+        return self._shared[name]
 
     def pause(self, paused: bool = True) -> None:
         """Freeze (or, with False, resume) every plot of this viewer; collection goes on. Resuming draws

@@ -19,6 +19,7 @@ import numpy as np
 from bokeh.models import (
     AdaptiveTicker,
     ColumnDataSource,
+    CrosshairTool,
     CustomJSHover,
     CustomJSTickFormatter,
     DataRange1d,
@@ -29,6 +30,7 @@ from bokeh.models import (
     Line,
     PlainText,
     Range1d,
+    Span,
 )
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
@@ -83,10 +85,14 @@ class _PlotView:
             self.model.title.text = PlainText(text=component.metric or "metrics")
         self.model.toolbar.logo = None
         self.model.xaxis.axis_label = None
+        # Each series' value at the time under the pointer, in the plot's unit, and that time marked on every
+        # plot of the viewer (one Span shared by their crosshairs; always on, so no toolbar button).
         self.hover = HoverTool(
             tooltips=[("series", "$name"), ("time", "@time{%F %T}"), ("value", "$snap_y{custom}")],
-            formatters={"@time": "datetime", "$snap_y": _hover_formatter("")}, renderers=[])
-        self.model.add_tools(self.hover)
+            formatters={"@time": "datetime", "$snap_y": _hover_formatter("")}, renderers=[], mode="vline")
+        crosshair = feed.shared("crosshair", lambda: Span(dimension="height", line_color="#888888", line_width=1,
+                                                           line_dash="dashed"))
+        self.model.add_tools(self.hover, CrosshairTool(overlay=crosshair, dimensions="height", visible=False))
         # An invisible placeholder until the first series arrives (a plot without renderers is a
         # Bokeh validation warning); only_visible ranges ignore it.
         self.model.scatter([], [], visible=False)

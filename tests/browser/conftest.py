@@ -163,3 +163,23 @@ def served() -> Iterator[ServedApp]:
     app = ServedApp(build_app).start()
     yield app
     app.stop()
+
+
+def hover_plot_titled(page, title: str) -> bool:
+    """Move the mouse to the middle of the plot area of the figure titled ``title``."""
+    box = page.evaluate("""(title) => {
+      const out = [];
+      const visit = (v) => { out.push(v); for (const c of (v.child_views ?? [])) visit(c); };
+      for (const root of Object.values(Bokeh.index)) visit(root);
+      const text = (m) => typeof m.title.text === 'string' ? m.title.text : m.title.text.text;
+      const fig = out.find(v => v.model.type === 'Figure' && text(v.model) === title);
+      if (!fig) return null;
+      const r = fig.el.getBoundingClientRect();
+      const f = fig.frame.bbox;
+      return {x: r.left + f.x + f.width / 2, y: r.top + f.y + f.height / 2};
+    }""", title)
+    if box is None:
+        return False
+    page.mouse.move(box["x"] - 5, box["y"])
+    page.mouse.move(box["x"], box["y"])
+    return True

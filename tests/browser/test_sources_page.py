@@ -11,7 +11,7 @@ import pytest
 from dashboard.service import MetricsService
 from dashboard.sources.prometheus import PrometheusScrape
 
-from .conftest import ServedApp
+from .conftest import ServedApp, hover_plot_titled
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -116,7 +116,7 @@ def test_one_post_makes_a_plot_on_every_page_and_hostile_text_stays_text(browser
     # hover the pushed line (flat, across the plot): the name is canvas text everywhere else, so finding it
     # in the page's text means the tooltip shows it, as text
     assert NAME not in text
-    wait_for(page, lambda: _hover_plot_titled(page, NAME) and NAME in page.evaluate(DEEP_TEXT_JS), timeout=15,
+    wait_for(page, lambda: hover_plot_titled(page, NAME) and NAME in page.evaluate(DEEP_TEXT_JS), timeout=15,
              what="the hover tooltip")
 
     for p in pages:
@@ -124,23 +124,3 @@ def test_one_post_makes_a_plot_on_every_page_and_hostile_text_stays_text(browser
         assert p.evaluate(DEEP_JS, "img, script") == before[pages.index(p)], "no element was injected"
         assert p.evaluate(DEEP_JS, "b") == 0, "no markup from a name or label was rendered"
         p.close()
-
-
-def _hover_plot_titled(page, title: str) -> bool:
-    """Move the mouse to the middle of the plot area of the figure titled ``title``."""
-    box = page.evaluate("""(title) => {
-      const out = [];
-      const visit = (v) => { out.push(v); for (const c of (v.child_views ?? [])) visit(c); };
-      for (const root of Object.values(Bokeh.index)) visit(root);
-      const text = (m) => typeof m.title.text === 'string' ? m.title.text : m.title.text.text;
-      const fig = out.find(v => v.model.type === 'Figure' && text(v.model) === title);
-      if (!fig) return null;
-      const r = fig.el.getBoundingClientRect();
-      const f = fig.frame.bbox;
-      return {x: r.left + f.x + f.width / 2, y: r.top + f.y + f.height / 2};
-    }""", title)
-    if box is None:
-        return False
-    page.mouse.move(box["x"] - 5, box["y"])
-    page.mouse.move(box["x"], box["y"])
-    return True

@@ -146,3 +146,15 @@ def test_plot_options_units_log_scale_and_limits(svc):
     (axis,) = the_view_model(feed, TimeSeriesPlot).yaxis
     assert isinstance(axis.formatter, CustomJSTickFormatter) and axis.formatter.args == {"unit": "<b>s</b>"}
     assert "<b>" not in axis.formatter.code
+
+
+def test_every_plot_of_a_viewer_shares_one_crosshair(svc):
+    from bokeh.models import CrosshairTool, HoverTool, Span
+
+    plots = [TimeSeriesPlot(service=svc, metric="cpu_percent"), TimeSeriesPlot(service=svc, metric="cpu_percent")]
+    root, _ = render(pn.Column(*plots))
+    tools = list(root.select({"type": CrosshairTool}))
+    assert len(tools) == 2 and tools[0].overlay is tools[1].overlay and isinstance(tools[0].overlay, Span)
+    assert all(h.mode == "vline" for h in root.select({"type": HoverTool})), "each series' value at that time"
+    other_root, _ = render(TimeSeriesPlot(service=svc, metric="cpu_percent"))
+    assert other_root.select_one({"type": CrosshairTool}).overlay is not tools[0].overlay, "one per viewer"
