@@ -70,6 +70,10 @@ class _AutoView:
             self.model.children = [*self.model.children, view.model]
         view.add_series(key, cds, column)
 
+    def follow_window(self, seconds: float) -> None:
+        for view in self.plots.values():
+            view.follow_window(seconds)
+
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         for view in self.plots.values():
             view.refresh(feed, events)

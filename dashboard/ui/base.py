@@ -64,6 +64,8 @@ class LivePane(pn.pane.Bokeh):
         if root is None:
             return self.get_root(doc, comm)
         feed = Feed.attach(doc, self._component.service, comm)
+        if self._component.view_window is not None:
+            feed.set_window(self._component.view_window)
         view = self._component._build(feed)
         view.model.update(**layout_properties(self))
         feed.add_view(view)
@@ -98,6 +100,10 @@ class LiveComponent(pn.custom.PyComponent):
     paused = param.Boolean(default=False, doc="Freeze what this component's viewers show (collection goes on); "
                                               "unpausing draws everything collected meanwhile.")
 
+    view_window = param.Number(default=None, allow_None=True, bounds=(1, 7 * 86400),
+                               doc="Seconds of history this component's viewers hold and show (None: the "
+                                   "service's window); a change refills them at once from the store.")
+
     def __init__(self, **params: Any) -> None:
         if params.get("width") is not None and "sizing_mode" not in params:
             params["sizing_mode"] = "fixed"  # a width asked for is kept (stretching would override it)
@@ -114,6 +120,11 @@ class LiveComponent(pn.custom.PyComponent):
     def _pause_viewers(self) -> None:
         for feed in self.feeds():
             feed.pause(self.paused)
+
+    @param.depends("view_window", watch=True)
+    def _window_viewers(self) -> None:
+        for feed in self.feeds():
+            feed.set_window(self.view_window)
 
     def feeds(self) -> list[Feed]:
         """The open feeds of this component's viewers (one per document that shows it)."""

@@ -94,6 +94,14 @@ class TopicColumns:
         self.sent, self.stable = dec.end, dec.stable
         return streamed
 
+    def retarget(self, topic: Topic, window: float) -> None:
+        """Follow ``topic`` (the same series for another window) from now on, starting from its rows."""
+        self.topic = topic
+        self.series = [topic.ensure(key) for key in self.columns]
+        self.rollover = topic.decimator.capacity
+        self.version = -1
+        self.reset(window)
+
     def reset(self, window: float) -> None:
         """Replace the columns with the topic's rows of the window."""
         dec = self.topic.decimator

@@ -97,6 +97,7 @@ class Feed:
         self.held_back = 0  # flushes postponed because the page had not drawn the previous ones
         self.events_dropped = 0
         self.paused = False
+        self.window: float | None = None  # seconds this viewer holds (None: the service's window)
         self._shared: dict[str, Any] = {}  # models every view of this viewer shares (the crosshair)
         self.paused_flushes = 0  # flushes that sent no rows because the viewer was paused
         self.ack = transport.frame_ack()
@@ -166,12 +167,12 @@ class Feed:
         source_name = self.service.store.source_of(key) if key in self.service.store else None
         if source_name is None:
             raise KeyError(f"{key} is not in the store")
-        topic = self.hub.topic(source_name, key)
+        topic = self.hub.topic(source_name, key, self.view_window)
         index = topic.ensure(key)
         name = self.hub.topic_name(source_name, key)
         sc = self.columns.get(name)
         if sc is None:
-            sc = self.columns[name] = TopicColumns.start(topic, key, index, self.service.window)
+            sc = self.columns[name] = TopicColumns.start(topic, key, index, self.view_window)
             self._pace()
         return sc.cds, sc.add(key, index)
 
@@ -270,7 +271,7 @@ class Feed:
             changed = self._add_new_series() or bool(events)
         with validate(False):  # the feed builds every value itself: no property validation on the hot path
             for sc in self.columns.values():
-                streamed = sc.sync(self.doc, self.service.window)
+                streamed = sc.sync(self.doc, self.view_window)
                 if streamed is not None:
                     changed = True
                     self.rows_streamed += streamed
@@ -290,6 +291,29 @@ class Feed:
             self._acked = self.ack.sent
         elif self._unacked_since is None:
             self._unacked_since = asyncio.get_running_loop().time()
+
+    @property
+    def view_window(self) -> float:
+        """Seconds of history this viewer holds and shows."""
+        return self.window or self.service.window
+
+    def set_window(self, seconds: float | None) -> None:
+        """Show the last ``seconds`` (None: the service's window): every plot of the viewer is refilled at
+        once from the store, decimated for that window, and follows it from then on."""
+        if (seconds or None) == self.window:
+            return
+        self.window = seconds or None
+        for sc in self.columns.values():
+            key = next(iter(sc.columns))
+            sc.retarget(self.hub.topic(sc.topic.source, key, self.view_window), self.view_window)
+        for view in self.views:
+            follow = getattr(view, "follow_window", None)
+            if follow is not None:
+                follow(self.view_window)
+        if self.columns:
+            self._pace()
+        self._dirty = True
+        self._wake()
 
     def shared(self, name: str, make: Callable[[], Any]) -> Any:
         """The viewer's one model called ``name`` (made by ``make`` on first use): what its views share."""

@@ -21,6 +21,7 @@ from ..options import DashboardOptions
 from ..service import MetricsService
 from ..sources.gpu import GpuSource
 from ..spec import Spec, load_spec
+from ..units import format_duration
 from .auto import AutoPlots
 from .base import LiveComponent, stretch_width
 from .indicators import StatCard
@@ -41,6 +42,10 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
     paused = param.Boolean(default=False, doc="Freeze every part of the dashboard (collection goes on); "
                                               "unpausing draws everything collected meanwhile.")
 
+    window = param.Number(default=None, allow_None=True, bounds=(1, 7 * 86400),
+                          doc="Seconds of history in view (None: the service's window); a change shows that "
+                              "much history at once, from the store.")
+
     panels = param.List(default=[], doc="Further components (plots, cards) shown after this machine's plots.")
 
     auto = param.Boolean(default=True, doc="Add a plot for every pushed metric that no panel shows.")
@@ -59,8 +64,13 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
         self.status = SourceStatus(service=svc)
         self.pause_toggle = pn.widgets.Toggle.from_param(self.param.paused, name="Pause", width=90,
                                                          margin=(12, 10), css_classes=["dashboard-pause"])
+        self.window_select = pn.widgets.Select(
+            options=_window_options(self.window or svc.window), value=self.window or svc.window,
+            width=110, margin=(12, 5), css_classes=["dashboard-window"])
+        self.window_select.param.watch(lambda e: setattr(self, "window", e.new), "value")
         heading = pn.pane.Markdown(f"## {_escape_markdown(self.title)}", margin=(0, 10))
-        parts: list[Any] = [pn.Row(heading, pn.HSpacer(), self.pause_toggle, sizing_mode="stretch_width")]
+        parts: list[Any] = [pn.Row(heading, pn.HSpacer(), self.window_select, self.pause_toggle,
+                                   sizing_mode="stretch_width")]
         if self.cards:
             parts.append(pn.Row(*self.cards, sizing_mode="stretch_width"))
         if self.plots:
@@ -69,12 +79,26 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
             parts.append(self.auto_plots)
         parts.append(self.status)
         self._layout = pn.Column(*parts)
+        if self.window is not None:
+            self._window_parts()
+
+    @param.depends("window", watch=True)
+    def _window_parts(self) -> None:
+        seconds = self.window or self.service.window
+        if seconds not in self.window_select.options.values():
+            self.window_select.options = _window_options(seconds)
+        self.window_select.value = seconds
+        for part in self._live_parts():
+            part.view_window = self.window
+
+    def _live_parts(self) -> list[LiveComponent]:
+        parts = [*self.cards, *self.plots, self.auto_plots, self.status]
+        return [p for p in parts if isinstance(p, LiveComponent)]
 
     @param.depends("paused", watch=True)
     def _pause_parts(self) -> None:
-        for part in [*self.cards, *self.plots, self.auto_plots, self.status]:
-            if isinstance(part, LiveComponent):
-                part.paused = self.paused
+        for part in self._live_parts():
+            part.paused = self.paused
 
     def _system_cards(self) -> list[StatCard]:
         svc = self.service
@@ -123,6 +147,19 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+
+#: The windows the dashboard's selector offers (any other is added when it is in use).
+WINDOWS = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0, "1 h": 3600.0, "6 h": 21600.0, "24 h": 86400.0,
+           "7 d": 604800.0}
+
+
+def _window_options(current: float) -> dict[str, float]:
+    """The selector's choices, with ``current`` among them."""
+    options = dict(WINDOWS)
+    if current not in options.values():
+        options[format_duration(current)] = current
+    return dict(sorted(options.items(), key=lambda item: item[1]))
 
 
 def _escape_markdown(text: str) -> str:

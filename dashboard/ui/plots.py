@@ -70,7 +70,7 @@ class _PlotView:
 
     def __init__(self, component: TimeSeriesPlot, feed: Feed) -> None:
         self.component = component
-        window_ms = (component.window or feed.service.window) * 1000.0
+        window_ms = (component.window or feed.view_window) * 1000.0
         self.model = figure(
             title=component.title or component.metric or "metrics", x_axis_type="datetime",
             tools="xpan,xwheel_zoom,reset",
@@ -150,13 +150,19 @@ class _PlotView:
                                                                code=f"{FORMAT_JS}\nreturn format(tick, unit)")
         self.hover.formatters = {"@time": "datetime", "$snap_y": _hover_formatter(unit)}
 
+    def follow_window(self, seconds: float) -> None:
+        """Show the last ``seconds`` (unless the plot has a window of its own)."""
+        if self.component.window is None:
+            self.model.x_range.follow_interval = seconds * 1000.0
+            self._outages_checked = -1.0
+
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         """Lines update through the shared sources; the outage bands at a state change or once a second."""
         now = time.monotonic()
         if not self.sources or (not events and now - self._outages_checked < 1.0):
             return
         self._outages_checked = now
-        x0, x1 = outages(feed.service, self.sources, self.component.window or feed.service.window)
+        x0, x1 = outages(feed.service, self.sources, self.component.window or feed.view_window)
         old = self.outages.data
         if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
             self.outages.data = {"x0": x0, "x1": x1}

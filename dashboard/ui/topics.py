@@ -30,13 +30,14 @@ class Receiver(Protocol):
 class Topic:
     """One metrics source's series, decimated once for every viewer of the process."""
 
-    def __init__(self, service: MetricsService, source: str, resolution: int, key: SeriesKey | None = None
-                 ) -> None:
+    def __init__(self, service: MetricsService, source: str, resolution: int, key: SeriesKey | None = None,
+                 window: float | None = None) -> None:
         self.source = source
         self.only = key  # a source whose series come at their own times has a topic per series
+        self.window = window or service.window  # seconds in view: viewers of one window share a topic
         self.keys: list[SeriesKey] = []
         self.index: dict[SeriesKey, int] = {}
-        self.decimator = Decimator(service.window / resolution, 0, capacity=2 * resolution + 16)
+        self.decimator = Decimator(self.window / resolution, 0, capacity=2 * resolution + 16)
         self._pending: list[Batch] = []
         self._cache: tuple[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] | None = None
         self._backfill(service)
@@ -45,7 +46,7 @@ class Topic:
         keys = [self.only] if self.only is not None else service.store.keys(source=self.source)
         for key in keys:
             self.ensure(key)
-        times, values = service.store.aligned(keys)
+        times, values = service.store.aligned(keys, seconds=self.window)
         self.decimator.push(times, values)
 
     def ensure(self, key: SeriesKey) -> int:
@@ -107,7 +108,7 @@ class Hub:
     def __init__(self, service: MetricsService) -> None:
         self.service = service
         self.feeds: list[Receiver] = []
-        self.topics: dict[str, Topic] = {}
+        self.topics: dict[tuple[str, float], Topic] = {}  # by topic name and window
         self.subscription: Any = None
 
     def join(self, feed: Receiver) -> None:
@@ -130,26 +131,26 @@ class Hub:
         src = self.service.sources.get(source)
         return source if src is None or src.aligned else f"{source}\x1f{key}"
 
-    def topic(self, source: str, key: SeriesKey) -> Topic:
+    def topic(self, source: str, key: SeriesKey, window: float | None = None) -> Topic:
+        """The topic of ``key`` for viewers of ``window`` seconds (the service's window by default)."""
         name = self.topic_name(source, key)
-        topic = self.topics.get(name)
+        window = window or self.service.window
+        topic = self.topics.get((name, window))
         if topic is None:
             only = None if name == source else key
-            topic = self.topics[name] = Topic(self.service, source, config.resolution, only)
+            topic = self.topics[name, window] = Topic(self.service, source, config.resolution, only, window)
         return topic
 
     def _on_item(self, item: Any) -> None:
         if isinstance(item, Batch):
-            src = self.service.sources.get(item.source)
-            if src is None or src.aligned:
-                topic = self.topics.get(item.source)
-                if topic is not None:
+            for topic in self.topics.values():
+                if topic.source != item.source:
+                    continue
+                if topic.only is None:
                     topic.add(item)
-            else:
-                for i, key in enumerate(item.keys):
-                    topic = self.topics.get(self.topic_name(item.source, key))
-                    if topic is not None:
-                        topic.add(Batch(item.source, (key,), item.time, item.values[i:i + 1], item.info))
+                elif topic.only in item.keys:
+                    i = item.keys.index(topic.only)
+                    topic.add(Batch(item.source, (topic.only,), item.time, item.values[i:i + 1], item.info))
         for feed in list(self.feeds):
             feed.receive(item)
 

@@ -154,6 +154,12 @@ class ServedApp:
             self.call(svc.shutdown())
         self._thread.stop()
         self._thread.join(10)
+        # A session callback that the stop cut off mid-await leaves its document in Bokeh's process-wide list
+        # of patched curdocs; Panel would then take it for every thread's current document (and share its
+        # stylesheet models with documents made later: "Models must be owned by only a single document").
+        from bokeh.io import doc as bokeh_doc
+
+        bokeh_doc._PATCHED_CURDOCS.clear()
 
 
 @pytest.fixture
