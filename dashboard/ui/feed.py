@@ -37,7 +37,7 @@ from ..metrics.model import Batch, SeriesKey
 from ..service import MetricsService, SourceEvent
 from . import transport
 from .columns import TopicColumns
-from .topics import Hub
+from .topics import Hub, Topic
 
 log = logging.getLogger("dashboard.feed")
 
@@ -312,8 +312,13 @@ class Feed:
                 follow(self.view_window)
         if self.columns:
             self._pace()
+        self.hub.prune()
         self._dirty = True
         self._wake()
+
+    def topics(self) -> list[Topic]:
+        """The topics this viewer follows."""
+        return [sc.topic for sc in self.columns.values()]
 
     def shared(self, name: str, make: Callable[[], Any]) -> Any:
         """The viewer's one model called ``name`` (made by ``make`` on first use): what its views share."""

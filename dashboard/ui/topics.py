@@ -26,6 +26,8 @@ class Receiver(Protocol):
 
     def receive(self, item: Any) -> None: ...
 
+    def topics(self) -> list[Topic]: ...
+
 
 class Topic:
     """One metrics source's series, decimated once for every viewer of the process."""
@@ -125,6 +127,14 @@ class Hub:
             self.subscription = None
             self.topics.clear()
             _hubs.pop(self.service, None)
+        else:
+            self.prune()
+
+    def prune(self) -> None:
+        """Drop the topics no feed follows (a window nobody shows any more stops being decimated)."""
+        used = {id(topic) for feed in self.feeds for topic in feed.topics()}
+        for name in [name for name, topic in self.topics.items() if id(topic) not in used]:
+            del self.topics[name]
 
     def topic_name(self, source: str, key: SeriesKey) -> str:
         """The topic of ``key``: its source's, or its own when the source's series are not aligned."""

@@ -57,3 +57,21 @@ def test_the_selector_offers_the_usual_windows_and_the_one_in_use():
     assert labels == ["1 min", "5 min", "7 min", "15 min", "1 h", "6 h", "24 h", "7 d"]
     dash.window_select.value = 21600.0
     assert dash.window == 21600.0 and all(p.view_window == 21600.0 for p in dash._live_parts())
+
+
+async def test_a_window_nobody_shows_any_more_stops_being_decimated():
+    svc = history(600)
+    a, b = (TimeSeriesPlot(service=svc, metric="cpu_percent") for _ in range(2))
+    doc_a, doc_b = Document(), Document()
+    doc_a.add_root(a.get_root(doc_a))
+    doc_b.add_root(b.get_root(doc_b))
+    hub = Feed.for_document(doc_a).hub
+    assert sorted(w for _, w in hub.topics) == [300.0], "one topic for both viewers of the 5 minutes"
+    a.view_window = 3600
+    assert sorted(w for _, w in hub.topics) == [300.0, 3600.0], "the other viewer still shows 5 minutes"
+    b.view_window = 3600
+    assert sorted(w for _, w in hub.topics) == [3600.0], "nobody shows 5 minutes any more"
+    b._cleanup(doc_b.roots[0])
+    assert sorted(w for _, w in hub.topics) == [3600.0]
+    a._cleanup(doc_a.roots[0])
+    assert hub.topics == {} and svc.publisher.subscriber_count == 0
