@@ -6,9 +6,18 @@
 * :class:`ParseError`: one bad line or item of a payload, with its 1-based number and the reason.
   Parsers collect these and keep every good line; a payload is refused only when nothing in it was good.
 * :class:`SourceUnavailable`: a source asked for cannot run here (no GPU, a missing optional package).
+
+:func:`describe_error` is how any of them (or any other exception) reads in the status table.
 """
 
 from __future__ import annotations
+
+
+def describe_error(error: BaseException | str) -> str:
+    """``Type: message`` (the type alone when there is no message); text is kept as it is."""
+    if isinstance(error, str):
+        return error
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 class DataError(ValueError):

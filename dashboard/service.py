@@ -46,7 +46,7 @@ from .core.lifecycle import Service, ServiceError, ServiceRegistry
 from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
-from .errors import DataError, SourceUnavailable
+from .errors import DataError, SourceUnavailable, describe_error
 from .metrics.model import Batch, SeriesInfo, SeriesKey
 from .metrics.store import Store, to_epoch, to_frame
 from .sources.base import Source
@@ -323,7 +323,7 @@ def _describe(exc: BaseException, source: Source) -> str:
         return f"TimeoutError: no answer within {source.timeout:g}s"
     if isinstance(exc, SourceUnavailable):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return describe_error(exc)
 
 
 def _merge(a: Batch, b: Batch) -> Batch:

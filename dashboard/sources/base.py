@@ -23,6 +23,7 @@ import param
 
 from ..core.lifecycle import Service, ServiceRegistry
 from ..core.state import ConnectionState, ConnectionStateMachine, Transition
+from ..errors import describe_error
 from ..metrics.model import Batch, SeriesInfo, SeriesKey
 from ..metrics.rates import RateConverter
 
@@ -146,10 +147,8 @@ class Source(Service):
                               health="ok" if samples else "no data")
 
     def record_failure(self, error: BaseException | str, data: bool = False) -> None:
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}" if str(error) \
-            else type(error).__name__
         with param.edit_constant(self):
-            self.param.update(last_error=text, failures=self.failures + 1, health="error",
+            self.param.update(last_error=describe_error(error), failures=self.failures + 1, health="error",
                               data_errors=self.data_errors + int(data))
 
     def status(self) -> dict[str, Any]:

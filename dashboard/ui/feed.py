@@ -113,7 +113,6 @@ class Feed:
         # at most one flush per interval, at once when the last one is older than that
         self._processor: BatchProcessor[Any] = BatchProcessor(
             self._due, max_delay=0.0, min_interval=self.flush_interval, name=f"feed:{id(doc):x}")
-        self._checked = False  # whether the transport's private lookups were checked on a connected page
         self.hub = Hub.of(service)
         self.hub.join(self)
         if doc.session_context is not None:
@@ -342,12 +341,8 @@ class Feed:
         doc = self.doc
         delivered = transport.comm_open(self.comm) if self.comm is not None else \
             doc is not None and bool(transport.connections(doc))
-        if delivered and not self._checked:
-            self._checked = True
-            gone = transport.missing(doc if self.comm is None else None, self.comm)
-            if gone:
-                log.warning("this Bokeh/Panel/Tornado lacks %s: backpressure or message framing may not work",
-                            ", ".join(gone))
+        if delivered:
+            transport.check(doc, self.comm)
         return delivered
 
     def _add_new_series(self) -> bool:

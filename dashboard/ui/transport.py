@@ -13,7 +13,8 @@ This is the only module of the project that reads private attributes of Bokeh, P
 pyviz_comms. Each is listed in :data:`PRIVATE`; :func:`missing` looks every one of them up on a live
 document, and a test runs it against a real server session and a real comm, so an upgrade that renames
 one fails a test instead of silently turning backpressure off or interleaving two messages' frames.
-A feed also runs :func:`missing` on its first connected flush and logs a warning naming what is gone.
+:func:`check` runs it once per process (and kind of viewer) on the first connected flush and logs a
+warning naming what is gone.
 """
 
 from __future__ import annotations
@@ -136,6 +137,22 @@ def _session_chain_missing(doc: Document) -> list[str]:
     if conns and not hasattr(conns[0], "_socket"):
         return [PRIVATE[2]]
     return []
+
+
+_checked: set[str] = set()
+
+
+def check(doc: Document | None, comm: Any = None) -> None:
+    """Look the private names up once per process for each kind of viewer (a served page, a notebook comm):
+    what is installed does not change, and each lookup builds a document of its own."""
+    kind = "comm" if comm is not None else "session"
+    if kind in _checked:
+        return
+    _checked.add(kind)
+    gone = missing(None if comm is not None else doc, comm)
+    if gone:
+        log.warning("this Bokeh/Panel/Tornado lacks %s: backpressure or message framing may not work",
+                    ", ".join(gone))
 
 
 # -- delivery -------------------------------------------------------------------------------------------
