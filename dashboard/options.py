@@ -74,5 +74,30 @@ class DashboardOptions(param.Parameterized):
     system = param.Boolean(default=True, doc="Show this machine's source, cards and plots.")
 
 
+class ViewOptions(param.Parameterized):
+    """What a dashboard (or one component) shows of time: live or a held range, how often it is redrawn, in
+    which time zone and theme. The served page reads and writes them in its URL (:mod:`dashboard.view`)."""
+
+    start = param.Number(default=None, allow_None=True, bounds=(0, None),
+                         doc="Where the held view begins, epoch seconds (with end; None while live). Setting "
+                             "start and end holds that range, at pixel resolution from the store.")
+
+    end = param.Number(default=None, allow_None=True, bounds=(0, None),
+                       doc="Where the held view ends, epoch seconds (with start; None while live).")
+
+    live = param.Boolean(default=True, doc="Follow the newest data (True) or hold the range in view (False). "
+                                           "A zoom or a pan in a plot holds; True goes back to live.")
+
+    refresh = param.Number(default=0.0, allow_None=True, bounds=(0, 3600),
+                           doc="Seconds between two redraws at least: 0 as fast as the feed allows, None off.")
+
+    timezone = param.String(default=None, allow_None=True,
+                            doc="IANA time zone of axes, hovers and tables (None: the browser's in a page, "
+                                "the machine's in a notebook).")
+
+    theme = param.Selector(default="auto", objects=["auto", "light", "dark"],
+                           doc="Colours: light, dark, or auto (the browser's or JupyterLab's preference).")
+
+
 #: The options of each ``type`` a spec's panel may have.
 PANEL_TYPES: dict[str, type[param.Parameterized]] = {"plot": PlotOptions, "stat": StatOptions}

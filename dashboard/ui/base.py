@@ -14,6 +14,8 @@ change later.
 
 from __future__ import annotations
 
+import time
+import zoneinfo
 from typing import Any
 
 import panel as pn
@@ -21,6 +23,7 @@ import param
 from bokeh.model import Model
 from panel.viewable import Layoutable
 
+from ..options import ViewOptions
 from ..service import MetricsService
 from . import transport
 from .feed import Feed, LiveView
@@ -45,6 +48,31 @@ def layout_properties(pane: Any) -> dict[str, Any]:
             if name == "height" or getattr(pane, name) != Layoutable.param[name].default}
 
 
+def resolve_view(component: Any, changed: set[str]) -> tuple[float, float] | None:
+    """The range a component's view params ask to hold, or None for live: ``live=True`` just set wins;
+    a start and an end hold them; ``live=False`` alone holds what is in view now."""
+    if "live" in changed and component.live:
+        return None
+    if component.start is not None and component.end is not None:
+        if not component.end > component.start:
+            raise ValueError(f"expected start < end, got start={component.start} and end={component.end}")
+        return float(component.start), float(component.end)
+    if component.live:
+        return None
+    feeds = component.feeds() if hasattr(component, "feeds") else []
+    newest = next((n for n in (f.newest() for f in feeds) if n is not None), None)
+    end = newest if newest is not None else time.time()
+    window = (component.view_window if hasattr(component, "view_window") else component.window) \
+        or component.service.window
+    return end - window, end
+
+
+def check_timezone(name: str | None) -> None:
+    """Raise a clear error unless ``name`` is None or an IANA time zone this machine knows."""
+    if name is not None and name not in zoneinfo.available_timezones():
+        raise ValueError(f"timezone: expected an IANA time zone name such as 'Europe/Paris', got {name!r}")
+
+
 class LivePane(pn.pane.Bokeh):
     """Renders a :class:`LiveComponent` as one fresh Bokeh model per viewer."""
 
@@ -63,14 +91,20 @@ class LivePane(pn.pane.Bokeh):
                    comm: Any = None) -> Model:
         if root is None:
             return self.get_root(doc, comm)
-        feed = Feed.attach(doc, self._component.service, comm)
-        if self._component.view_window is not None:
-            feed.set_window(self._component.view_window)
-        view = self._component._build(feed)
+        component = self._component
+        feed = Feed.attach(doc, component.service, comm)
+        if component.view_window is not None:
+            feed.set_window(component.view_window)
+        if component.refresh != feed.refresh:
+            feed.set_refresh(component.refresh)
+        view = component._build(feed)
         view.model.update(**layout_properties(self))
         feed.add_view(view)
-        if self._component.paused:
+        feed.on_view_change(component._from_viewer)
+        if component.paused:
             feed.pause(True)
+        if not component.live and component.start is not None and component.end is not None:
+            feed.hold(component.start, component.end)
         ref = root.ref["id"]
         self._views.setdefault(ref, []).append((feed, view))
         transport.register_model(self, ref, view.model, parent)
@@ -88,7 +122,7 @@ class LivePane(pn.pane.Bokeh):
         super()._cleanup(root)
 
 
-class LiveComponent(pn.custom.PyComponent):
+class LiveComponent(ViewOptions, pn.custom.PyComponent):
     """A component whose Bokeh models are built per viewer and updated by that viewer's feed."""
 
     service = param.ClassSelector(
@@ -115,6 +149,11 @@ class LiveComponent(pn.custom.PyComponent):
         if self.service is None:
             self.service = MetricsService.shared()
         self._pane: LivePane | None = None
+        self._view_sync = False  # set while the view params follow a viewer (nothing to send back)
+        self._view_observers: list[Any] = []  # called with this component after a viewer changed its view
+        self.param.watch(self._view_params, ["start", "end", "live"])
+        if self.start is not None and self.end is not None and "live" not in params:
+            self._show_view(live=False)
 
     @param.depends("paused", watch=True)
     def _pause_viewers(self) -> None:
@@ -125,6 +164,48 @@ class LiveComponent(pn.custom.PyComponent):
     def _window_viewers(self) -> None:
         for feed in self.feeds():
             feed.set_window(self.view_window)
+
+    @param.depends("refresh", watch=True)
+    def _refresh_viewers(self) -> None:
+        for feed in self.feeds():
+            feed.set_refresh(self.refresh)
+
+    def _view_params(self, *events: param.parameterized.Event) -> None:
+        """start, end or live changed in Python: hold that range in every viewer, or go live."""
+        if self._view_sync:
+            return
+        try:
+            held = resolve_view(self, {e.name for e in events})
+        except ValueError:  # refused: the params keep the view the viewers show
+            self._show_view(**{e.name: e.old for e in events})
+            raise
+        if held is None:
+            self._show_view(start=None, end=None, live=True)
+        else:
+            self._show_view(start=held[0], end=held[1], live=False)
+        for feed in self.feeds():
+            if held is None:
+                feed.go_live()
+            else:
+                feed.hold(*held)
+        for observer in list(self._view_observers):
+            observer(self)
+
+    def _from_viewer(self, feed: Feed) -> None:
+        """A viewer changed its view (a zoom, a pan, a reset): the params follow."""
+        held = feed.view_range()
+        self._show_view(start=held[0] if held else None, end=held[1] if held else None, live=held is None,
+                        view_window=feed.window)
+        for observer in list(self._view_observers):
+            observer(self)
+
+    def _show_view(self, **values: Any) -> None:
+        """Set view params to what the viewers already show (nothing is sent to them)."""
+        self._view_sync = True
+        try:
+            self.param.update(**values)
+        finally:
+            self._view_sync = False
 
     def feeds(self) -> list[Feed]:
         """The open feeds of this component's viewers (one per document that shows it)."""

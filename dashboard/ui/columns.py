@@ -16,6 +16,7 @@ from bokeh.document import Document
 from bokeh.models import ColumnDataSource
 
 from ..metrics.model import SeriesKey
+from ..metrics.store import Store
 from . import transport
 from .topics import Topic
 
@@ -101,6 +102,15 @@ class TopicColumns:
         self.rollover = topic.decimator.capacity
         self.version = -1
         self.reset(window)
+
+    def show(self, store: Store, start: float, end: float, columns: int) -> int:
+        """Replace the columns with the store's rows from ``start`` to ``end`` at pixel resolution (a held
+        view; :meth:`reset` returns to the topic's): the number of rows."""
+        times, values = store.query(list(self.columns), start, end, columns)
+        new = {"time": times * 1000.0}
+        new.update({name: values[i] for i, name in enumerate(self.columns.values())})
+        self.cds.data = new
+        return times.size
 
     def reset(self, window: float) -> None:
         """Replace the columns with the topic's rows of the window."""

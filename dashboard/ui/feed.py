@@ -38,6 +38,7 @@ from ..service import MetricsService, SourceEvent
 from . import transport
 from .columns import TopicColumns
 from .topics import Hub, Topic
+from .viewer import ViewerControls
 
 log = logging.getLogger("dashboard.feed")
 
@@ -57,7 +58,7 @@ class LiveView(Protocol):
         """Update derived properties after a flush (labels, tables)."""
 
 
-class Feed:
+class Feed(ViewerControls):
     """Streams a service's metrics into one Bokeh document."""
 
     _feeds: weakref.WeakKeyDictionary[Document, Feed] = weakref.WeakKeyDictionary()
@@ -96,8 +97,8 @@ class Feed:
         self.rows_streamed = 0
         self.held_back = 0  # flushes postponed because the page had not drawn the previous ones
         self.events_dropped = 0
-        self.paused = False
-        self.window: float | None = None  # seconds this viewer holds (None: the service's window)
+        self._init_view()
+        self._range_pending = False
         self._shared: dict[str, Any] = {}  # models every view of this viewer shares (the crosshair)
         self.paused_flushes = 0  # flushes that sent no rows because the viewer was paused
         self.ack = transport.frame_ack()
@@ -179,7 +180,7 @@ class Feed:
         """At most four flushes per bucket of the finest source shown (and at least one a second): a long
         window moves by a pixel every few seconds, and redrawing it faster shows nothing new."""
         finest = min(sc.topic.decimator.width for sc in self.columns.values())
-        self._processor.min_interval = max(self.flush_interval, min(1.0, finest / 4))
+        self._processor.min_interval = max(self.flush_interval, min(1.0, finest / 4), self.refresh or 0.0)
 
     # -- delivery ---------------------------------------------------------------------------------------------
     def receive(self, item: Any) -> None:
@@ -207,6 +208,20 @@ class Feed:
     def _wake(self) -> None:
         if not self.closed and not self._commit_scheduled:
             self._processor.add(None)  # a marker: the state to send lives in the topics and in _events
+
+    def _flush_now(self) -> None:
+        """Send the viewer's state at once (at the next tick of a served session): a change the viewer asked
+        for (a zoom, a window, a resume) waits for neither the flush interval nor the page's acknowledgement."""
+        doc = self.doc
+        if self.closed or doc is None:
+            return
+        self._dirty = True
+        if self.comm is None and doc.session_context is not None:
+            if not self._commit_scheduled:
+                self._commit_scheduled = True
+                doc.add_next_tick_callback(self._commit)
+        else:
+            self._commit()
 
     def _due(self, _markers: list[Any]) -> None:
         """Called by the batch processor at most once per flush interval."""
@@ -255,16 +270,16 @@ class Feed:
             self._wake()
 
     def apply(self) -> None:
-        """Bring every source and view of the viewer up to date (document lock held). While paused, only
-        the views that show state rather than data (``while_paused``) follow, and only when a source
-        changed state; rows and new series wait for the resume."""
+        """Bring every source and view of the viewer up to date (document lock held). While frozen (paused,
+        held at a range, refresh off), only the views that show state rather than data (``while_paused``)
+        follow, and only when a source changed state; rows and new series wait for the viewer to go on."""
         self._dirty = False
         events, self._events = self._events, []
-        if self.paused:
-            self.paused_flushes += 1
-            views = [v for v in self.views if getattr(v, "while_paused", False)] if events else []
-            if views:
-                self._refresh(views, events)
+        view_changed, self._range_pending = self._range_pending, False
+        if view_changed:
+            self._signal_range()
+        if self.frozen:
+            self._apply_frozen(events, view_changed)
             return
         with self._frozen():  # one model-graph recompute for every series added, not one per list assignment
             changed = self._add_new_series() or bool(events)
@@ -274,8 +289,20 @@ class Feed:
                 if streamed is not None:
                     changed = True
                     self.rows_streamed += streamed
-        if changed:
+        if changed or view_changed:
             self._refresh(self.views, events)
+
+    def _apply_frozen(self, events: list[SourceEvent], view_changed: bool) -> None:
+        if self.held is not None and self._held_shown != self.held:
+            self._show_held()
+            view_changed = True
+        if view_changed:
+            self._refresh(self.views, events)
+            return
+        self.paused_flushes += 1
+        views = [v for v in self.views if getattr(v, "while_paused", False)] if events else []
+        if views:
+            self._refresh(views, events)
 
     def _refresh(self, views: list[LiveView], events: list[SourceEvent]) -> None:
         """Refresh ``views`` and count the flush (the page acknowledges it after drawing it)."""
@@ -291,30 +318,6 @@ class Feed:
         elif self._unacked_since is None:
             self._unacked_since = asyncio.get_running_loop().time()
 
-    @property
-    def view_window(self) -> float:
-        """Seconds of history this viewer holds and shows."""
-        return self.window or self.service.window
-
-    def set_window(self, seconds: float | None) -> None:
-        """Show the last ``seconds`` (None: the service's window): every plot of the viewer is refilled at
-        once from the store, decimated for that window, and follows it from then on."""
-        if (seconds or None) == self.window:
-            return
-        self.window = seconds or None
-        for sc in self.columns.values():
-            key = next(iter(sc.columns))
-            sc.retarget(self.hub.topic(sc.topic.source, key, self.view_window), self.view_window)
-        for view in self.views:
-            follow = getattr(view, "follow_window", None)
-            if follow is not None:
-                follow(self.view_window)
-        if self.columns:
-            self._pace()
-        self.hub.prune()
-        self._dirty = True
-        self._wake()
-
     def topics(self) -> list[Topic]:
         """The topics this viewer follows."""
         return [sc.topic for sc in self.columns.values()]
@@ -324,17 +327,6 @@ class Feed:
         if name not in self._shared:
             self._shared[name] = make()
         return self._shared[name]
-
-    def pause(self, paused: bool = True) -> None:
-        """Freeze (or, with False, resume) every plot of this viewer; collection goes on. Resuming draws
-        everything collected meanwhile (as far back as the window) in one flush."""
-        if paused == self.paused:
-            return
-        self.paused = paused
-        log.debug("feed %s", "paused" if paused else "resumed")
-        if not paused:
-            self._dirty = True
-            self._wake()
 
     def _delivered(self) -> bool:
         """Whether flushes reach a page now (a connected websocket, an open comm)."""

@@ -17,19 +17,19 @@ from typing import Any
 import panel as pn
 import param
 
-from ..options import DashboardOptions
+from ..options import DashboardOptions, ViewOptions
 from ..service import MetricsService
 from ..sources.gpu import GpuSource
 from ..spec import Spec, load_spec
-from ..units import format_duration
 from .auto import AutoPlots
-from .base import LiveComponent, stretch_width
+from .base import LiveComponent, check_timezone, resolve_view, stretch_width
+from .controls import ViewControls
 from .indicators import StatCard
 from .plots import TimeSeriesPlot
 from .status import SourceStatus
 
 
-class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
+class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
     """Cards, plots and source status of a metrics service, laid out once (options:
     :class:`~dashboard.options.DashboardOptions`; Panel's layout params apply to the whole)."""
 
@@ -50,7 +50,11 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
 
     auto = param.Boolean(default=True, doc="Add a plot for every pushed metric that no panel shows.")
 
+    show_controls = param.Boolean(default=True, doc="Show the view's controls above the plots (a served page "
+                                                    "shows them in its template's header instead).")
+
     def __init__(self, **params: Any) -> None:
+        self._view_sync = False
         super().__init__(**params)
         if self.service is None:
             self.service = MetricsService.shared()
@@ -62,34 +66,80 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
         named = [p.metric for p in [*self.cards, *self.plots] if getattr(p, "metric", None)]
         self.auto_plots = AutoPlots(service=svc, exclude=named) if self.auto else None
         self.status = SourceStatus(service=svc)
-        self.pause_toggle = pn.widgets.Toggle.from_param(self.param.paused, name="Pause", width=90,
-                                                         margin=(12, 10), css_classes=["dashboard-pause"])
-        self.window_select = pn.widgets.Select(
-            options=_window_options(self.window or svc.window), value=self.window or svc.window,
-            width=110, margin=(12, 5), css_classes=["dashboard-window"])
-        self.window_select.param.watch(lambda e: setattr(self, "window", e.new), "value")
+        self.controls = ViewControls(self)
         heading = pn.pane.Markdown(f"## {_escape_markdown(self.title)}", margin=(0, 10))
-        parts: list[Any] = [pn.Row(heading, pn.HSpacer(), self.window_select, self.pause_toggle,
-                                   sizing_mode="stretch_width")]
+        self.header = pn.Row(heading, pn.HSpacer(), self.controls.row(), sizing_mode="stretch_width",
+                             visible=self.show_controls, css_classes=["dashboard-header"])
+        parts: list[Any] = [self.header]
         if self.cards:
-            parts.append(pn.Row(*self.cards, sizing_mode="stretch_width"))
+            parts.append(pn.FlexBox(*self.cards, sizing_mode="stretch_width"))
         if self.plots:
             parts.append(pn.GridBox(*self.plots, ncols=self.columns, sizing_mode="stretch_width"))
         if self.auto_plots is not None:
             parts.append(self.auto_plots)
         parts.append(self.status)
         self._layout = pn.Column(*parts)
-        if self.window is not None:
-            self._window_parts()
-
-    @param.depends("window", watch=True)
-    def _window_parts(self) -> None:
-        seconds = self.window or self.service.window
-        if seconds not in self.window_select.options.values():
-            self.window_select.options = _window_options(seconds)
-        self.window_select.value = seconds
         for part in self._live_parts():
-            part.view_window = self.window
+            part._view_observers.append(self._from_part)
+        self.param.watch(self._view_params, [*VIEW_PARAMS, "window"])
+        if self.start is not None and self.end is not None and "live" not in params:
+            self._show_view(live=False)
+        self._push_view({"start", "end", "live"} if not self.live else set())
+
+    @param.depends("show_controls", watch=True)
+    def _show_controls(self) -> None:
+        self.header.visible = self.show_controls
+
+    def _view_params(self, *events: param.parameterized.Event) -> None:
+        """A view param changed in Python (or a control): every part follows."""
+        if self._view_sync:
+            return
+        try:
+            self._push_view({e.name for e in events})
+        except ValueError:  # refused: the params keep the view the viewers show
+            self._show_view(**{e.name: e.old for e in events})
+            raise
+
+    def _push_view(self, names: set[str]) -> None:
+        if "timezone" in names:
+            check_timezone(self.timezone)
+        if "window" in names and not self.live:  # choosing a window goes back to live
+            self._show_view(live=True, start=None, end=None)
+        elif names & {"start", "end", "live"}:
+            held = resolve_view(self, names)
+            self._show_view(start=held[0] if held else None, end=held[1] if held else None, live=held is None)
+        values = {"start": self.start, "end": self.end, "live": self.live, "refresh": self.refresh,
+                  "timezone": self.timezone, "theme": self.theme, "view_window": self.window}
+        self._view_sync = True  # the parts' observers call back here: nothing to learn from them now
+        try:
+            for part in self._live_parts():
+                if not part.live and self.live:  # live first: a part going live forgets its range
+                    part.live = True
+                part.param.update(**values)
+        finally:
+            self._view_sync = False
+
+    def _from_part(self, part: LiveComponent) -> None:
+        """A viewer of a part changed the view (a zoom, a pan): the dashboard and its other parts follow."""
+        if self._view_sync:
+            return
+        self._show_view(start=part.start, end=part.end, live=part.live, window=part.view_window)
+        for other in self._live_parts():
+            if other is not part:
+                other._show_view(start=part.start, end=part.end, live=part.live, view_window=part.view_window)
+
+    def _show_view(self, **values: Any) -> None:
+        """Set view params to what the viewers already show (nothing is sent to them)."""
+        self._view_sync = True
+        try:
+            self.param.update(**values)
+        finally:
+            self._view_sync = False
+
+    def feeds(self) -> list[Any]:
+        """The open feeds of this dashboard's viewers (one per document that shows it)."""
+        unique = {id(feed): feed for part in self._live_parts() for feed in part.feeds()}
+        return list(unique.values())
 
     def _live_parts(self) -> list[LiveComponent]:
         parts = [*self.cards, *self.plots, self.auto_plots, self.status]
@@ -149,18 +199,8 @@ class MetricsDashboard(DashboardOptions, pn.custom.PyComponent):
         return self._layout
 
 
-#: The windows the dashboard's selector offers (any other is added when it is in use).
-WINDOWS = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0, "1 h": 3600.0, "6 h": 21600.0, "24 h": 86400.0,
-           "7 d": 604800.0}
-
-
-def _window_options(current: float) -> dict[str, float]:
-    """The selector's choices, with ``current`` among them."""
-    options = dict(WINDOWS)
-    if current not in options.values():
-        options[format_duration(current)] = current
-    return dict(sorted(options.items(), key=lambda item: item[1]))
-
+#: The view params a dashboard passes on to its parts.
+VIEW_PARAMS = ("start", "end", "live", "refresh", "timezone", "theme")
 
 def _escape_markdown(text: str) -> str:
     """Escape a title for the Markdown pane (which renders HTML)."""

@@ -70,17 +70,21 @@ class _PlotView:
 
     def __init__(self, component: TimeSeriesPlot, feed: Feed) -> None:
         self.component = component
-        window_ms = (component.window or feed.view_window) * 1000.0
+        # Plots without a window of their own share the viewer's x range: a zoom or a pan on one moves all.
+        if component.window is None:
+            x_range = feed.x_range()
+        else:
+            x_range = DataRange1d(follow="end", follow_interval=component.window * 1000.0, range_padding=0,
+                                  only_visible=True, syncable=False)  # the browser computes it: no echo back
         self.model = figure(
             title=component.title or component.metric or "metrics", x_axis_type="datetime",
-            tools="xpan,xwheel_zoom,reset",
-            active_scroll=None, output_backend="canvas",
-            # The browser computes these ranges; syncable=False keeps it from echoing every change back.
-            x_range=DataRange1d(follow="end", follow_interval=window_ms, range_padding=0, only_visible=True,
-                                syncable=False),
+            tools="xpan,xwheel_zoom,xbox_zoom,reset", active_scroll="xwheel_zoom", output_backend="canvas",
+            x_range=x_range, lod_timeout=150,  # the zoom's range reaches the server 150 ms after the wheel stops
             y_range=DataRange1d(only_visible=True, range_padding=0.05, syncable=False, **_limits(component)),
             y_axis_type="log" if component.log_y else "linear",
         )
+        if component.window is None:
+            feed.watch_ranges(self.model)
         if component.title is None:  # a name from a source: never read as TeX ($$...$$) or anything but text
             self.model.title.text = PlainText(text=component.metric or "metrics")
         self.model.toolbar.logo = None
@@ -151,10 +155,8 @@ class _PlotView:
         self.hover.formatters = {"@time": "datetime", "$snap_y": _hover_formatter(unit)}
 
     def follow_window(self, seconds: float) -> None:
-        """Show the last ``seconds`` (unless the plot has a window of its own)."""
-        if self.component.window is None:
-            self.model.x_range.follow_interval = seconds * 1000.0
-            self._outages_checked = -1.0
+        """The viewer's view changed (its shared x range follows by itself): redraw the outage bands."""
+        self._outages_checked = -1.0
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         """Lines update through the shared sources; the outage bands at a state change or once a second."""
@@ -162,7 +164,8 @@ class _PlotView:
         if not self.sources or (not events and now - self._outages_checked < 1.0):
             return
         self._outages_checked = now
-        x0, x1 = outages(feed.service, self.sources, self.component.window or feed.view_window)
+        held = feed.view_range() if self.component.window is None else None
+        x0, x1 = outages(feed.service, self.sources, self.component.window or feed.view_window, held)
         old = self.outages.data
         if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
             self.outages.data = {"x0": x0, "x1": x1}
@@ -178,15 +181,21 @@ def _hover_formatter(unit: str) -> CustomJSHover:
     return CustomJSHover(args={"unit": unit}, code=f"{FORMAT_JS}\nreturn format(value, unit)")
 
 
-def outages(service: MetricsService, sources: set[str], seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (ms since the epoch) of every time one of ``sources`` was down within ``seconds``:
-    from the last good sample before the failure to the first good one after (or now, while down)."""
+def outages(service: MetricsService, sources: set[str], seconds: float,
+            between: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (ms since the epoch) of every time one of ``sources`` was down within the last
+    ``seconds`` (or ``between`` two times, epoch seconds): from the last good sample before the failure to
+    the first good one after (or now, while down)."""
     starts, ends = [], []
     for name in sorted(sources):
         key = SeriesKey.of("up", source=name)
         if key not in service.store:
             continue
-        t, up = service.store.window(key, seconds)
+        if between is None:
+            t, up = service.store.window(key, seconds)
+        else:
+            t, values = service.store.between([key], *between)
+            up = values[0]
         down = up == 0
         if not down.any():
             continue

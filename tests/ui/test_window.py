@@ -39,7 +39,7 @@ async def test_a_window_change_shows_that_much_history_at_once(feed_config):
     dash.window = 3600
     assert 3590 <= span(feed) <= 3600, "an hour, at once, from the store"
     assert len(feed.columns["sys"].cds.data["time"]) <= 2 * 1200 + 16, "decimated for the hour"
-    assert dash.window_select.value == 3600 and feed.view_window == 3600
+    assert dash.controls.window.value == 3600 and feed.view_window == 3600
     (plot_view,) = [v for v in feed.views if type(v).__name__ == "_PlotView"]
     assert plot_view.model.x_range.follow_interval == 3600_000
     t = 1_700_000_001.0
@@ -53,9 +53,9 @@ async def test_a_window_change_shows_that_much_history_at_once(feed_config):
 def test_the_selector_offers_the_usual_windows_and_the_one_in_use():
     svc = history(10)
     dash = MetricsDashboard(service=svc, system=False, window=7 * 60)
-    labels = list(dash.window_select.options)
+    labels = list(dash.controls.window.options)
     assert labels == ["1 min", "5 min", "7 min", "15 min", "1 h", "6 h", "24 h", "7 d"]
-    dash.window_select.value = 21600.0
+    dash.controls.window.value = 21600.0
     assert dash.window == 21600.0 and all(p.view_window == 21600.0 for p in dash._live_parts())
 
 
