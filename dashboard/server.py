@@ -23,6 +23,7 @@ from .service import MetricsService
 from .sources.push import PushSource
 from .spec import Spec
 from .ui.layout import MetricsDashboard
+from .ui.page import page
 
 log = logging.getLogger("dashboard.server")
 
@@ -32,11 +33,12 @@ TITLE = "dashboard"
 INGEST_SOURCE = "ingest"
 
 
-def build_app(service: MetricsService | None = None) -> MetricsDashboard:
-    """A dashboard of ``service`` (the shared one by default) for one session; starts the service."""
+def build_app(service: MetricsService | None = None) -> Any:
+    """The page of a dashboard of ``service`` (the shared one by default) for one session (its view from the
+    URL, :mod:`dashboard.ui.page`); starts the service."""
     service = service or MetricsService.shared()
     service.start()
-    return MetricsDashboard(service=service)
+    return page(MetricsDashboard(service=service))
 
 
 def spec_app(spec: Spec) -> tuple[MetricsService, Callable[[], Any]]:
@@ -46,7 +48,7 @@ def spec_app(spec: Spec) -> tuple[MetricsService, Callable[[], Any]]:
 
     def app() -> Any:
         service.start()
-        return MetricsDashboard.from_spec(spec, service)
+        return page(MetricsDashboard.from_spec(spec, service))
 
     return service, app
 

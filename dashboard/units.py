@@ -110,3 +110,63 @@ function format(v, unit) {
   return (number(x) + ' ' + p + unit).trim()
 }
 """
+
+
+def time_format(step: float | None) -> str:
+    """The ``strftime`` format of a time on an axis whose ticks are ``step`` seconds apart (a hover: None)."""
+    if step is None:
+        return "%Y-%m-%d %H:%M:%S.%f"
+    if step < 1:
+        return "%H:%M:%S.%f"
+    if step < 60:
+        return "%H:%M:%S"
+    if step < 86400:
+        return "%H:%M"
+    return "%d %b"
+
+
+def format_time(epoch: float, timezone: str | None = None, step: float | None = None) -> str:
+    """``epoch`` seconds as a clock time in ``timezone`` (the machine's when None), as precise as ``step``
+    (seconds between axis ticks) needs: the rules of :data:`TIME_JS`, in Python (status table, notebooks)."""
+    import datetime as dt
+    import zoneinfo
+
+    zone = zoneinfo.ZoneInfo(timezone) if timezone else None
+    text = dt.datetime.fromtimestamp(epoch, dt.timezone.utc).astimezone(zone).strftime(time_format(step))
+    return text[:-3] if text.endswith(tuple("0123456789")) and "%f" in time_format(step) else text
+
+
+#: Times in a display time zone, for Bokeh's datetime axis and hovers (Bokeh itself draws times in UTC):
+#: ``time(ms, tz, step)`` with ``tz`` an IANA name or '' for the browser's zone, ``step`` the milliseconds
+#: between ticks (null: a hover's full date and time). The formats of :func:`time_format`.
+TIME_JS = """
+function time(ms, tz, step) {
+  const opts = {timeZone: tz || undefined, hourCycle: 'h23'}
+  const clock = {hour: '2-digit', minute: '2-digit'}
+  if (step == null)
+    Object.assign(opts, {year: 'numeric', month: '2-digit', day: '2-digit', second: '2-digit',
+                         fractionalSecondDigits: 3}, clock)
+  else if (step < 1000)
+    Object.assign(opts, clock, {second: '2-digit', fractionalSecondDigits: 3})
+  else if (step < 60000)
+    Object.assign(opts, clock, {second: '2-digit'})
+  else if (step < 86400000)
+    Object.assign(opts, clock)
+  else
+    Object.assign(opts, {day: '2-digit', month: 'short'})
+  const parts = {}
+  for (const p of new Intl.DateTimeFormat('en-GB', opts).formatToParts(new Date(ms)))
+    parts[p.type] = p.value
+  const hms = step != null && step >= 60000 ? `${parts.hour}:${parts.minute}`
+    : `${parts.hour}:${parts.minute}:${parts.second}` + (parts.fractionalSecond ? `.${parts.fractionalSecond}` : '')
+  if (step == null)
+    return `${parts.year}-${parts.month}-${parts.day} ${hms}`
+  if (step >= 86400000)
+    return `${parts.day} ${parts.month}`
+  return hms
+}
+function day(ms, tz) {
+  return new Intl.DateTimeFormat('en-GB', {timeZone: tz || undefined, year: 'numeric', month: 'short',
+                                           day: 'numeric'}).format(new Date(ms))
+}
+"""

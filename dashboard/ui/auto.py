@@ -42,7 +42,8 @@ class AutoPlots(LiveComponent):
         """The (shared) component of the plot of ``metric``."""
         plot = self._plots.get(metric)
         if plot is None:
-            plot = self._plots[metric] = TimeSeriesPlot(service=self.service, metric=metric, height=self.plot_height)
+            plot = self._plots[metric] = TimeSeriesPlot(service=self.service, metric=metric, height=self.plot_height,
+                                                        timezone=self.timezone)
         return plot
 
     def _build(self, feed: Feed) -> _AutoView:
@@ -73,6 +74,11 @@ class _AutoView:
     def follow_window(self, seconds: float) -> None:
         for view in self.plots.values():
             view.follow_window(seconds)
+
+    def restyle(self, component: AutoPlots) -> None:
+        for view in self.plots.values():
+            view.component.timezone = component.timezone
+            view.restyle(view.component)
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         for view in self.plots.values():

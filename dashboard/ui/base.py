@@ -165,6 +165,17 @@ class LiveComponent(ViewOptions, pn.custom.PyComponent):
         for feed in self.feeds():
             feed.set_window(self.view_window)
 
+    @param.depends("timezone", "theme", watch=True)
+    def _restyle_viewers(self) -> None:
+        check_timezone(self.timezone)
+        if self._pane is None:
+            return
+        for views in self._pane._views.values():
+            for _, view in views:
+                restyle = getattr(view, "restyle", None)
+                if restyle is not None:
+                    restyle(self)
+
     @param.depends("refresh", watch=True)
     def _refresh_viewers(self) -> None:
         for feed in self.feeds():

@@ -67,12 +67,13 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         self.auto_plots = AutoPlots(service=svc, exclude=named) if self.auto else None
         self.status = SourceStatus(service=svc)
         self.controls = ViewControls(self)
-        heading = pn.pane.Markdown(f"## {_escape_markdown(self.title)}", margin=(0, 10))
-        self.header = pn.Row(heading, pn.HSpacer(), self.controls.row(), sizing_mode="stretch_width",
+        heading = pn.pane.Markdown(f"## {escape_markdown(self.title)}", margin=(0, 10))
+        self._heading = [heading, pn.HSpacer(), self.controls.row()]
+        self.header = pn.Row(*(self._heading if self.show_controls else []), sizing_mode="stretch_width",
                              visible=self.show_controls, css_classes=["dashboard-header"])
         parts: list[Any] = [self.header]
         if self.cards:
-            parts.append(pn.FlexBox(*self.cards, sizing_mode="stretch_width"))
+            parts.append(pn.Row(*self.cards, sizing_mode="stretch_width"))
         if self.plots:
             parts.append(pn.GridBox(*self.plots, ncols=self.columns, sizing_mode="stretch_width"))
         if self.auto_plots is not None:
@@ -88,6 +89,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
 
     @param.depends("show_controls", watch=True)
     def _show_controls(self) -> None:
+        self.header.objects = self._heading if self.show_controls else []  # a page shows them elsewhere
         self.header.visible = self.show_controls
 
     def _view_params(self, *events: param.parameterized.Event) -> None:
@@ -202,6 +204,6 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
 #: The view params a dashboard passes on to its parts.
 VIEW_PARAMS = ("start", "end", "live", "refresh", "timezone", "theme")
 
-def _escape_markdown(text: str) -> str:
+def escape_markdown(text: str) -> str:
     """Escape a title for the Markdown pane (which renders HTML)."""
     return html.escape(text).replace("*", r"\*").replace("_", r"\_").replace("`", r"\`").replace("$", r"\$")

@@ -38,7 +38,7 @@ from bokeh.plotting import figure
 from ..metrics.model import SeriesKey
 from ..options import PlotOptions
 from ..service import MetricsService, SourceEvent
-from ..units import FORMAT_JS
+from ..units import FORMAT_JS, TIME_JS
 from .base import LiveComponent
 from .feed import Feed
 
@@ -91,9 +91,13 @@ class _PlotView:
         self.model.xaxis.axis_label = None
         # Each series' value at the time under the pointer, in the plot's unit, and that time marked on every
         # plot of the viewer (one Span shared by their crosshairs; always on, so no toolbar button).
+        self.time_hover = CustomJSHover(args={"tz": component.timezone or ""},
+                                        code=f"{TIME_JS}\nreturn time(value, tz, null)")
         self.hover = HoverTool(
-            tooltips=[("series", "$name"), ("time", "@time{%F %T}"), ("value", "$snap_y{custom}")],
-            formatters={"@time": "datetime", "$snap_y": _hover_formatter("")}, renderers=[], mode="vline")
+            tooltips=[("series", "$name"), ("time", "@time{custom}"), ("value", "$snap_y{custom}")],
+            formatters={"@time": self.time_hover, "$snap_y": _hover_formatter("")}, renderers=[], mode="vline")
+        # Times in the display time zone (Bokeh draws them in UTC): the date under the first tick
+        self.model.xaxis.formatter = CustomJSTickFormatter(args={"tz": component.timezone or ""}, code=TICK_JS)
         crosshair = feed.shared("crosshair", lambda: Span(dimension="height", line_color="#888888", line_width=1,
                                                            line_dash="dashed"))
         self.model.add_tools(self.hover, CrosshairTool(overlay=crosshair, dimensions="height", visible=False))
@@ -152,7 +156,14 @@ class _PlotView:
                                                          min_interval=1)
             self.model.yaxis.formatter = CustomJSTickFormatter(args={"unit": unit},
                                                                code=f"{FORMAT_JS}\nreturn format(tick, unit)")
-        self.hover.formatters = {"@time": "datetime", "$snap_y": _hover_formatter(unit)}
+        self.hover.formatters = {"@time": self.time_hover, "$snap_y": _hover_formatter(unit)}
+
+    def restyle(self, component: TimeSeriesPlot) -> None:
+        """Show times in the component's time zone (axis ticks and hovers)."""
+        tz = component.timezone or ""
+        if self.time_hover.args.get("tz") != tz:
+            self.time_hover.args = {"tz": tz}
+            self.model.xaxis.formatter.args = {"tz": tz}
 
     def follow_window(self, seconds: float) -> None:
         """The viewer's view changed (its shared x range follows by itself): redraw the outage bands."""
@@ -169,6 +180,15 @@ class _PlotView:
         old = self.outages.data
         if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
             self.outages.data = {"x0": x0, "x1": x1}
+
+
+#: The x axis' ticks: clock times in the display time zone, as precise as the ticks' spacing, the date under the
+#: first one.
+TICK_JS = f"""{TIME_JS}
+const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 1000
+const label = time(tick, tz, step)
+return index == 0 && step < 86400000 ? label + '\\n' + day(tick, tz) : label
+"""
 
 
 def _limits(component: TimeSeriesPlot) -> dict[str, float]:

@@ -28,6 +28,7 @@ from bokeh.document import Document
 from bokeh.document.events import DocumentPatchedEvent
 from bokeh.model import DataModel
 from bokeh.models import ColumnDataSource, CustomJS
+from tornado.websocket import WebSocketClosedError
 
 log = logging.getLogger("dashboard.transport")
 
@@ -178,7 +179,12 @@ def commit_to_session(doc: Document, work: Callable[[], None]) -> None:
 
             doc.callbacks._held_events = [e for e in events if not isinstance(e, DocumentPatchedEvent)]
             for connection in targets:
-                for future in dispatch_tornado(connection, events=patches):
+                try:
+                    futures = dispatch_tornado(connection, events=patches)
+                except WebSocketClosedError:  # the page went away meanwhile; its session is closing
+                    log.debug("a viewer's websocket closed before a patch could be sent")
+                    continue
+                for future in futures:
                     future.add_done_callback(_ignore_closed)
         doc.unhold()
 

@@ -33,16 +33,16 @@ log = logging.getLogger("dashboard.feed")
 
 #: The browser's half of the shared x range: hold a range the server chose, or follow the newest data again.
 RANGE_JS = """
-const view = cb_obj.tags.length ? cb_obj.tags[0] : null
+const view = xr.tags.length ? xr.tags[0] : null
 if (view == null)
   return
 if (view.hold != null) {
-  cb_obj.have_updated_interactively = true
-  cb_obj.setv({start: view.hold[0], end: view.hold[1]})
-} else {
+  xr.have_updated_interactively = true
+  xr.setv({start: view.hold[0], end: view.hold[1]})
+} else if (xr.have_updated_interactively) {
   // a change of follow_interval makes the range follow its data again (even after a zoom)
-  cb_obj.setv({follow_interval: null})
-  cb_obj.setv({follow_interval: view.live})
+  xr.setv({follow_interval: null})
+  xr.setv({follow_interval: view.live})
 }
 """
 
@@ -183,7 +183,10 @@ class ViewerControls:
         def make() -> DataRange1d:
             xr = DataRange1d(follow="end", follow_interval=self.view_window * 1000.0, range_padding=0,
                              only_visible=True, syncable=False)
-            xr.js_on_change("tags", CustomJS(code=RANGE_JS))
+            apply = CustomJS(args={"xr": xr}, code=RANGE_JS)
+            xr.js_on_change("tags", apply)
+            if self.doc is not None:  # a page that opens on a held range holds it from the start
+                self.doc.js_on_event("document_ready", apply)
             return xr
         return self.shared("x_range", make)
 

@@ -133,19 +133,36 @@ def test_the_dashboard_passes_its_layout_to_its_column(svc):
 
 
 def test_plot_options_units_log_scale_and_limits(svc):
-    from bokeh.models import CustomJSHover, CustomJSTickFormatter, LogScale
+    from bokeh.models import CustomJSHover, CustomJSTickFormatter, HoverTool, LogScale
 
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent", unit="B/s", log_y=True, y_min=1.0, y_max=1e9)
     _, feed = render(plot)
     fig = the_view_model(feed, TimeSeriesPlot)
     assert isinstance(fig.y_scale, LogScale) and (fig.y_range.start, fig.y_range.end) == (1.0, 1e9)
-    hover = fig.select_one({"type": CustomJSHover})
-    assert hover.args == {"unit": "B/s"}, "the unit travels as data, never inside the code"
+    hover = fig.select_one({"type": HoverTool}).formatters["$snap_y"]
+    assert isinstance(hover, CustomJSHover) and hover.args == {"unit": "B/s"}, "the unit travels as data"
     linear = TimeSeriesPlot(service=svc, metric="cpu_percent", unit="<b>s</b>")
     _, feed = render(linear)
     (axis,) = the_view_model(feed, TimeSeriesPlot).yaxis
     assert isinstance(axis.formatter, CustomJSTickFormatter) and axis.formatter.args == {"unit": "<b>s</b>"}
     assert "<b>" not in axis.formatter.code
+
+
+def test_the_time_zone_reaches_the_time_axis_and_the_hover_and_follows_a_change(svc):
+    from bokeh.models import HoverTool
+
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent", timezone="Asia/Tokyo")
+    _, feed = render(plot)
+    fig = the_view_model(feed, TimeSeriesPlot)
+    (xaxis,) = fig.xaxis
+    hover = fig.select_one({"type": HoverTool}).formatters["@time"]
+    assert xaxis.formatter.args == {"tz": "Asia/Tokyo"} and hover.args == {"tz": "Asia/Tokyo"}
+    plot.timezone = "America/New_York"
+    assert xaxis.formatter.args == {"tz": "America/New_York"} and hover.args == {"tz": "America/New_York"}
+    plot.timezone = None
+    assert xaxis.formatter.args == {"tz": ""}, "the browser's own zone"
+    with pytest.raises(ValueError, match="IANA time zone"):
+        plot.timezone = "Nowhere/Special"
 
 
 def test_every_plot_of_a_viewer_shares_one_crosshair(svc):

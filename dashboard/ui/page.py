@@ -1,0 +1,100 @@
+"""The served page: a dashboard in a Panel template, its view read from and written to the URL.
+
+The template (``BootstrapTemplate``) carries the title and, in its sidebar, the view's controls
+(:mod:`dashboard.ui.controls`); the dashboard fills the main area. At the start of a session the query string
+(:mod:`dashboard.viewurl`) sets the view params; a bad value shows a warning naming the parameter and what
+was expected, and the default is used for it. Every later change of the view (a control, a zoom) is written
+back into the URL, so the address bar is always a link to what is on screen.
+
+Themes: ``light`` and ``dark`` are the template's own (its widgets and the document's Bokeh theme);
+``auto`` takes the browser's ``prefers-color-scheme``. A server learns it only after the page has loaded, so
+the page stores it in a cookie that later sessions read, and the first page of a tab whose preference differs
+from what was rendered reloads once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import panel as pn
+from bokeh.models import CustomJS
+
+from ..viewurl import QUERY, format_view, parse_view
+from .layout import MetricsDashboard, escape_markdown
+
+log = logging.getLogger("dashboard.page")
+
+#: The cookie in which a page keeps the browser's colour preference for ``theme=auto``.
+DARK_COOKIE = "dashboard_dark"
+
+#: Stores the browser's preference in the cookie; reloads once when the page was rendered in the other one.
+AUTO_THEME_JS = f"""
+const dark = window.matchMedia('(prefers-color-scheme: dark)').matches
+document.cookie = `{DARK_COOKIE}=${{dark ? 1 : 0}}; path=/; SameSite=Lax; max-age=31536000`
+if (dark !== rendered_dark && !sessionStorage.getItem('{DARK_COOKIE}_reloaded')) {{
+  sessionStorage.setItem('{DARK_COOKIE}_reloaded', '1')
+  window.location.reload()
+}}
+"""
+
+
+def page(dash: MetricsDashboard, args: dict[str, Any] | None = None) -> pn.template.BootstrapTemplate:
+    """``dash`` as a served page: its view from the query string ``args`` (the session's by default)."""
+    if args is None:
+        args = dict(pn.state.session_args) if pn.state.curdoc is not None else {}
+    values, errors = parse_view(args)
+    apply_view(dash, values)
+    dark = resolved_dark(dash.theme)
+    dash.show_controls = False
+    notices = [pn.pane.Alert(escape_markdown(message), alert_type="warning", sizing_mode="stretch_width",
+                             css_classes=["dashboard-url-error"]) for message in errors]
+    for message in errors:
+        log.info("%s", message)
+    template = pn.template.BootstrapTemplate(
+        title=dash.title, theme="dark" if dark else "default", sidebar=[dash.controls.column()],
+        main=[*notices, dash], sidebar_width=230, header_background="#1f4e79")
+    template.dashboard = dash  # what tests and embedding code reach through the page
+    if pn.state.curdoc is not None:
+        _follow_url(dash)
+        if dash.theme == "auto":
+            pn.state.curdoc.js_on_event("document_ready", CustomJS(args={"rendered_dark": dark},
+                                                                   code=AUTO_THEME_JS))
+    return template
+
+
+def apply_view(dash: MetricsDashboard, values: dict[str, Any]) -> None:
+    """Set ``dash``'s view params from parsed URL values (the window first: a held range comes after it)."""
+    if "window" in values:
+        dash.window = values["window"]
+    rest = {k: v for k, v in values.items() if k != "window"}
+    if rest:
+        dash.param.update(**rest)
+
+
+def resolved_dark(theme: str) -> bool:
+    """Whether ``theme`` renders dark: ``auto`` follows the browser (its cookie, light until known)."""
+    if theme != "auto":
+        return theme == "dark"
+    cookies = pn.state.cookies if pn.state.curdoc is not None else {}
+    return cookies.get(DARK_COOKIE) == "1"
+
+
+def _follow_url(dash: MetricsDashboard) -> None:
+    """Write the view into the URL once loaded and after every change; a theme change reloads the page in
+    that theme."""
+    location = pn.state.location
+    if location is None:
+        return
+    default_window = dash.service.window
+
+    def write(*events: Any) -> None:
+        others = [(k, v) for k, v in parse_qsl(location.search.lstrip("?")) if k not in QUERY]
+        query = urlencode([*others, *format_view(dash, default_window).items()])
+        if any(e.name == "theme" for e in events):
+            location.reload = True
+        location.search = f"?{query}" if query else ""
+
+    dash.param.watch(write, ["window", "start", "end", "live", "timezone", "theme"])
+    pn.state.onload(write)  # the URL names the view in full from the start (a link, as typed, may not)

@@ -1,0 +1,139 @@
+"""The view in a served page: URL parameters in and out, visible errors for bad ones, time zones on the axis,
+the dark theme's contrast, a phone's width."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs
+
+import pytest
+
+from ..support import poll
+from .conftest import PLOT_STATE_JS, PageErrors
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+#: The first figure's x range and the labels its time axis gives two ticks an hour apart.
+AXIS_JS = """(ticks) => {
+  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+    if (m.type !== 'Figure' || !m.below.length) continue;
+    const xr = m.x_range;
+    return {start: xr.start, end: xr.end, labels: m.below[0].formatter.doFormat(ticks, {loc: 0}),
+            background: m.background_fill_color, text: m.below[0].major_label_text_color,
+            title: m.title.text_color};
+  }
+  return null;
+}"""
+
+
+def query(page) -> dict[str, str]:
+    """The page's query parameters now (``page.url`` only follows while Playwright runs its own calls)."""
+    return {k: v[0] for k, v in parse_qs(page.evaluate("() => location.search").lstrip("?")).items()}
+
+
+def with_data(page) -> None:
+    poll(lambda: (s := page.evaluate(PLOT_STATE_JS)).get("CPU (all cores)") and s["CPU (all cores)"]["rows"] > 1,
+         timeout=30, what="plots with data")
+
+
+def test_every_view_parameter_round_trips_through_the_url(served, page):
+    begin = int(time.time()) - 1
+    page.goto(served.url)
+    with_data(page)
+    poll(lambda: time.time() > begin + 4, timeout=10, what="a few seconds of data")
+    end = int(time.time())
+    page.goto(f"{served.url}?window=1h&from={begin}&to={end}&tz=Asia/Tokyo&theme=dark&keep=me")
+    with_data(page)
+    axis = poll(lambda: (a := page.evaluate(AXIS_JS, [0, 3600_000])) and a["start"] == begin * 1000 and a,
+                timeout=10, what="the held range on the axis")
+    assert axis["end"] == end * 1000
+    assert axis["labels"][0].startswith("09:00"), "midnight UTC is 09:00 in Tokyo"
+    assert page.locator(".dashboard-live button").is_visible(), "a held view offers the way back to live"
+    assert page.locator(".dashboard-window select").input_value() == "3600.0" or \
+        page.locator(".dashboard-window select").evaluate("e => e.selectedOptions[0].text") == "1 h"
+    assert page.locator(".dashboard-timezone input").input_value() == "Asia/Tokyo"
+    q = poll(lambda: (q := query(page)).get("from") and q, timeout=10, what="the view written back")
+    assert q["window"] == "1h" and q["tz"] == "Asia/Tokyo" and q["theme"] == "dark" and q["live"] == "false"
+    assert q["keep"] == "me", "parameters that are not the view's stay"
+    assert q["from"].endswith("Z") and q["to"].endswith("Z")
+    page.locator(".dashboard-live button").click()
+    q = poll(lambda: "from" not in (q := query(page)) and q, timeout=10, what="live again in the URL")
+    assert q["window"] == "1h" and "live" not in q
+    page.locator(".dashboard-window select").select_option(label="5 min")
+    poll(lambda: query(page).get("window") == "5m", timeout=10, what="the new window in the URL")
+    assert page.errors.messages == []
+
+
+def test_each_bad_parameter_shows_its_message_and_the_page_falls_back(served, page):
+    page.goto(f"{served.url}?window=abc&from=yesterday&tz=Mars/Olympus&theme=neon&live=maybe")
+    with_data(page)
+    alerts = page.locator(".dashboard-url-error")
+    poll(lambda: alerts.count() == 5, timeout=10, what="five messages")
+    text = " ".join(alerts.evaluate_all("els => els.map(e => (e.shadowRoot ?? e).textContent)"))
+    for name, expected in [("window", "5m, 1h or 7d"), ("from", "ISO 8601"), ("tz", "IANA time zone"),
+                           ("theme", "light, dark or auto"), ("live", "true or false")]:
+        assert f"URL parameter '{name}'" in text and expected in text
+    assert page.locator(".dashboard-live button").is_hidden(), "the default, live view"
+    assert page.errors.messages == []
+
+
+def test_the_time_zone_defaults_to_the_browser_s(served, browser):
+    context = browser.new_context(timezone_id="America/New_York")
+    page = context.new_page()
+    try:
+        page.goto(served.url)
+        with_data(page)
+        labels = page.evaluate(AXIS_JS, [0, 3600_000])["labels"]
+        assert labels[0].startswith("19:00"), "midnight UTC is 19:00 the day before in New York"
+    finally:
+        context.close()
+
+
+def luminance(color: str) -> float:
+    """Relative luminance of a #rrggbb colour (WCAG)."""
+    channels = [int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def rgb_hex(css: str) -> str:
+    """``rgb(1, 2, 3)`` (or rgba) as ``#010203``."""
+    parts = css[css.index("(") + 1:css.index(")")].split(",")[:3]
+    return "#" + "".join(f"{int(float(p)):02x}" for p in parts)
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_both_themes_have_readable_text_everywhere(served, page, theme):
+    page.goto(f"{served.url}?theme={theme}")
+    with_data(page)
+    axis = page.evaluate(AXIS_JS, [0, 1000])
+    background = axis["background"]
+    assert (luminance(background) < 0.1) == (theme == "dark"), f"the plot background of the {theme} theme"
+    assert contrast(axis["text"], background) >= 4.5 and contrast(axis["title"], background) >= 4.5
+    body = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    # the status table and the controls: text against the page
+    for selector in (".dashboard-status", ".dashboard-controls"):
+        color = page.locator(selector).first.evaluate("e => getComputedStyle(e).color")
+        assert contrast(rgb_hex(color), rgb_hex(body)) >= 4.5, f"{selector} in the {theme} theme"
+    assert page.errors.messages == []
+
+
+def test_a_phone_s_width_has_no_horizontal_scroll(served, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    page.errors = PageErrors()
+    page.errors.attach(page)
+    try:
+        page.goto(served.url)
+        with_data(page)
+        widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], f"the page is {widths[0]} px wide in a {widths[1]} px viewport"
+        assert page.errors.messages == []
+    finally:
+        context.close()
