@@ -43,7 +43,7 @@ class AutoPlots(LiveComponent):
         plot = self._plots.get(metric)
         if plot is None:
             plot = self._plots[metric] = TimeSeriesPlot(service=self.service, metric=metric, height=self.plot_height,
-                                                        timezone=self.timezone)
+                                                        timezone=self.timezone, theme=self.theme)
         return plot
 
     def _build(self, feed: Feed) -> _AutoView:
@@ -77,7 +77,7 @@ class _AutoView:
 
     def restyle(self, component: AutoPlots) -> None:
         for view in self.plots.values():
-            view.component.timezone = component.timezone
+            view.component.param.update(timezone=component.timezone, theme=component.theme)
             view.restyle(view.component)
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:

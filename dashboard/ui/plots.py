@@ -41,6 +41,7 @@ from ..service import MetricsService, SourceEvent
 from ..units import FORMAT_JS, TIME_JS
 from .base import LiveComponent
 from .feed import Feed
+from .themes import FigureTheme
 
 
 def series_label(key: SeriesKey, metric: str | None) -> str:
@@ -119,6 +120,7 @@ class _PlotView:
             self.legend = Legend(items=[], location="top_left", click_policy="hide", label_text_font_size="8pt",
                                  background_fill_alpha=0.6)
             self.model.add_layout(self.legend)
+        self.theme = FigureTheme(self.model, component.theme)
         self._unit_set = False
         self.count = 0
         if component.unit is not None:
@@ -159,7 +161,8 @@ class _PlotView:
         self.hover.formatters = {"@time": self.time_hover, "$snap_y": _hover_formatter(unit)}
 
     def restyle(self, component: TimeSeriesPlot) -> None:
-        """Show times in the component's time zone (axis ticks and hovers)."""
+        """Show times in the component's time zone (axis ticks and hovers), in its theme."""
+        self.theme.set(component.theme)
         tz = component.timezone or ""
         if self.time_hover.args.get("tz") != tz:
             self.time_hover.args = {"tz": tz}

@@ -180,6 +180,7 @@ def hover_plot_titled(page, title: str) -> bool:
       const text = (m) => typeof m.title.text === 'string' ? m.title.text : m.title.text.text;
       const fig = out.find(v => v.model.type === 'Figure' && text(v.model) === title);
       if (!fig) return null;
+      fig.el.scrollIntoView({block: 'center'});
       const r = fig.el.getBoundingClientRect();
       const f = fig.frame.bbox;
       return {x: r.left + f.x + f.width / 2, y: r.top + f.y + f.height / 2};

@@ -13,22 +13,25 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from ..support import http_ok, poll, stop_process
-from .conftest import PLOT_STATE_JS, free_port
+from .conftest import PLOT_STATE_JS, free_port, hover_plot_titled
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ("01-quickstart.ipynb", "04-explore.ipynb")
 
 
 @pytest.fixture
 def jupyterlab(tmp_path):
-    notebook = json.loads((ROOT / "notebooks" / "01-quickstart.ipynb").read_text())
-    notebook["cells"] = [c for c in notebook["cells"] if "teardown" not in c.get("metadata", {}).get("tags", [])]
-    (tmp_path / "01-quickstart.ipynb").write_text(json.dumps(notebook))
+    for name in NOTEBOOKS:
+        notebook = json.loads((ROOT / "notebooks" / name).read_text())
+        notebook["cells"] = [c for c in notebook["cells"] if "teardown" not in c.get("metadata", {}).get("tags", [])]
+        (tmp_path / name).write_text(json.dumps(notebook))
     port = free_port()
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"), "JUPYTER_RUNTIME_DIR":
            str(tmp_path / ".runtime"), "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1"}
@@ -49,14 +52,19 @@ def jupyterlab(tmp_path):
         log.close()
 
 
-def test_quickstart_notebook_is_live_in_jupyterlab(jupyterlab, page):
+def run_all(page, url: str) -> None:
+    """Open the notebook at ``url`` in JupyterLab and run all its cells from the Run menu."""
     page.set_default_timeout(60_000)
-    page.goto(f"{jupyterlab}/lab/tree/01-quickstart.ipynb")
+    page.goto(url)
     page.locator(".jp-Notebook").wait_for()
     idle = page.get_by_text(re.compile(r"\| Idle$"))
     poll(lambda: idle.count() > 0, timeout=90, what="the kernel to start")
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def test_quickstart_notebook_is_live_in_jupyterlab(jupyterlab, page):
+    run_all(page, f"{jupyterlab}/lab/tree/01-quickstart.ipynb")
     try:
         state = poll(lambda: _figures_with_data(page), timeout=120, what="a live plot in the notebook")
     except AssertionError as exc:
@@ -71,6 +79,32 @@ def test_quickstart_notebook_is_live_in_jupyterlab(jupyterlab, page):
         last = poll(lambda since=last: _newer(page, name, since), timeout=30, what=f"{name} to receive newer data")
     card = page.locator(".card-200").first.bounding_box()  # StatCard(width=200) beside a plot
     assert card is not None and 190 <= card["width"] <= 210, card
+    assert not [m for m in page.errors.messages if m.startswith(("dialog", "pageerror"))]
+
+
+def test_the_explore_notebook_s_controls_work_live_in_jupyterlab(jupyterlab, page):
+    run_all(page, f"{jupyterlab}/lab/tree/04-explore.ipynb")
+    live = page.locator(".dashboard-live button")
+    window = page.locator(".dashboard-window select")
+    poll(lambda: window.count() and window.evaluate("e => e.selectedOptions[0].text") == "5 min"
+         and live.is_hidden(), timeout=120, what="the notebook to run to its last cell (live, 5 min)")
+    name = "1 kHz waves"
+    last = poll(lambda: _figures_with_data(page).get(name, {}).get("last"), timeout=30,
+                what="the waves")
+    last = poll(lambda since=last: _newer(page, name, since), timeout=30, what="the waves to move")
+    page.locator(".dashboard-pause button").click()
+    paused = poll(lambda since=last: _newer(page, name, since), timeout=10, what="the flush before the pause")
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:  # four checks a second that nothing new is drawn while paused
+        assert _figures_with_data(page)[name]["last"] <= paused + 1000, "drawn while paused"
+        page.wait_for_timeout(250)
+    page.locator(".dashboard-pause button").click()
+    poll(lambda: _newer(page, name, paused + 1000), timeout=10, what="the waves to move again after the pause")
+    assert hover_plot_titled(page, name)
+    poll(lambda: live.is_visible() or page.mouse.wheel(0, -400), timeout=20, interval=0.5,
+         what="a wheel zoom in the cell to hold the view (and show Back to live)")
+    live.click()
+    poll(lambda: live.is_hidden(), timeout=10, what="back to live from the button")
     assert not [m for m in page.errors.messages if m.startswith(("dialog", "pageerror"))]
 
 
