@@ -89,6 +89,16 @@ def test_the_time_zone_defaults_to_the_browser_s(served, browser):
         context.close()
 
 
+def settled(page, script: str):
+    """``page.evaluate(script)``, or None while the page is reloading."""
+    try:
+        return page.evaluate(script)
+    except Exception as exc:  # Playwright's error while a navigation replaces the page
+        if "context was destroyed" in str(exc) or "navigat" in str(exc):
+            return None
+        raise
+
+
 def luminance(color: str) -> float:
     """Relative luminance of a #rrggbb colour (WCAG)."""
     channels = [int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
@@ -134,6 +144,28 @@ def test_a_phone_s_width_has_no_horizontal_scroll(served, browser):
         with_data(page)
         widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1], f"the page is {widths[0]} px wide in a {widths[1]} px viewport"
+        assert page.errors.messages == []
+    finally:
+        context.close()
+
+
+def test_auto_follows_the_browser_s_colour_preference(served, browser):
+    context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.errors = PageErrors()
+    page.errors.attach(page)
+    try:
+        page.goto(served.url)
+        # the first page stored the preference in a cookie and reloaded once into the dark template
+        poll(lambda: any(c["name"] == "dashboard_dark" and c["value"] == "1" for c in context.cookies()),
+             timeout=10, what="the preference in a cookie")
+        body = poll(lambda: (b := settled(page, "() => getComputedStyle(document.body).backgroundColor"))
+                    and luminance(rgb_hex(b)) < 0.1 and b, timeout=20, what="the dark template")
+        with_data(page)
+        axis = poll(lambda: (a := page.evaluate(AXIS_JS, [0, 1000])) and luminance(a["background"]) < 0.1 and a,
+                    timeout=10, what="dark plots")
+        assert contrast(axis["text"], axis["background"]) >= 4.5 and luminance(rgb_hex(body)) < 0.1
+        assert "theme" not in query(page), "auto stays auto in the URL"
         assert page.errors.messages == []
     finally:
         context.close()
