@@ -22,34 +22,55 @@ that a reader can patch what it holds and stream the rest.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import numpy as np
 
 __all__ = ["Decimator", "buckets", "minmax"]
 
 
-def buckets(t: np.ndarray, width: float, gap: np.ndarray | None = None) -> np.ndarray:
-    """Start indices of the buckets of the time-ordered ``t``; gap rows are buckets of their own."""
+def buckets(t: np.ndarray, width: float, gap: np.ndarray | None = None, origin: float = 0.0) -> np.ndarray:
+    """Start indices of the buckets ``floor((t - origin) / width)`` of the time-ordered ``t``; gap rows are
+    buckets of their own."""
     n = t.size
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    ids = np.floor(t / width)
-    change = np.empty(n, dtype=bool)
-    change[0] = True
-    np.not_equal(ids[1:], ids[:-1], out=change[1:])
+    if n > 64 * max(1.0, (t[-1] - t[0]) / width):  # many samples a bucket: binary searches, not a pass
+        first, last = np.floor((t[0] - origin) / width), np.floor((t[-1] - origin) / width)
+        edges = origin + np.arange(first + 1, last + 1) * width
+        near = np.searchsorted(t, edges, side="left")
+        starts = np.concatenate(([0], _true_changes(t, width, near[near < n], origin)))
+    else:
+        ids = np.floor((t - origin) / width)
+        change = np.empty(n, dtype=bool)
+        change[0] = True
+        np.not_equal(ids[1:], ids[:-1], out=change[1:])
+        starts = np.flatnonzero(change)
     if gap is not None and gap.any():
-        change |= gap
-        change[1:] |= gap[:-1]
-    return np.flatnonzero(change)
+        at = np.flatnonzero(gap)
+        starts = np.unique(np.concatenate((starts, at, at[at + 1 < n] + 1)))
+    return starts
 
 
-def minmax(t: np.ndarray, v: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decimate ``v`` (series x samples) at the times ``t`` over the buckets that begin at ``starts``.
+def _true_changes(t: np.ndarray, width: float, near: np.ndarray, origin: float) -> np.ndarray:
+    """The indices where ``floor(t / width)`` changes, given the binary searches' answers ``near`` (each
+    true change is within one sample of one of them: ``k * width`` and ``t / width`` may round apart)."""
+    n = t.size
+    candidates = np.unique(np.clip(np.concatenate((near - 1, near, near + 1)), 1, n - 1))
+    changes = np.floor((t[candidates] - origin) / width) != np.floor((t[candidates - 1] - origin) / width)
+    return candidates[changes]
+
+
+def minmax(t: np.ndarray, v: Sequence[np.ndarray], starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decimate ``v`` (series x samples: a 2-D array, or a sequence of 1-D rows read one at a time) at the
+    times ``t`` over the buckets that begin at ``starts``.
 
     Returns the rows' times, their values (series x rows) and the number of rows of each bucket (1 or 2).
     """
     n = t.size
     if n == 0:
-        return t[:0], v[:, :0], np.zeros(0, dtype=np.int64)
+        return t[:0], np.empty((len(v), 0)), np.zeros(0, dtype=np.int64)
     ends = np.append(starts[1:], n)
     sizes = ends - starts
     multi = sizes > 1
@@ -58,29 +79,79 @@ def minmax(t: np.ndarray, v: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray
     out_t = np.empty(int(counts.sum()))
     out_t[offsets] = t[starts]
     out_t[offsets[multi] + 1] = t[ends[multi] - 1]
-    out_v = np.empty((v.shape[0], out_t.size))
-    if v.shape[0] == 0:
+    out_v = np.empty((len(v), out_t.size))
+    if len(v) == 0:
         return out_t, out_v, counts
     if multi.any():
         first, second = _ordered_extremes(v, starts, sizes)
     else:  # every bucket has one sample: nothing to reduce
-        first = second = v[:, starts]
+        first = second = np.vstack([v[row][starts] for row in range(len(v))])
     out_v[:, offsets] = first
     out_v[:, offsets[multi] + 1] = second[:, multi]
     return out_t, out_v, counts
 
 
-def _ordered_extremes(v: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per bucket and series, (the extreme that came first, the one that came second)."""
+def _ordered_extremes(v: Sequence[np.ndarray], starts: np.ndarray, sizes: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Per bucket and series, (the extreme that came first, the one that came second), a series at a time."""
+    first = np.empty((len(v), starts.size))
+    second = np.empty_like(first)
+    for row in range(len(v)):
+        first[row], second[row] = _row_extremes(v[row], starts, sizes)
+    return first, second
+
+
+def _row_extremes(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One series' (first, second) extremes per bucket. Where each extreme first occurs: by ``argmin`` and
+    ``argmax`` over runs of equal-sized buckets read as one 2-D view (regular sampling), else the first
+    sample equal to it at or after its bucket's start. A bucket of NaN only has NaN for both."""
     with np.errstate(invalid="ignore"):
-        lo = np.fmin.reduceat(v, starts, axis=1)
-        hi = np.fmax.reduceat(v, starts, axis=1)
-    n = v.shape[1]
-    index = np.arange(n)
-    at_lo = np.minimum.reduceat(np.where(v == np.repeat(lo, sizes, axis=1), index, n), starts, axis=1)
-    at_hi = np.minimum.reduceat(np.where(v == np.repeat(hi, sizes, axis=1), index, n), starts, axis=1)
+        lo = np.fmin.reduceat(x, starts)
+        hi = np.fmax.reduceat(x, starts)
+        has_nan = np.isnan(np.minimum.reduceat(x, starts))  # argmin would stop at a NaN
+    at_lo = np.zeros(starts.size, dtype=np.intp)
+    at_hi = np.zeros(starts.size, dtype=np.intp)
+    rest = np.ones(starts.size, dtype=bool)
+    for b0, b1, m in _uniform_runs(sizes):
+        block = x[starts[b0]:starts[b0] + (b1 - b0) * m].reshape(b1 - b0, m)
+        at_lo[b0:b1] = starts[b0:b1] + block.argmin(axis=1)
+        at_hi[b0:b1] = starts[b0:b1] + block.argmax(axis=1)
+        rest[b0:b1] = False
+    rest |= has_nan
+    if rest.any():
+        at_lo[rest] = _first_equal(x, lo, starts, sizes, rest)
+        at_hi[rest] = _first_equal(x, hi, starts, sizes, rest)
     lo_first = at_lo <= at_hi
     return np.where(lo_first, lo, hi), np.where(lo_first, hi, lo)
+
+
+def _uniform_runs(sizes: np.ndarray, shortest: int = 8) -> list[tuple[int, int, int]]:
+    """Runs ``(first, after, size)`` of at least ``shortest`` consecutive buckets of one size above 1."""
+    if sizes.size < shortest:
+        return []
+    edges = np.flatnonzero(np.diff(sizes)) + 1
+    bounds = np.concatenate(([0], edges, [sizes.size]))
+    return [(int(a), int(b), int(sizes[a])) for a, b in itertools.pairwise(bounds)
+            if b - a >= shortest and sizes[a] > 1]
+
+
+def _first_equal(x: np.ndarray, extreme: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
+                 which: np.ndarray) -> np.ndarray:
+    """Where ``extreme`` first occurs in each bucket picked by ``which``: the first sample equal to it at or
+    after the bucket's start (a pass over those buckets' samples only)."""
+    picked = np.flatnonzero(which)
+    if picked.size * 4 < starts.size:  # a few buckets: each on its own
+        return np.array([starts[b] + int(np.argmax(x[starts[b]:starts[b] + sizes[b]] == extreme[b]))
+                         for b in picked], dtype=np.intp)
+    positions = np.flatnonzero(x == np.repeat(extreme, sizes))
+    return _first_at_or_after(positions, starts)[which]
+
+
+def _first_at_or_after(positions: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """For each start, the first of the sorted ``positions`` at or after it (the last one past the end)."""
+    if positions.size == 0:
+        return np.zeros(starts.size, dtype=np.intp)
+    return positions[np.minimum(np.searchsorted(positions, starts), positions.size - 1)]
 
 
 class Decimator:

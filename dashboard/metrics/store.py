@@ -242,9 +242,17 @@ class Store:
         for any range the store holds."""
         if not end > start or columns < 1:
             raise ValueError(f"query: expected start < end and columns >= 1, got {start}, {end}, {columns}")
+        width = (end - start) / columns
+        with self._lock:  # series of one source: read in place, a series at a time (no copy of them all)
+            spans = [self._buffers[k].spans(start, end) if k in self._buffers else [] for k in keys]
+            t = _shared_times(spans)
+            if t is not None:
+                rows = _Rows(spans)
+                rows_t, rows_v, _ = minmax(t, rows, buckets(t, width, rows.gaps(t.size), origin=start))
+                return rows_t, rows_v
         t, v = self.between(keys, start, end)
         gap = np.isnan(v).all(axis=0) if len(keys) else None
-        rows_t, rows_v, _ = minmax(t, v, buckets(t - start, (end - start) / columns, gap))
+        rows_t, rows_v, _ = minmax(t, v, buckets(t, width, gap, origin=start))
         return rows_t, rows_v
 
     def stats(self) -> dict[str, int]:
@@ -271,6 +279,33 @@ def _shared_times(spans: list[list[tuple[np.ndarray, np.ndarray]]]) -> np.ndarra
                 not all(a is b or np.array_equal(a, b) for a, b in zip(times, first, strict=True)):
             return None
     return np.concatenate(first)
+
+
+class _Rows:
+    """Series that share their times, one row at a time: a view of a ring buffer when the range is one piece
+    of it, a copy of its two pieces otherwise."""
+
+    def __init__(self, spans: list[list[tuple[np.ndarray, np.ndarray]]]) -> None:
+        self.spans = spans
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        pieces = self.spans[row]
+        return pieces[0][1] if len(pieces) == 1 else np.concatenate([v for _, v in pieces])
+
+    def gaps(self, n: int) -> np.ndarray | None:
+        """Where every series is NaN (a gap the service wrote), or None if nowhere."""
+        if not self.spans:
+            return None
+        gap = np.ones(n, dtype=bool)
+        for pieces in self.spans:
+            at = 0
+            for _, v in pieces:
+                gap[at:at + v.size] &= np.isnan(v)
+                at += v.size
+        return gap if gap.any() else None
 
 
 def _stack_values(spans: list[list[tuple[np.ndarray, np.ndarray]]], n: int) -> np.ndarray:

@@ -140,3 +140,57 @@ def test_late_samples_are_refused_and_counted():
     assert dec.rejected == 2
     with pytest.raises(ValueError):
         Decimator(0.0)
+
+
+def reference_buckets(t: np.ndarray, width: float) -> np.ndarray:
+    """Where ``floor(t / width)`` changes, by a pass over every sample."""
+    ids = np.floor(t / width)
+    return np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 5000), buckets_in_range=st.integers(1, 40), offset=st.floats(0, 1e9),
+       on_edges=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_bucket_starts_by_binary_search_are_those_of_a_full_pass(n, buckets_in_range, offset, on_edges, seed):
+    rng = np.random.default_rng(seed)
+    width = float(rng.uniform(0.001, 10.0))
+    if on_edges:  # samples exactly on bucket edges, where k * width and t / width may round apart
+        t = offset + np.sort(rng.integers(0, buckets_in_range, n)) * width
+        t = np.floor(t / width) * width
+    else:
+        t = np.sort(offset + rng.uniform(0, buckets_in_range * width, n))
+    np.testing.assert_array_equal(buckets(t, width), reference_buckets(t, width))
+
+
+def reference_order(x: np.ndarray) -> tuple[float, float]:
+    """A bucket's (first, second) extremes by a plain loop: the one whose first occurrence is earlier first."""
+    finite = [(i, value) for i, value in enumerate(x) if not np.isnan(value)]
+    if not finite:
+        return np.nan, np.nan
+    lo = min(value for _, value in finite)
+    hi = max(value for _, value in finite)
+    at_lo = next(i for i, value in finite if value == lo)
+    at_hi = next(i for i, value in finite if value == hi)
+    return (lo, hi) if at_lo <= at_hi else (hi, lo)
+
+
+@settings(max_examples=150, deadline=None)
+@given(per_bucket=st.integers(2, 40), n_buckets=st.integers(1, 60), series=st.integers(1, 3),
+       nan_share=st.sampled_from([0.0, 0.05, 0.5]), levels=st.integers(2, 1000), seed=st.integers(0, 2**32 - 1))
+def test_regular_sampling_keeps_the_order_of_each_bucket_s_extremes(per_bucket, n_buckets, series, nan_share,
+                                                                  levels, seed):
+    """Regular samples make runs of equal buckets, read as one 2-D view; ties and NaN take the other way."""
+    rng = np.random.default_rng(seed)
+    n = per_bucket * n_buckets + int(rng.integers(0, per_bucket))
+    t = np.arange(n, dtype=float)  # exact times: every bucket holds per_bucket samples
+    v = rng.integers(0, levels, (series, n)).astype(float)  # few levels: ties within buckets
+    v[rng.random((series, n)) < nan_share] = np.nan
+    starts = buckets(t, float(per_bucket))
+    out_t, out_v, counts = minmax(t, v, starts)
+    ends = np.append(starts[1:], n)
+    offsets = np.cumsum(counts) - counts
+    for b, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        if e - s < 2:
+            continue
+        for j in range(series):
+            np.testing.assert_array_equal(out_v[j, offsets[b]:offsets[b] + 2], reference_order(v[j, s:e]))
