@@ -145,7 +145,10 @@ def dashboard_app(rate: float, window_rows: int, prefill: bool, legend: bool = T
         svc = SERVICE["svc"] = MetricsService([source], window=window,
                                               capacity=int(max(window * rows_per_s * 1.5, 1000)))
     svc.start()  # idempotent: the first session starts it in the server's loop
-    return TimeSeriesPlot(service=svc, metric="synthetic", height=400, show_legend=legend)
+    import panel as pn
+
+    paused = pn.state.session_args.get("paused", [b"0"])[0] == b"1"  # many_viewers --paused: a paused viewer
+    return TimeSeriesPlot(service=svc, metric="synthetic", height=400, show_legend=legend, paused=paused)
 
 
 SERVICE: dict[str, Any] = {"svc": None}
