@@ -48,6 +48,7 @@ SERIES = 4
 WAYS = ["dashboard", "dashboard-nolegend", "handloop", "holoviews", "perpoint"]
 LABELS = {
     "dashboard": "dashboard (this project)",
+    "dashboard-page": "dashboard, the served page (template, the view's controls, status)",
     "dashboard-nolegend": "dashboard, plot without its legend",
     "handloop": "hand-written loop: one `stream` of numpy arrays every 50 ms",
     "holoviews": "HoloViews `Buffer` + `DynamicMap`, 50 ms batches",

@@ -151,8 +151,18 @@ def dashboard_app(rate: float, window_rows: int, prefill: bool, legend: bool = T
     return TimeSeriesPlot(service=svc, metric="synthetic", height=400, show_legend=legend, paused=paused)
 
 
+def dashboard_page(rate: float, window_rows: int, prefill: bool) -> Any:
+    """The same plot in the served page: a dashboard in its template, with the view's controls."""
+    from dashboard.ui.layout import MetricsDashboard
+    from dashboard.ui.page import page
+
+    plot = dashboard_app(rate, window_rows, prefill)
+    return page(MetricsDashboard(service=plot.service, system=False, auto=False, title="bench", panels=[plot]))
+
+
 SERVICE: dict[str, Any] = {"svc": None}
-WAYS = {"dashboard": dashboard_app, "dashboard-nolegend": partial(dashboard_app, legend=False),
+WAYS = {"dashboard": dashboard_app, "dashboard-page": dashboard_page,
+        "dashboard-nolegend": partial(dashboard_app, legend=False),
         "handloop": handloop, "perpoint": perpoint, "holoviews": holoviews}
 
 

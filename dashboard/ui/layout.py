@@ -50,8 +50,10 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
 
     auto = param.Boolean(default=True, doc="Add a plot for every pushed metric that no panel shows.")
 
-    show_controls = param.Boolean(default=True, doc="Show the view's controls above the plots (a served page "
-                                                    "shows them in its template's header instead).")
+    show_controls = param.Boolean(default=True, doc="Show the view's controls above the plots.")
+
+    show_title = param.Boolean(default=True, doc="Show the title above the plots (a served page shows it in "
+                                                 "its template's header instead).")
 
     def __init__(self, **params: Any) -> None:
         self._view_sync = False
@@ -67,15 +69,16 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         self.auto_plots = AutoPlots(service=svc, exclude=named) if self.auto else None
         self.status = SourceStatus(service=svc)
         self.controls = ViewControls(self)
-        heading = pn.pane.Markdown(f"## {escape_markdown(self.title)}", margin=(0, 10))
-        self._heading = [heading, pn.HSpacer(), self.controls.row()]
-        self.header = pn.Row(*(self._heading if self.show_controls else []), sizing_mode="stretch_width",
-                             visible=self.show_controls, css_classes=["dashboard-header"])
+        self._title = pn.pane.Markdown(f"## {escape_markdown(self.title)}", margin=(0, 10))
+        self.header = pn.FlexBox(flex_wrap="wrap", align_items="end", sizing_mode="stretch_width",
+                                 css_classes=["dashboard-header"])
+        self._show_header()
         parts: list[Any] = [self.header]
         if self.cards:
-            parts.append(pn.Row(*self.cards, sizing_mode="stretch_width"))
+            parts.append(pn.FlexBox(*self.cards, flex_wrap="wrap", sizing_mode="stretch_width"))
         if self.plots:
-            parts.append(pn.GridBox(*self.plots, ncols=self.columns, sizing_mode="stretch_width"))
+            parts.append(pn.FlexBox(*self.plots, flex_wrap="wrap", sizing_mode="stretch_width"))
+        self._flow()
         if self.auto_plots is not None:
             parts.append(self.auto_plots)
         parts.append(self.status)
@@ -87,10 +90,21 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
             self._show_view(live=False)
         self._push_view({"start", "end", "live"} if not self.live else set())
 
-    @param.depends("show_controls", watch=True)
-    def _show_controls(self) -> None:
-        self.header.objects = self._heading if self.show_controls else []  # a page shows them elsewhere
-        self.header.visible = self.show_controls
+    def _flow(self) -> None:
+        """Cards and plots wrap: ``columns`` plots a row at most, one a row on a phone (no horizontal scroll)."""
+        for card in self.cards:
+            card.styles = {**card.styles, "flex": "1 1 150px", "min-width": "130px"}
+        for plot in self.plots:
+            plot.styles = {**plot.styles, "flex": f"1 1 calc({100 / self.columns:.4f}% - 12px)",
+                           "min-width": "min(100%, 360px)"}
+
+    @param.depends("show_controls", "show_title", watch=True)
+    def _show_header(self) -> None:
+        parts = [self._title] if self.show_title else []
+        if self.show_controls:
+            parts += [pn.HSpacer(), self.controls.row()]
+        self.header.objects = parts
+        self.header.visible = bool(parts)
 
     def _view_params(self, *events: param.parameterized.Event) -> None:
         """A view param changed in Python (or a control): every part follows."""

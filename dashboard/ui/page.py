@@ -1,7 +1,7 @@
 """The served page: a dashboard in a Panel template, its view read from and written to the URL.
 
-The template (``BootstrapTemplate``) carries the title and, in its sidebar, the view's controls
-(:mod:`dashboard.ui.controls`); the dashboard fills the main area. At the start of a session the query string
+The template (``BootstrapTemplate``) carries the title; the dashboard fills the main area, the view's
+controls (:mod:`dashboard.ui.controls`) on top, in a row that wraps on a narrow screen. At the start of a session the query string
 (:mod:`dashboard.viewurl`) sets the view params; a bad value shows a warning naming the parameter and what
 was expected, and the default is used for it. Every later change of the view (a control, a zoom) is written
 back into the URL, so the address bar is always a link to what is on screen.
@@ -47,14 +47,14 @@ def page(dash: MetricsDashboard, args: dict[str, Any] | None = None) -> pn.templ
     values, errors = parse_view(args)
     apply_view(dash, values)
     dark = resolved_dark(dash.theme)
-    dash.show_controls = False
+    dash.show_title = False  # the template's header shows it
     notices = [pn.pane.Alert(escape_markdown(message), alert_type="warning", sizing_mode="stretch_width",
                              css_classes=["dashboard-url-error"]) for message in errors]
     for message in errors:
         log.info("%s", message)
     template = pn.template.BootstrapTemplate(
-        title=dash.title, theme="dark" if dark else "default", sidebar=[dash.controls.column()],
-        main=[*notices, dash], sidebar_width=230, header_background="#1f4e79")
+        title=dash.title, theme="dark" if dark else "default", main=[*notices, dash],
+        header_background="#1f4e79")
     template.dashboard = dash  # what tests and embedding code reach through the page
     if pn.state.curdoc is not None:
         _follow_url(dash)
