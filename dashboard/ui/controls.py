@@ -79,10 +79,6 @@ class ViewControls:
         return pn.FlexBox(*self.widgets(), flex_wrap="wrap", align_items="end", justify_content="flex-end",
                           sizing_mode="stretch_width", css_classes=["dashboard-controls"])
 
-    def column(self) -> pn.Column:
-        """The controls one above the other (a page's sidebar)."""
-        return pn.Column(*self.widgets(), sizing_mode="stretch_width", css_classes=["dashboard-controls"])
-
     def _set(self, **values: Any) -> None:
         if not self._following:
             self.dash.param.update(**values)

@@ -1,12 +1,12 @@
 """The served page: a dashboard in a Panel template, its view read from and written to the URL.
 
 The template (``BootstrapTemplate``) carries the title; the dashboard fills the main area, the view's
-controls (:mod:`dashboard.ui.controls`) on top, in a row that wraps on a narrow screen. At the start of a session the query string
-(:mod:`dashboard.viewurl`) sets the view params; a bad value shows a warning naming the parameter and what
-was expected, and the default is used for it. Every later change of the view (a control, a zoom) is written
-back into the URL, so the address bar is always a link to what is on screen.
+controls (:mod:`dashboard.ui.controls`) on top, in a row that wraps on a narrow screen. At the start of a
+session the query string (:mod:`dashboard.viewurl`) sets the view params; a bad value shows a warning naming
+the parameter and what was expected, and the default is used for it. Every later change of the view (a
+control, a zoom) is written back into the URL, so the address bar is always a link to what is on screen.
 
-Themes: ``light`` and ``dark`` are the template's own (its widgets and the document's Bokeh theme);
+Themes: ``light`` and ``dark`` are the template's own (its widgets, cards and table) and the plots' palettes;
 ``auto`` takes the browser's ``prefers-color-scheme``. A server learns it only after the page has loaded, so
 the page stores it in a cookie that later sessions read, and the first page of a tab whose preference differs
 from what was rendered reloads once.

@@ -66,6 +66,7 @@ class ViewerControls:
     def _init_view(self) -> None:
         self._view_listeners: list[Callable[[Any], None]] = []
         self._held_shown: tuple[float, float] | None = None  # the held range the columns hold
+        self._reset_from: tuple[float, float] | None = None  # the range the reset tool left
         self._range_tag = 0
 
     # -- state ------------------------------------------------------------------------------------------------
@@ -126,6 +127,7 @@ class ViewerControls:
 
     def hold(self, start: float, end: float) -> None:
         """Show ``start`` to ``end`` (epoch seconds) at pixel resolution from the store, and hold it."""
+        self._reset_from = None
         if not end > start:
             raise ValueError(f"hold: expected start < end, got {start} and {end}")
         if self.held == (start, end):
@@ -156,8 +158,8 @@ class ViewerControls:
         """A zoom or a pan in the browser ended on ``start_ms`` to ``end_ms``: hold that range, or follow
         live with that span when it reaches the newest data."""
         start, end = start_ms / 1000.0, end_ms / 1000.0
-        if not end > start:
-            return
+        if not end > start or (start, end) == self._reset_from:
+            return  # a reset sends the range it left, after (or before) its own event: not a zoom
         newest = self.newest()
         slack = max(2 * self.flush_interval, 0.02 * (end - start))
         if newest is not None and end >= newest - slack:
@@ -173,6 +175,7 @@ class ViewerControls:
 
     def browser_reset(self) -> None:
         """The reset tool: back to live."""
+        self._reset_from = self.held
         self.go_live()
         for callback in list(self._view_listeners):
             callback(self)

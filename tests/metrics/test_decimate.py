@@ -186,7 +186,7 @@ def test_regular_sampling_keeps_the_order_of_each_bucket_s_extremes(per_bucket, 
     v = rng.integers(0, levels, (series, n)).astype(float)  # few levels: ties within buckets
     v[rng.random((series, n)) < nan_share] = np.nan
     starts = buckets(t, float(per_bucket))
-    out_t, out_v, counts = minmax(t, v, starts)
+    _, out_v, counts = minmax(t, v, starts)
     ends = np.append(starts[1:], n)
     offsets = np.cumsum(counts) - counts
     for b, (s, e) in enumerate(zip(starts, ends, strict=True)):
