@@ -281,8 +281,10 @@ class Feed(ViewerControls):
         if self.frozen:
             self._apply_frozen(events, view_changed)
             return
-        with self._frozen():  # one model-graph recompute for every series added, not one per list assignment
-            changed = self._add_new_series() or bool(events)
+        changed = bool(events)
+        if self._new_keys:  # one model-graph recompute for every series added, not one per list assignment
+            with self._frozen():  # (only then: leaving a freeze recomputes the whole document's graph)
+                changed = self._add_new_series() or changed
         with validate(False):  # the feed builds every value itself: no property validation on the hot path
             for sc in self.columns.values():
                 streamed = sc.sync(self.doc, self.view_window)
