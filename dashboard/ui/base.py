@@ -67,6 +67,16 @@ def resolve_view(component: Any, changed: set[str]) -> tuple[float, float] | Non
     return end - window, end
 
 
+def show_view(component: Any, **values: Any) -> None:
+    """Set ``component``'s view params to what its viewers already show: its own watchers, which would send
+    them to the viewers, see ``_view_sync`` and do nothing."""
+    component._view_sync = True
+    try:
+        component.param.update(**values)
+    finally:
+        component._view_sync = False
+
+
 def check_timezone(name: str | None) -> None:
     """Raise a clear error unless ``name`` is None or an IANA time zone this machine knows."""
     if name is not None and name not in zoneinfo.available_timezones():
@@ -211,12 +221,7 @@ class LiveComponent(ViewOptions, pn.custom.PyComponent):
             observer(self)
 
     def _show_view(self, **values: Any) -> None:
-        """Set view params to what the viewers already show (nothing is sent to them)."""
-        self._view_sync = True
-        try:
-            self.param.update(**values)
-        finally:
-            self._view_sync = False
+        show_view(self, **values)
 
     def feeds(self) -> list[Feed]:
         """The open feeds of this component's viewers (one per document that shows it)."""

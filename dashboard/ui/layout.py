@@ -22,7 +22,7 @@ from ..service import MetricsService
 from ..sources.gpu import GpuSource
 from ..spec import Spec, load_spec
 from .auto import AutoPlots
-from .base import LiveComponent, check_timezone, resolve_view, stretch_width
+from .base import LiveComponent, check_timezone, resolve_view, show_view, stretch_width
 from .controls import ViewControls
 from .indicators import StatCard
 from .plots import TimeSeriesPlot
@@ -145,12 +145,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
                 other._show_view(start=part.start, end=part.end, live=part.live, view_window=part.view_window)
 
     def _show_view(self, **values: Any) -> None:
-        """Set view params to what the viewers already show (nothing is sent to them)."""
-        self._view_sync = True
-        try:
-            self.param.update(**values)
-        finally:
-            self._view_sync = False
+        show_view(self, **values)
 
     def feeds(self) -> list[Any]:
         """The open feeds of this dashboard's viewers (one per document that shows it)."""
