@@ -59,8 +59,7 @@ def resolve_view(component: Any, changed: set[str]) -> tuple[float, float] | Non
         return float(component.start), float(component.end)
     if component.live:
         return None
-    feeds = component.feeds() if hasattr(component, "feeds") else []
-    newest = next((n for n in (f.newest() for f in feeds) if n is not None), None)
+    newest = next((n for n in (f.newest() for f in component.feeds()) if n is not None), None)
     end = newest if newest is not None else time.time()
     window = (component.view_window if hasattr(component, "view_window") else component.window) \
         or component.service.window

@@ -160,6 +160,7 @@ class ViewerControls:
         start, end = start_ms / 1000.0, end_ms / 1000.0
         if not end > start or (start, end) == self._reset_from:
             return  # a reset sends the range it left, after (or before) its own event: not a zoom
+        before = self._view_state()
         newest = self.newest()
         slack = max(2 * self.flush_interval, 0.02 * (end - start))
         if newest is not None and end >= newest - slack:
@@ -170,15 +171,23 @@ class ViewerControls:
             self.set_window(span)
         else:
             self.hold(start, end)
-        for callback in list(self._view_listeners):
-            callback(self)
+        self._tell_listeners(before)
 
     def browser_reset(self) -> None:
         """The reset tool: back to live."""
+        before = self._view_state()
         self._reset_from = self.held
         self.go_live()
-        for callback in list(self._view_listeners):
-            callback(self)
+        self._tell_listeners(before)
+
+    def _view_state(self) -> tuple[Any, ...]:
+        return self.held, self.window
+
+    def _tell_listeners(self, before: tuple[Any, ...]) -> None:
+        """Call the listeners if the view changed (every plot sharing the range sends the same event)."""
+        if self._view_state() != before:
+            for callback in list(self._view_listeners):
+                callback(self)
 
     # -- the shared x range -----------------------------------------------------------------------------------
     def x_range(self) -> DataRange1d:
