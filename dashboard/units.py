@@ -140,6 +140,16 @@ def format_time(epoch: float, timezone: str | None = None, step: float | None = 
 #: ``time(ms, tz, step)`` with ``tz`` an IANA name or '' for the browser's zone, ``step`` the milliseconds
 #: between ticks (null: a hover's full date and time). The formats of :func:`time_format`.
 TIME_JS = """
+function dateformat(opts) {
+  // one Intl.DateTimeFormat per set of options, kept for the page: making one costs far more than using it,
+  // and an axis formats every tick at every frame
+  const cache = globalThis.__dashboard_dateformats ??= new Map()
+  const key = JSON.stringify(opts)
+  let format = cache.get(key)
+  if (format === undefined)
+    cache.set(key, format = new Intl.DateTimeFormat('en-GB', opts))
+  return format
+}
 function time(ms, tz, step) {
   const opts = {timeZone: tz || undefined, hourCycle: 'h23'}
   const clock = {hour: '2-digit', minute: '2-digit'}
@@ -155,7 +165,7 @@ function time(ms, tz, step) {
   else
     Object.assign(opts, {day: '2-digit', month: 'short'})
   const parts = {}
-  for (const p of new Intl.DateTimeFormat('en-GB', opts).formatToParts(new Date(ms)))
+  for (const p of dateformat(opts).formatToParts(new Date(ms)))
     parts[p.type] = p.value
   const hms = step != null && step >= 60000 ? `${parts.hour}:${parts.minute}`
     : `${parts.hour}:${parts.minute}:${parts.second}` + (parts.fractionalSecond ? `.${parts.fractionalSecond}` : '')
@@ -166,7 +176,7 @@ function time(ms, tz, step) {
   return hms
 }
 function day(ms, tz) {
-  return new Intl.DateTimeFormat('en-GB', {timeZone: tz || undefined, year: 'numeric', month: 'short',
+  return dateformat({timeZone: tz || undefined, year: 'numeric', month: 'short',
                                            day: 'numeric'}).format(new Date(ms))
 }
 """
