@@ -108,6 +108,9 @@ class Feed(ViewerControls):
         self._unacked_since: float | None = None
         self._events: list[SourceEvent] = []
         self._new_keys: list[tuple[str, SeriesKey]] = []
+        # series already decided (drawn, or wanted by no view): a batch of them is not news, so a flush of
+        # known series never enters a freeze (leaving one recomputes the document's whole model graph)
+        self._decided: set[tuple[str, SeriesKey]] = set()
         self._dirty = False
         self._commit_scheduled = False
         self._waiting_for_page = False
@@ -138,6 +141,7 @@ class Feed(ViewerControls):
     def add_view(self, view: LiveView) -> None:
         """Register ``view`` and draw every known series it accepts, from the store's window."""
         self.views.append(view)
+        self._decided.clear()  # a series no view wanted may be this one's
         model = getattr(view, "model", None)
         if model is not None:  # keeps the acknowledgement model in the document
             model.tags = [*model.tags, self.ack]
@@ -199,8 +203,7 @@ class Feed(ViewerControls):
             if not len(item):
                 return
             for k in item.keys:
-                sc = self.columns.get(self.hub.topic_name(item.source, k))
-                if sc is None or k not in sc.columns:
+                if (item.source, k) not in self._decided:
                     self._new_keys.append((item.source, k))
         self._dirty = True
         self._wake()
@@ -343,8 +346,11 @@ class Feed(ViewerControls):
         new, self._new_keys = self._new_keys, []
         added = False
         for source, key in dict.fromkeys(new):
+            if key not in self.service.store:  # gone again before this flush: looked at when it comes back
+                continue
+            self._decided.add((source, key))
             sc = self.columns.get(self.hub.topic_name(source, key))
-            if (sc is not None and key in sc.columns) or key not in self.service.store:
+            if sc is not None and key in sc.columns:
                 continue
             wanted = [v for v in self.views if v.accepts(key)]
             if wanted:

@@ -336,3 +336,26 @@ async def test_many_series_at_once_cost_one_model_graph_recompute(svc, monkeypat
     await async_poll(lambda: len(lines(doc.roots[0])) == 100, timeout=30, what="100 lines")
     assert len(recomputes) <= 3, f"{len(recomputes)} model-graph recomputes for 100 new series"
     assert len(feed.views[0].hover.renderers) == 100 and len(feed.views[0].legend.items) == 100
+
+
+async def test_series_no_view_shows_cost_no_model_graph_recompute(svc, monkeypatch):
+    """A source that also publishes series the viewer does not plot (the synthetic source's own, another
+    metric): once looked at, they are not news. Each was queued again on every batch, and every flush left a
+    freeze and recomputed the whole graph (70% of a served page's CPU at 1,000 points/s)."""
+    from bokeh.document.models import DocumentModelManager
+
+    write(svc, 1.0, cpu=1.0, core0=2.0)
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc = Document()
+    doc.add_root(plot.get_root(doc))
+    feed = Feed.for_document(doc)
+    recomputes = []
+    original = DocumentModelManager.recompute
+    monkeypatch.setattr(DocumentModelManager, "recompute", lambda self: (recomputes.append(1), original(self)))
+    for i in range(2, 8):
+        flushes = feed.flushes
+        write(svc, float(i), cpu=float(i), core0=2.0, core1=3.0)
+        await async_poll(lambda: feed.flushes > flushes, timeout=5, what="a flush")
+    (cds,) = cds_of(doc.roots[0])
+    assert list(cds.data["s0"]) == [float(i) for i in range(1, 8)]
+    assert len(recomputes) <= 1, f"{len(recomputes)} model-graph recomputes for 6 flushes of known series"
