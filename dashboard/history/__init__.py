@@ -1,0 +1,9 @@
+"""History on disk: the store's samples kept across restarts, in raw, per-minute and per-hour tiers.
+
+The storage layer: nothing here imports panel or bokeh.
+"""
+
+from .disk import Chunk, History, Retention
+from .tiers import TIERS
+
+__all__ = ["TIERS", "Chunk", "History", "Retention"]

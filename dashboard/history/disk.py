@@ -1,0 +1,538 @@
+"""History on disk: a write-ahead log, Parquet chunk files in three tiers, retention, recovery.
+
+A data folder holds::
+
+    series.jsonl        the catalog: series number -> name, labels, source, unit (catalog.py)
+    wal/NNNN.arrow      the open log segment: Arrow IPC stream messages, one per batch written
+    raw/T0-T1-N.parquet samples (series, time, value), zstd, sorted by series then time
+    minute/, hour/      aggregates (min, max with their times, sum, count, first gap) per series and bucket
+    corrupt/            files found unreadable at start or when read, moved aside (never deleted)
+
+Writing: every batch the store keeps goes to the open segment as one ``write`` on its file descriptor, in
+the caller's thread, before the batch is published: a process that is killed loses nothing the store
+accepted (the operating system holds the written bytes). The segment is ``fsync``-ed every
+``sync_interval`` by a worker thread, which bounds what a machine crash can lose. A segment is closed when
+it reaches ``segment_bytes`` or ``segment_seconds``; the worker turns it into one raw chunk and its
+minute and hour aggregates (each written to a temporary name, synced, then renamed: a chunk is whole or
+absent), then deletes it. Until then its samples are answered from memory.
+
+At start, segments left by a crash are converted the same way; a segment cut short (the process died in
+the middle of a write) keeps every whole message, and the file is moved into ``corrupt/`` with a log line
+naming it and the reason. A chunk that cannot be read is moved aside when found, and the query goes on
+with the rest.
+
+Errors (a full disk, a read-only folder) never reach the collection loop: the history logs them once, its
+``status`` says ``error: ...`` and the samples of that time stay in memory only; a new segment is tried every
+``retry_interval`` seconds, and writing resumes when it works.
+
+This module is part of the storage layer: it never imports panel or bokeh.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..metrics.model import Batch, SeriesInfo, SeriesKey
+from .catalog import Catalog
+from .tiers import TIERS, aggregate, columns_from_tier
+
+log = logging.getLogger("dashboard.history")
+
+LOG_SCHEMA = pa.schema([("series", pa.int32()), ("time", pa.float64()), ("value", pa.float64())])
+TIER_SCHEMA = pa.schema([("series", pa.int32()), ("t", pa.float64()), ("tmin", pa.float64()),
+                         ("tmax", pa.float64()), ("min", pa.float64()), ("max", pa.float64()),
+                         ("sum", pa.float64()), ("count", pa.int64()), ("tgap", pa.float64())])
+#: Parquet encodings: floats split by byte before zstd (their exponents and high bytes compress well).
+RAW_ENCODING = {"series": "DELTA_BINARY_PACKED", "time": "BYTE_STREAM_SPLIT", "value": "BYTE_STREAM_SPLIT"}
+
+#: Default retention per tier, in seconds (raw a week, minutes 90 days, hours two years).
+DEFAULT_RETENTION = {"raw": 7 * 86400.0, "minute": 90 * 86400.0, "hour": 730 * 86400.0}
+#: Share of ``max_bytes`` each tier may use when only a total is given.
+DISK_SHARES = {"raw": 0.7, "minute": 0.2, "hour": 0.1}
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long (seconds) and how many bytes each tier keeps; the oldest chunks go first."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RETENTION))
+    bytes: dict[str, float] = field(default_factory=lambda: {t: float("inf") for t in TIERS})
+
+    @classmethod
+    def of(cls, seconds: dict[str, float] | float | None = None,
+           max_bytes: dict[str, float] | float | None = None) -> Retention:
+        """From a raw-tier time (the coarser tiers keep their defaults, or at least as long) or one per tier,
+        and a total size (split 70/20/10) or one per tier."""
+        ages = dict(DEFAULT_RETENTION)
+        if isinstance(seconds, (int, float)):
+            ages["raw"] = float(seconds)
+            ages["minute"] = max(ages["minute"], ages["raw"])
+            ages["hour"] = max(ages["hour"], ages["minute"])
+        elif seconds:
+            ages.update({k: float(v) for k, v in seconds.items()})
+        sizes = {t: float("inf") for t in TIERS}
+        if isinstance(max_bytes, (int, float)):
+            sizes = {t: float(max_bytes) * share for t, share in DISK_SHARES.items()}
+        elif max_bytes:
+            sizes.update({k: float(v) for k, v in max_bytes.items()})
+        for name in (*ages, *sizes):
+            if name not in TIERS:
+                raise ValueError(f"history retention: unknown tier {name!r} (tiers: {', '.join(TIERS)})")
+        return cls(ages, sizes)
+
+
+@dataclass(frozen=True, order=True)
+class Chunk:
+    """One Parquet file of a tier: its time span, sequence number and size."""
+
+    t0: float
+    t1: float
+    seq: int
+    path: Path = field(compare=False)
+    size: int = field(compare=False, default=0)
+
+    @classmethod
+    def parse(cls, path: Path) -> Chunk | None:
+        try:
+            a, b, n = path.stem.split("_")
+            return cls(int(a) / 1e6, int(b) / 1e6, int(n), path, path.stat().st_size)
+        except (ValueError, OSError):
+            return None
+
+    @staticmethod
+    def name(t0: float, t1: float, seq: int) -> str:
+        return f"{round(t0 * 1e6):017d}_{round(t1 * 1e6):017d}_{seq:08d}.parquet"
+
+
+class History:
+    """Samples of every series on disk, in tiers, with retention; see the module's text."""
+
+    def __init__(self, folder: str | os.PathLike[str], retention: Retention | None = None, *,
+                 segment_bytes: int = 8 << 20, segment_seconds: float = 60.0, sync_interval: float = 1.0,
+                 retry_interval: float = 5.0, clock: Callable[[], float] = time.time) -> None:
+        self.folder = Path(folder).expanduser()
+        self.retention = retention or Retention()
+        self.segment_bytes = segment_bytes
+        self.segment_seconds = segment_seconds
+        self.sync_interval = sync_interval
+        self.retry_interval = retry_interval
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dashboard-history")
+        self.error = ""  # the last write error, "" while writing works
+        self.samples_written = 0
+        self.samples_lost = 0  # accepted while the disk failed: in memory only
+        self.moved_aside: list[str] = []
+        self.closed = False
+        self._fd = -1
+        self._segment: Path | None = None
+        self._segment_size = 0
+        self._segment_opened = 0.0
+        self._last_sync = 0.0
+        self._retry_at = 0.0
+        self._seq = 0
+        self._pending: dict[Path, list[pa.RecordBatch]] = {}  # segments not yet in chunks, for queries
+        self._chunks: dict[str, list[Chunk]] = {tier: [] for tier in TIERS}
+        self._open()
+
+    # -- opening and recovery -----------------------------------------------------------------------------
+    def _open(self) -> None:
+        for sub in ("wal", *TIERS, "corrupt"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(self.folder / "series.jsonl")
+        for tier in TIERS:
+            for path in sorted((self.folder / tier).glob("*.parquet")):
+                chunk = Chunk.parse(path)
+                if chunk is None:
+                    self._move_aside(path, "its name is not T0_T1_N.parquet")
+                else:
+                    self._chunks[tier].append(chunk)
+                    self._seq = max(self._seq, chunk.seq + 1)
+            for path in (self.folder / tier).glob("*.tmp"):
+                path.unlink(missing_ok=True)  # a chunk whose writing was cut short: its segment still exists
+            self._chunks[tier].sort()
+        for path in sorted((self.folder / "wal").glob("*.arrow")):
+            self._seq = max(self._seq, _number(path) + 1)
+        for path in sorted((self.folder / "wal").glob("*.arrow")):
+            self._recover(path)
+        self._retire()
+
+    def _recover(self, path: Path) -> None:
+        """Turn a segment left by the last run into chunks; keep every whole message of one cut short."""
+        seq = _number(path)
+        if all(any(c.seq == seq for c in self._chunks[tier]) for tier in TIERS):
+            path.unlink(missing_ok=True)  # converted, then killed before deleting it
+            return
+        batches, problem = read_segment(path)
+        if batches:
+            self._convert(path, batches)
+        if problem:
+            self._move_aside(path, problem)
+        else:
+            path.unlink(missing_ok=True)
+
+    def _move_aside(self, path: Path, reason: str) -> None:
+        target = self.folder / "corrupt" / f"{path.parent.name}-{path.name}"
+        try:
+            shutil.move(path, target)
+        except OSError as exc:
+            log.error("history: %s is unreadable (%s) and could not be moved aside: %s", path, reason, exc)
+            return
+        self.moved_aside.append(f"{path}: {reason}")
+        log.warning("history: %s moved aside to %s: %s", path, target, reason)
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def write(self, batch: Batch, keep: Sequence[np.ndarray | None] | None = None) -> None:
+        """Log ``batch`` (``keep``: per series, a mask of the samples the store kept, None for all). Never
+        raises: a failure is logged once and shown by :meth:`status`; writing is tried again later."""
+        n = sum(batch.time.size if m is None else int(m.sum()) for m in keep) if keep is not None else \
+            batch.sample_count
+        if n == 0:
+            return
+        now = self._clock()
+        if self.error and now < self._retry_at:
+            self.samples_lost += n
+            return
+        try:
+            record = self._record(batch, keep)
+            self._append(record, now)
+        except OSError as exc:
+            self._failed(exc, now, n)
+            return
+        self.samples_written += n
+        if self.error:
+            log.warning("history: writing to %s works again (%d samples were kept in memory only)",
+                        self.folder, self.samples_lost)
+            self.error = ""
+
+    def _record(self, batch: Batch, keep: Sequence[np.ndarray | None] | None) -> pa.RecordBatch:
+        ids = [self.catalog.number(k, batch.source, batch.info.get(k) or SeriesInfo()) for k in batch.keys]
+        if keep is None or all(m is None for m in keep):
+            series = np.repeat(np.asarray(ids, dtype=np.int32), batch.time.size)
+            times = np.tile(batch.time, len(ids))
+            values = batch.values.reshape(-1)
+        else:
+            parts = [(i, batch.time if m is None else batch.time[m], batch.values[row] if m is None
+                      else batch.values[row][m]) for row, (i, m) in enumerate(zip(ids, keep, strict=True))]
+            series = np.concatenate([np.full(t.size, i, dtype=np.int32) for i, t, _ in parts])
+            times = np.concatenate([t for _, t, _ in parts])
+            values = np.concatenate([v for _, _, v in parts])
+        return pa.record_batch([pa.array(series), pa.array(times), pa.array(values)], schema=LOG_SCHEMA)
+
+    def _append(self, record: pa.RecordBatch, now: float) -> None:
+        with self._lock:
+            if self._fd >= 0 and now - self._segment_opened >= self.segment_seconds:
+                self._close_segment()
+            if self._fd < 0:
+                self._start_segment(now)
+            data = record.serialize()
+            if os.write(self._fd, data) != data.size:
+                raise OSError(f"{self._segment}: short write (disk full?)")
+            self._pending[self._segment].append(record)  # type: ignore[index]
+            self._segment_size += data.size
+            if self._segment_size >= self.segment_bytes:
+                self._close_segment()
+            elif now - self._last_sync >= self.sync_interval:
+                self._last_sync = now
+                self._worker.submit(_sync, self._fd)
+
+    def _start_segment(self, now: float) -> None:
+        path = self.folder / "wal" / f"{self._seq:08d}.arrow"
+        self._seq += 1
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            schema = LOG_SCHEMA.serialize()
+            if os.write(fd, schema) != schema.size:
+                raise OSError(f"{path}: short write (disk full?)")
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        self._fd, self._segment, self._segment_size = fd, path, schema.size
+        self._segment_opened = self._last_sync = now
+        self._pending[path] = []
+
+    def _close_segment(self) -> None:
+        """Hand the open segment to the worker (which syncs, converts and deletes it)."""
+        fd, path, self._fd, self._segment = self._fd, self._segment, -1, None
+        if path is None:
+            return
+        batches = self._pending[path]
+        self._worker.submit(self._finish_segment, fd, path, batches)
+
+    def _finish_segment(self, fd: int, path: Path, batches: list[pa.RecordBatch]) -> None:
+        try:
+            _sync(fd)
+            os.close(fd)
+            if batches:
+                self._convert(path, batches)
+            path.unlink(missing_ok=True)
+            self._retire()
+        except OSError as exc:  # the chunk could not be written: the segment stays, converted at next start
+            self._failed(exc, self._clock(), 0)
+            with self._lock:
+                self._pending.pop(path, None)
+        except Exception:
+            log.exception("history: converting %s failed; it stays for the next start", path)
+
+    def _failed(self, exc: BaseException, now: float, lost: int) -> None:
+        with self._lock:
+            if self._fd >= 0:  # a message may be cut short: this segment takes no more
+                self._close_segment()
+            self.samples_lost += lost
+            first = not self.error
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._retry_at = now + self.retry_interval
+        if first:
+            log.error("history: writing to %s failed (%s); samples stay in memory only, retrying every %gs",
+                      self.folder, self.error, self.retry_interval)
+
+    # -- chunks -------------------------------------------------------------------------------------------
+    def _convert(self, segment: Path, batches: list[pa.RecordBatch]) -> None:
+        """Write a segment's samples as a raw chunk and its aggregates as minute and hour chunks."""
+        table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
+        series = table.column("series").to_numpy()
+        t = table.column("time").to_numpy()
+        v = table.column("value").to_numpy()
+        order = np.lexsort((t, series))
+        series, t, v = series[order], t[order], v[order]
+        seq = _number(segment)
+        written = [("raw", self._write_chunk("raw", pa.table({"series": series, "time": t, "value": v},
+                                                             schema=LOG_SCHEMA), float(t.min()),
+                                             float(t.max()), seq))]
+        for tier in ("minute", "hour"):
+            rows = aggregate(series, t, v, TIERS[tier])
+            written.append((tier, self._write_chunk(tier, pa.table(rows, schema=TIER_SCHEMA),
+                                                    float(rows["t"].min()),
+                                                    float(rows["t"].max() + TIERS[tier]), seq)))
+        with self._lock:
+            for tier, chunk in written:
+                self._chunks[tier].append(chunk)
+                self._chunks[tier].sort()
+            self._pending.pop(segment, None)
+
+    def _write_chunk(self, tier: str, table: pa.Table, t0: float, t1: float, seq: int) -> Chunk:
+        path = self.folder / tier / Chunk.name(t0, t1, seq)
+        temporary = path.with_suffix(".tmp")
+        encoding = RAW_ENCODING if tier == "raw" else None
+        pq.write_table(table, temporary, compression="zstd", use_dictionary=encoding is None,
+                       column_encoding=encoding, row_group_size=256 * 1024, write_statistics=True)
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+        return Chunk(t0, t1, seq, path, path.stat().st_size)
+
+    def _retire(self) -> None:
+        """Delete the chunks past each tier's age, then the oldest while a tier is over its size."""
+        now = self._clock()
+        for tier in TIERS:
+            with self._lock:
+                chunks = self._chunks[tier]
+                old = [c for c in chunks if c.t1 < now - self.retention.seconds[tier]]
+                kept = [c for c in chunks if c not in old]
+                total = sum(c.size for c in kept)
+                while kept and total > self.retention.bytes[tier]:
+                    total -= kept[0].size
+                    old.append(kept.pop(0))
+                self._chunks[tier] = kept
+            for chunk in old:
+                chunk.path.unlink(missing_ok=True)
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def keys(self) -> list[SeriesKey]:
+        return list(self.catalog.keys)
+
+    def source_of(self, key: SeriesKey) -> str:
+        return self.catalog.sources[self.catalog.ids[key]]
+
+    def info(self, key: SeriesKey) -> SeriesInfo:
+        return self.catalog.info[self.catalog.ids[key]]
+
+    def span(self) -> tuple[float, float] | None:
+        """Oldest and newest time held in any tier (None when empty)."""
+        with self._lock:
+            spans = [(c.t0, c.t1) for chunks in self._chunks.values() for c in chunks]
+            spans += [(float(pc.min(b.column("time")).as_py()), float(pc.max(b.column("time")).as_py()))
+                      for batches in self._pending.values() for b in batches if b.num_rows]
+        if not spans:
+            return None
+        return min(a for a, _ in spans), max(b for _, b in spans)
+
+    def raw(self, keys: Sequence[SeriesKey], start: float, end: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every stored sample of each of ``keys`` with ``start < t <= end``, oldest first."""
+        ids = {self.catalog.ids[k]: i for i, k in enumerate(keys) if k in self.catalog.ids}
+        tables = [self._read("raw", c, ids, "time", start, end) for c in self._overlapping("raw", start, end)]
+        tables += self._pending_tables(ids, start, end)
+        out: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0)) for _ in keys]
+        tables = [t for t in tables if t is not None and t.num_rows]
+        if not tables:
+            return out
+        table = pa.concat_tables(tables)
+        series = table.column("series").to_numpy()
+        t = table.column("time").to_numpy()
+        v = table.column("value").to_numpy()
+        for number, row in ids.items():
+            mine = series == number
+            tt, vv = t[mine], v[mine]
+            order = np.argsort(tt, kind="stable")
+            tt, vv = tt[order], vv[order]
+            if tt.size > 1:  # a sample logged twice (a segment converted again after a crash) counts once
+                fresh = np.concatenate(([True], np.diff(tt) > 0))
+                tt, vv = tt[fresh], vv[fresh]
+            out[row] = (tt, vv)
+        return out
+
+    def aggregates(self, tier: str, keys: Sequence[SeriesKey], start: float, end: float
+                   ) -> list[dict[str, np.ndarray]]:
+        """Aggregate rows of ``tier`` per series whose bucket meets ``(start, end]``; the open log's samples
+        aggregated on the fly."""
+        ids = {self.catalog.ids[k]: i for i, k in enumerate(keys) if k in self.catalog.ids}
+        width = TIERS[tier]
+        tables = [self._read(tier, c, ids, "t", start - width, end) for c in self._overlapping(tier, start, end)]
+        pending = [p for p in self._pending_tables(ids, start - width, end) if p.num_rows]
+        if pending:
+            table = pa.concat_tables(pending)
+            rows = aggregate(table.column("series").to_numpy(), table.column("time").to_numpy(),
+                             table.column("value").to_numpy(), width)
+            tables.append(pa.table(rows, schema=TIER_SCHEMA))
+        tables = [t for t in tables if t is not None and t.num_rows]
+        empty = aggregate(np.empty(0, np.int32), np.empty(0), np.empty(0), width)
+        out = [dict(empty) for _ in keys]
+        if not tables:
+            return out
+        table = pa.concat_tables(tables)
+        columns = {name: table.column(name).to_numpy() for name in TIER_SCHEMA.names}
+        for number, row in ids.items():
+            mine = columns["series"] == number
+            out[row] = {name: values[mine] for name, values in columns.items()}
+        return out
+
+    def tier_for(self, width: float, start: float) -> str:
+        """The coarsest tier whose buckets fit in a pixel column ``width`` seconds wide and that still holds
+        ``start`` (raw when none does)."""
+        best = "raw"
+        for tier, bucket in TIERS.items():
+            if 0 < bucket <= width and self._holds(tier, start):
+                best = tier
+        return best
+
+    def columns(self, keys: Sequence[SeriesKey], start: float, end: float, columns: int
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``keys`` over ``(start, end]`` at pixel resolution from an aggregate tier, or None when the raw
+        samples are what the range needs (the caller decimates those)."""
+        width = (end - start) / columns
+        tier = self.tier_for(width, start)
+        if tier == "raw":
+            return None
+        return columns_from_tier(self.aggregates(tier, keys, start, end), start, width, columns)
+
+    def _holds(self, tier: str, start: float) -> bool:
+        with self._lock:
+            chunks = self._chunks[tier]
+            return bool(chunks) and chunks[0].t0 <= start + TIERS[tier]
+
+    def _overlapping(self, tier: str, start: float, end: float) -> list[Chunk]:
+        with self._lock:
+            return [c for c in self._chunks[tier] if c.t1 >= start and c.t0 <= end]
+
+    def _read(self, tier: str, chunk: Chunk, ids: dict[int, int], column: str, start: float, end: float
+              ) -> pa.Table | None:
+        if not ids:
+            return None
+        try:
+            table = pq.read_table(chunk.path, filters=[("series", "in", list(ids)), (column, ">", start),
+                                                       (column, "<=", end)])
+        except FileNotFoundError:  # retired meanwhile
+            return None
+        except (OSError, pa.ArrowException) as exc:
+            with self._lock:
+                if chunk in self._chunks[tier]:
+                    self._chunks[tier].remove(chunk)
+            self._move_aside(chunk.path, f"unreadable ({type(exc).__name__}: {exc})")
+            return None
+        return table
+
+    def _pending_tables(self, ids: dict[int, int], start: float, end: float) -> list[pa.Table]:
+        with self._lock:
+            batches = [b for bs in self._pending.values() for b in bs]
+        if not batches or not ids:
+            return []
+        table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
+        mask = pc.and_(pc.is_in(table.column("series"), pa.array(list(ids), pa.int32())),
+                       pc.and_(pc.greater(table.column("time"), start), pc.less_equal(table.column("time"), end)))
+        return [table.filter(mask)]
+
+    # -- status and closing -------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """What a status table shows: state (``ok`` or ``error: ...``), bytes and chunks per tier, counts."""
+        with self._lock:
+            sizes = {tier: sum(c.size for c in chunks) for tier, chunks in self._chunks.items()}
+            files = {tier: len(chunks) for tier, chunks in self._chunks.items()}
+        return {"folder": str(self.folder), "state": f"error: {self.error}" if self.error else "ok",
+                "bytes": sizes, "chunks": files, "series": len(self.catalog.keys),
+                "samples_written": self.samples_written, "samples_lost": self.samples_lost,
+                "moved_aside": list(self.moved_aside)}
+
+    def flush(self) -> None:
+        """Close the open segment and wait until every segment is in chunks (tests, shutdown)."""
+        with self._lock:
+            if self._fd >= 0:
+                self._close_segment()
+        self._worker.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Convert what is logged and stop the worker; idempotent."""
+        if self.closed:
+            return
+        self.flush()
+        self.closed = True
+        self._worker.shutdown(wait=True)
+        self.catalog.close()
+
+    def __repr__(self) -> str:
+        return f"<History {str(self.folder)!r} {'error' if self.error else 'ok'}>"
+
+
+def read_segment(path: Path) -> tuple[list[pa.RecordBatch], str]:
+    """Every whole message of a log segment, and what was wrong with the rest ("" when nothing)."""
+    batches: list[pa.RecordBatch] = []
+    try:
+        with pa.ipc.open_stream(pa.OSFile(str(path))) as reader:
+            for batch in reader:
+                batches.append(batch)
+    except (OSError, pa.ArrowException) as exc:
+        kept = sum(b.num_rows for b in batches)
+        if path.stat().st_size == 0 and not batches:
+            return [], ""
+        return batches, f"cut short or corrupt after {kept} samples ({type(exc).__name__}: {exc})"
+    return batches, ""
+
+
+def _number(path: Path) -> int:
+    try:
+        return int(path.stem.split("_")[-1])
+    except ValueError:
+        return 0
+
+
+def _sync(fd: int) -> None:
+    with contextlib.suppress(OSError):  # closed meanwhile (the segment was handed on): its own sync follows
+        os.fsync(fd)
