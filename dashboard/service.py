@@ -87,6 +87,11 @@ class MetricsService(Service):
     reset_timeout = param.Number(
         default=30.0, bounds=(0, 86400), doc="Seconds an open circuit waits before one probe goes through.")
 
+    history = param.Parameter(
+        default=None, constant=True,
+        doc="A data folder (path) or a dashboard.history.History: samples kept on disk, restored at start, "
+            "ranges older than memory read from it. None keeps history in memory only.")
+
     retry = param.ClassSelector(
         class_=RetryPolicy, default=None, allow_None=True,
         doc="Backoff between failed collections (default: 0.5 s doubling up to 30 s, half jittered).")
@@ -109,6 +114,30 @@ class MetricsService(Service):
         self.http: Any = None
         for source in sources:
             self.add_source(source)
+        if self.history is not None:
+            self._open_history()
+
+    def _open_history(self) -> None:
+        """Attach the history, fill memory with its last window, and mark the time the dashboard was down:
+        a gap in every restored series and, for the sources that carry on, ``up=0`` (an outage band from
+        their last sample before the stop to their first after it)."""
+        from .history import History
+
+        if not isinstance(self.history, History):
+            with param.edit_constant(self):
+                self.history = History(self.history)
+        self.store.history = self.history
+        last = self.store.restore(self.window)
+        now = self._wall()
+        for source, t in last.items():
+            keys = [k for k in self.store.keys(source=source) if k.name != "up"]
+            gap = Batch.gap(source, max(now, t + 1e-3), keys)
+            up = SeriesKey.of("up", source=source)
+            self._write(_merge(gap, Batch(source, (up,), gap.time, np.zeros((1, 1)))) if source in self.sources
+                        else gap)
+        if last:
+            log.info("history: restored %s from %s (newest sample %.0f s ago)", ", ".join(sorted(last)),
+                     self.history.folder, now - max(last.values()))
 
     @param.depends("window", watch=True)
     def _window_changed(self) -> None:
@@ -196,6 +225,8 @@ class MetricsService(Service):
                 source.state_machine.transition(ConnectionState.STOPPED, "service stopped")
         await asyncio.sleep(0)  # let the viewers take the last items before their tasks stop
         self.publisher.idle()
+        if self.history is not None:
+            await asyncio.to_thread(self.history.flush)
 
     def _spawn(self, source: Source) -> None:
         self.resources.spawn(self._run(source), name=f"collect:{source.name}")
@@ -307,6 +338,11 @@ class MetricsService(Service):
         that range is drawn from."""
         bounds = {"start": None if start is None else to_epoch(start), "end": None if end is None else to_epoch(end)}
         return to_frame(self.store, self.keys(metric, source, **labels), seconds, wide=wide, **bounds)
+
+    def close_history(self) -> None:
+        """Write what is logged into chunks and stop the history's worker (the folder stays)."""
+        if self.history is not None:
+            self.history.close()
 
     def status(self) -> pd.DataFrame:
         """One row per source: state, reason, last success and error, counts."""

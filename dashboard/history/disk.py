@@ -367,14 +367,18 @@ class History:
         return self.catalog.info[self.catalog.ids[key]]
 
     def span(self) -> tuple[float, float] | None:
-        """Oldest and newest time held in any tier (None when empty)."""
+        """The oldest time any tier covers and the newest sample's time (None when empty)."""
         with self._lock:
-            spans = [(c.t0, c.t1) for chunks in self._chunks.values() for c in chunks]
-            spans += [(float(pc.min(b.column("time")).as_py()), float(pc.max(b.column("time")).as_py()))
-                      for batches in self._pending.values() for b in batches if b.num_rows]
-        if not spans:
+            oldest = [chunks[0].t0 for chunks in self._chunks.values() if chunks]
+            newest = [c.t1 for c in self._chunks["raw"]]
+            for batches in self._pending.values():
+                for b in batches:
+                    if b.num_rows:
+                        oldest.append(float(pc.min(b.column("time")).as_py()))
+                        newest.append(float(pc.max(b.column("time")).as_py()))
+        if not newest:
             return None
-        return min(a for a, _ in spans), max(b for _, b in spans)
+        return min(oldest), max(newest)
 
     def raw(self, keys: Sequence[SeriesKey], start: float, end: float) -> list[tuple[np.ndarray, np.ndarray]]:
         """Every stored sample of each of ``keys`` with ``start < t <= end``, oldest first."""

@@ -11,19 +11,29 @@
   and ``query`` (any range at pixel resolution: exact min and max per pixel column). A range copies only
   its own samples, never the whole buffer.
 
+With a :class:`~dashboard.history.History` attached (``store.history``), every sample the store keeps is
+also logged to disk (in the same order, under the same lock), ``restore`` fills the buffers from disk at
+start, and ``between`` and ``query`` answer a range older than the buffers from disk: per series, what is
+older than its oldest sample in memory comes from disk and the rest from memory, in one answer.
+
 Pandas appears only at the edge, in :func:`to_frame`.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .decimate import buckets, minmax
 from .model import Batch, SeriesInfo, SeriesKey
+
+if TYPE_CHECKING:
+    from ..history import History
 
 
 class RingBuffer:
@@ -46,6 +56,13 @@ class RingBuffer:
     @property
     def last_time(self) -> float:
         return float(self._t[(self.count - 1) % self.capacity]) if self.count else float("-inf")
+
+    @property
+    def first_time(self) -> float:
+        """The oldest sample's time still held (inf when empty)."""
+        if not self.count:
+            return math.inf
+        return float(self._t[0] if self.count <= self.capacity else self._t[self.count % self.capacity])
 
     @property
     def last_value(self) -> float:
@@ -142,17 +159,43 @@ class Store:
         self._sources: dict[SeriesKey, str] = {}
         self._lock = threading.RLock()
         self.samples_appended = 0
+        self.history: History | None = None  # samples on disk, when the service keeps history
 
     # -- writing --------------------------------------------------------------------------------------
     def append(self, batch: Batch) -> int:
         """Write ``batch``; returns the number of samples kept."""
         kept = 0
+        masks: list[np.ndarray | None] | None = None
         with self._lock:
             for i, key in enumerate(batch.keys):
                 buf = self._buffer(key, batch.source, batch.info.get(key))
-                kept += buf.append(batch.time, batch.values[i])
+                before = buf.last_time
+                n = buf.append(batch.time, batch.values[i])
+                kept += n
+                if n != batch.time.size and self.history is not None:
+                    masks = masks or [None] * len(batch.keys)
+                    masks[i] = _kept(batch.time, before)
             self.samples_appended += kept
+            if self.history is not None and kept:
+                self.history.write(batch, masks)
         return kept
+
+    def restore(self, seconds: float) -> dict[str, float]:
+        """Fill the buffers with the newest ``seconds`` of history (nothing is logged again); returns, per
+        source, the time of its newest sample on disk."""
+        history = self.history
+        if history is None or (span := history.span()) is None:
+            return {}
+        keys = history.keys()
+        parts = history.raw(keys, span[1] - seconds, span[1])
+        last: dict[str, float] = {}
+        with self._lock:
+            for key, (t, v) in zip(keys, parts, strict=True):
+                source = history.source_of(key)
+                self._buffer(key, source, history.info(key)).append(t, v)
+                if t.size:
+                    last[source] = max(last.get(source, -math.inf), float(t[-1]))
+        return last
 
     def _buffer(self, key: SeriesKey, source: str, info: SeriesInfo | None) -> RingBuffer:
         buf = self._buffers.get(key)
@@ -224,6 +267,8 @@ class Store:
     def between(self, keys: Sequence[SeriesKey], start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
         """Several series from ``start`` (excluded) to ``end`` (included) on the union of their times:
         (time, values[len(keys), n]), NaN where a series has no sample."""
+        if self._from_disk(keys, start) is not None:
+            return _align(self._parts(keys, start, end))
         with self._lock:
             spans = [self._buffers[k].spans(start, end) if k in self._buffers else [] for k in keys]
             shared = _shared_times(spans)
@@ -243,6 +288,9 @@ class Store:
         if not end > start or columns < 1:
             raise ValueError(f"query: expected start < end and columns >= 1, got {start}, {end}, {columns}")
         width = (end - start) / columns
+        cut = self._from_disk(keys, start)
+        if cut is not None:
+            return self._query_with_history(keys, start, end, columns, cut)
         with self._lock:  # series of one source: read in place, a series at a time (no copy of them all)
             spans = [self._buffers[k].spans(start, end) if k in self._buffers else [] for k in keys]
             t = _shared_times(spans)
@@ -254,6 +302,56 @@ class Store:
         gap = np.isnan(v).all(axis=0) if len(keys) else None
         rows_t, rows_v, _ = minmax(t, v, buckets(t, width, gap, origin=start))
         return rows_t, rows_v
+
+    # -- ranges older than memory ---------------------------------------------------------------------
+    def _from_disk(self, keys: Sequence[SeriesKey], start: float) -> float | None:
+        """With history, the time from which memory holds every one of ``keys`` when ``start`` is older
+        than that (a series on disk but not in memory: inf); None when memory answers alone."""
+        if self.history is None:
+            return None
+        with self._lock:
+            on_disk = self.history.catalog.ids
+            cuts = [self._buffers[k].first_time if k in self._buffers else math.inf
+                    for k in keys if k in on_disk]
+        cut = max(cuts, default=-math.inf)
+        return cut if start < cut else None
+
+    def _parts(self, keys: Sequence[SeriesKey], start: float, end: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per series, its samples with ``start < t <= end``: from disk before its oldest one in memory."""
+        assert self.history is not None
+        with self._lock:
+            cuts = [self._buffers[k].first_time if k in self._buffers else math.inf for k in keys]
+        disk = self.history.raw(keys, start, min(end, max(cuts)))
+        parts = []
+        for key, cut, (t, v) in zip(keys, cuts, disk, strict=True):
+            older = t < cut
+            t, v = t[older], v[older]
+            if cut <= end:
+                with self._lock:
+                    mt, mv = self._buffers[key].between(max(start, np.nextafter(cut, -np.inf)), end)
+                t, v = np.concatenate((t, mt)), np.concatenate((v, mv))
+            parts.append((t, v))
+        return parts
+
+    def _query_with_history(self, keys: Sequence[SeriesKey], start: float, end: float, columns: int,
+                            cut: float) -> tuple[np.ndarray, np.ndarray]:
+        """``query`` for a range that begins before memory. Columns narrower than the finest aggregate tier:
+        every sample (from disk before ``cut``, from memory after), decimated once. Wider ones: the columns
+        before ``cut`` from the coarsest tier that fits, the rest from memory, on the same column grid."""
+        assert self.history is not None
+        width = (end - start) / columns
+        split_col = columns if not math.isfinite(cut) else min(columns, math.ceil((cut - start) / width))
+        split = start + split_col * width
+        tiered = self.history.columns(keys, start, split, split_col) if split_col else None
+        if tiered is None:
+            return _decimate(self._parts(keys, start, end), start, width)
+        if split_col == columns:
+            return tiered
+        with self._lock:
+            recent = [self._buffers[k].between(np.nextafter(split, -np.inf), end) if k in self._buffers
+                      else (np.empty(0), np.empty(0)) for k in keys]
+        t, v = _decimate(recent, start, width)
+        return np.concatenate((tiered[0], t)), np.hstack((tiered[1], v))
 
     def stats(self) -> dict[str, int]:
         """Counters for status displays and tests."""
@@ -317,6 +415,21 @@ def _stack_values(spans: list[list[tuple[np.ndarray, np.ndarray]]], n: int) -> n
             out[row, at:at + v.size] = v
             at += v.size
     return out
+
+
+def _decimate(parts: list[tuple[np.ndarray, np.ndarray]], origin: float, width: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Series given as (times, values) pairs as pixel columns of ``width`` from ``origin``."""
+    t, v = _align(parts)
+    gap = np.isnan(v).all(axis=0) if len(parts) else None
+    rows_t, rows_v, _ = minmax(t, v, buckets(t, width, gap, origin=origin))
+    return rows_t, rows_v
+
+
+def _kept(t: np.ndarray, before: float) -> np.ndarray:
+    """Which of ``t`` a ring buffer whose newest sample is at ``before`` keeps (the rule of its append)."""
+    rising = np.concatenate(([True], t[1:] > np.maximum.accumulate(t)[:-1])) if t.size > 1 else np.ones(t.size, bool)
+    return rising & (t > before)
 
 
 def _align(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

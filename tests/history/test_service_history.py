@@ -1,0 +1,76 @@
+"""A service with history: restart restores the window with the outage marked, ranges older than memory come
+from disk in one seamless answer (real files, real service; no server)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
+from dashboard.metrics.store import Store
+from dashboard.service import MetricsService
+
+from ..support import ScriptedSource
+
+LOAD = SeriesKey.of("load", host="a")
+TEMP = SeriesKey.of("temp", host="a")
+INFO = {LOAD: SeriesInfo("%"), TEMP: SeriesInfo("C")}
+T0 = 1_800_000_000.0
+
+
+def write(svc: MetricsService, t: np.ndarray, source: str = "box") -> np.ndarray:
+    values = np.vstack([np.sin(t / 7.0) * 50 + 50, np.cos(t / 13.0) * 20 + 40])
+    svc._write(Batch(source, (LOAD, TEMP), t, values, INFO))
+    return values
+
+
+def test_a_restarted_service_shows_the_last_window_with_the_outage_marked(tmp_path):
+    first = MetricsService([], window=600, history=tmp_path)
+    t = T0 + np.arange(3000.0)
+    values = write(first, t)
+    first.close_history()  # a clean stop; the kill -9 case is the server test's
+    wall = T0 + 3600.0
+    second = MetricsService([ScriptedSource(name="box")], window=600, history=tmp_path, wall=lambda: wall)
+    try:
+        restored_t, restored = second.store.window(LOAD, 10_000)
+        np.testing.assert_array_equal(restored_t[:-1], t[-600:])  # the last window, then the gap
+        np.testing.assert_array_equal(restored[:-1], values[0, -600:])
+        assert np.isnan(restored[-1]) and restored_t[-1] == wall, "the outage is a gap in the line"
+        up_t, up = second.store.window(SeriesKey.of("up", source="box"), 10_000)
+        assert up[-1] == 0 and up_t[-1] == wall, "and up=0: an outage band from the last sample to the next"
+    finally:
+        second.close_history()
+
+
+def test_a_range_older_than_memory_reads_disk_in_one_answer(tmp_path):
+    svc = MetricsService([], window=60, capacity=500, history=tmp_path)
+    reference = Store(capacity=100_000, window=60)
+    try:
+        t = T0 + np.arange(4000.0) * 0.5
+        for chunk in np.array_split(t, 40):
+            batch_values = np.vstack([np.sin(chunk / 7.0) * 50 + 50, np.cos(chunk / 13.0) * 20 + 40])
+            batch_values[:, (chunk > T0 + 900) & (chunk < T0 + 905)] = np.nan  # a gap, on disk by now
+            batch = Batch("box", (LOAD, TEMP), chunk, batch_values, INFO)
+            svc._write(batch)
+            reference.append(batch)
+        assert svc.store.size(LOAD) == 500, "memory holds the newest 500 samples only"
+        frame = svc.frame("load", start=T0 + 100, end=T0 + 1999.5)
+        assert len(frame) == 3800 and frame["value"].isna().sum() == 9
+        for start, end, columns in ((T0, T0 + 2000, 200), (T0 + 950, T0 + 1990, 37), (T0 - 50, T0 + 600, 10)):
+            got_t, got_v = svc.store.query([LOAD, TEMP], start, end, columns)
+            want_t, want_v = reference.query([LOAD, TEMP], start, end, columns)
+            np.testing.assert_array_equal(got_t, want_t)
+            np.testing.assert_array_equal(got_v, want_v)
+    finally:
+        svc.close_history()
+
+
+def test_samples_the_store_refuses_are_not_logged(tmp_path):
+    svc = MetricsService([], history=tmp_path)
+    try:
+        write(svc, T0 + np.array([1.0, 2.0, 3.0]))
+        write(svc, T0 + np.array([2.5, 4.0, 3.5, 5.0]))  # 2.5 and 3.5 are older than what is held
+        svc.history.flush()
+        ((t, _),) = svc.history.raw([LOAD], 0, 2e9)
+        np.testing.assert_array_equal(t, T0 + np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    finally:
+        svc.close_history()
