@@ -2,7 +2,9 @@
 
 ``dashboard serve`` serves a live dashboard of this machine on ``http://localhost:5006/`` with no
 configuration, or the dashboard a YAML spec describes; ``--port``, ``--address``, ``--show/--no-show``,
-``--allow-websocket-origin`` and ``--log-level`` adjust it. ``POST /ingest`` is on: without a token on
+``--allow-websocket-origin`` and ``--log-level`` adjust it. History is kept on disk (``--data-dir``, a
+per-user folder by default, printed at start; ``--retention``, ``--max-disk``; ``--no-history`` turns it
+off). ``POST /ingest`` is on: without a token on
 loopback addresses only; ``--ingest-token`` (or ``DASHBOARD_INGEST_TOKEN``) requires one. ``dashboard
 validate SPEC`` checks a spec and prints every problem with its line; exit status 1 when there is one.
 """
@@ -40,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
                             "(default: $DASHBOARD_INGEST_TOKEN)")
     serve.add_argument("--ingest-max-bytes", type=int, default=1024 * 1024, metavar="N",
                        help="largest /ingest body in bytes (default: 1048576)")
+    serve.add_argument("--data-dir", default=None, metavar="PATH",
+                       help="folder of the history on disk (default: a per-user data folder, one per spec)")
+    serve.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
+                       help="keep history on disk (default: on; --no-history keeps it in memory only)")
+    serve.add_argument("--retention", default=None, metavar="AGE",
+                       help="how long the raw tier is kept (7d), or per tier: raw=7d,minute=90d,hour=2y "
+                            "(default: raw=7d,minute=90d,hour=2y)")
+    serve.add_argument("--max-disk", default=None, metavar="SIZE",
+                       help="most bytes on disk (1GiB, split 70/20/10 over raw/minute/hour) or per tier: "
+                            "raw=800MiB,minute=200MiB (default: no limit)")
     serve.add_argument("--log-level", dest="serve_log_level", type=str.upper, default=None,
                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help=argparse.SUPPRESS)
     validate = commands.add_parser("validate", help="check a YAML spec and print every problem")
@@ -104,18 +116,55 @@ def _serve(args: argparse.Namespace) -> int:
     token = args.ingest_token or os.environ.get("DASHBOARD_INGEST_TOKEN") or None
     if args.ingest and (refusal := ingest_refusal(args.address, token)):
         print(f"dashboard serve: {refusal}", file=sys.stderr)
-    extra = {}
+    spec = None
     if args.spec is not None:
         spec = _load(args.spec)
         if spec is None:
             return 1
-        service, app = spec_app(spec)
+    try:
+        history = _history(args)
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"dashboard serve: {exc}", file=sys.stderr)
+        return 2
+    if spec is not None:
+        service, app = spec_app(spec, history=history)
         extra = {"service": service, "app": app, "title": spec.title}
+    else:
+        from .service import MetricsService, default_sources
+
+        service = MetricsService(default_sources(), history=history)
+        MetricsService.set_shared(service)
+        extra = {"service": service}
     with contextlib.suppress(KeyboardInterrupt):
         serve(address=args.address, port=args.port, show=args.show,
               allow_websocket_origin=args.allow_websocket_origin, ingest=args.ingest, ingest_token=token,
               ingest_max_bytes=args.ingest_max_bytes, **extra)
     return 0
+
+
+def _history(args: argparse.Namespace):
+    """The history the options ask for (None with --no-history); prints its folder."""
+    if not args.history:
+        for name in ("data_dir", "retention", "max_disk"):
+            if getattr(args, name) is not None:
+                raise ValueError(f"--{name.replace('_', '-')} has no effect with --no-history")
+        print("dashboard serve: history in memory only (--no-history)", file=sys.stderr)
+        return None
+    from .history import History, Retention
+
+    retention = Retention.parse(args.retention, args.max_disk)
+    folder = args.data_dir or default_data_dir(args.spec)
+    history = History(folder, retention)
+    print(f"dashboard serve: history in {history.folder}", file=sys.stderr)
+    return history
+
+
+def default_data_dir(spec: str | None) -> str:
+    """The per-user data folder of a dashboard: one per spec (by its file name), ``default`` without one."""
+    import platformdirs
+
+    name = os.path.splitext(os.path.basename(spec))[0] if spec else "default"
+    return os.path.join(platformdirs.user_data_dir("dashboard"), name)
 
 
 if __name__ == "__main__":

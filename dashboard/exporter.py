@@ -4,10 +4,22 @@ prometheus_client's default registry (process CPU, memory, open files, Python GC
 own: samples stored, series, open viewers, and per source its state (``dashboard_source_up``), collections
 and failures. A Prometheus server can scrape a dashboard like any other target, and the dashboard's own
 ``prometheus`` source can scrape itself (``examples/all-sources.yaml`` does).
+
+It also exposes the latest value of every series the dashboard collects or receives (:class:`SeriesCollector`),
+under the series' own name and labels plus ``source`` (the dashboard source it came from), so that a
+Prometheus scraping a fleet of dashboards holds all their series. Counters are stored as per-second rates,
+so they are exposed as gauges named ``<name>_per_second`` (without ``_total``). A name that is not a valid
+Prometheus name has every other character replaced by ``_``; ``up`` and names of the process's own metrics
+are left out (the scraping Prometheus has its own ``up``; ``dashboard_source_up`` says the same); a series
+in a gap (its last value NaN) is left out until it has a value again. With history on disk, the history's
+state is exposed too (``dashboard_history_ok``, bytes per tier, samples written and kept in memory only).
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,13 +56,96 @@ class ServiceCollector(Collector):
         yield from (up, collections, failures)
 
 
+_INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]")
+_INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]")
+#: Names the series export leaves out: the process's own families and Prometheus' synthetic ``up``.
+_OWN = ("up", "dashboard_", "process_", "python_")
+
+
+def exported_name(name: str, kind: str) -> str:
+    """The Prometheus name of a series: invalid characters as ``_``, counters (rates) as ``_per_second``."""
+    if kind == "counter":
+        name = name.removesuffix("_total") + "_per_second"
+    name = _INVALID_NAME.sub("_", name)
+    return f"_{name}" if name[:1].isdigit() else name
+
+
+def exported_label(name: str) -> str:
+    label = _INVALID_LABEL.sub("_", name)
+    return f"_{label}" if label[:1].isdigit() else label
+
+
+class SeriesCollector(Collector):
+    """The latest value of every series in a service's store, one gauge family per name."""
+
+    def __init__(self, service: MetricsService) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Any]:
+        store = self.service.store
+        families: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+        helps: dict[str, str] = {}
+        for key in store.keys():
+            if key.name == "up" or key.name.startswith(_OWN[1:]):
+                continue
+            _t, value = store.latest(key)
+            if not math.isfinite(value):
+                continue
+            info = store.info(key)
+            name = exported_name(key.name, info.kind)
+            labels = {exported_label(k): v for k, v in key.labels}
+            labels.setdefault("source", store.source_of(key))
+            families[name].append((labels, value))
+            helps.setdefault(name, info.help or f"{key.name}, as collected by the dashboard")
+        for name, samples in families.items():
+            label_names = sorted({k for labels, _ in samples for k in labels})
+            family = GaugeMetricFamily(name, helps[name], labels=label_names)
+            for labels, value in samples:
+                family.add_metric([labels.get(k, "") for k in label_names], value)
+            yield family
+
+
+class HistoryCollector(Collector):
+    """The state of a service's history on disk."""
+
+    def __init__(self, service: MetricsService) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Any]:
+        history = self.service.history
+        if history is None:
+            return
+        status = history.status()
+        yield GaugeMetricFamily("dashboard_history_ok", "1 while writing history works",
+                                value=0.0 if status["state"] != "ok" else 1.0)
+        size = GaugeMetricFamily("dashboard_history_bytes", "Bytes of history on disk", labels=["tier"])
+        for tier, value in status["bytes"].items():
+            size.add_metric([tier], value)
+        yield size
+        yield CounterMetricFamily("dashboard_history_samples_written", "Samples logged to disk",
+                                  value=status["samples_written"])
+        yield CounterMetricFamily("dashboard_history_samples_lost", "Samples kept in memory only (disk failed)",
+                                  value=status["samples_lost"])
+
+
 class MetricsHandler(tornado.web.RequestHandler):
     """Serves the process registry and the service's collector."""
 
     def initialize(self, service: MetricsService) -> None:
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(ServiceCollector(service))
+        self._registry.register(HistoryCollector(service))
+        self._series = CollectorRegistry(auto_describe=False)
+        self._series.register(SeriesCollector(service))
 
     def get(self) -> None:
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.write(generate_latest(REGISTRY) + generate_latest(self._registry))
+        own = generate_latest(REGISTRY) + generate_latest(self._registry)
+        taken = set(re.findall(rb"^# TYPE (\S+)", own, flags=re.M))
+        series = b"".join(_family(block) for block in generate_latest(self._series).split(b"# HELP ")[1:]
+                          if block.split(b" ", 1)[0] not in taken)
+        self.write(own + series)
+
+
+def _family(block: bytes) -> bytes:
+    return b"# HELP " + block

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,9 +42,10 @@ def build_app(service: MetricsService | None = None) -> Any:
     return page(MetricsDashboard(service=service))
 
 
-def spec_app(spec: Spec) -> tuple[MetricsService, Callable[[], Any]]:
-    """The service a spec describes (shared by the process) and the per-session app showing it."""
-    service = spec.service()
+def spec_app(spec: Spec, history: Any = None) -> tuple[MetricsService, Callable[[], Any]]:
+    """The service a spec describes (shared by the process, with ``history`` when given) and the
+    per-session app showing it."""
+    service = spec.service(history=history)
     MetricsService.set_shared(service)  # build_app() and the notebook helpers see the spec's service
 
     def app() -> Any:
@@ -125,7 +127,13 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
     server.start()
     if show:
         server.io_loop.add_callback(server.show, "/")
-    server.io_loop.start()
+    previous = signal.signal(signal.SIGTERM, lambda *_: server.io_loop.add_callback(server.io_loop.stop))
+    try:
+        server.io_loop.start()
+    finally:  # a clean stop (SIGTERM, Ctrl-C) writes the logged history into chunks; SIGKILL leaves the log
+        signal.signal(signal.SIGTERM, previous)
+        if service.history is not None:
+            service.history.close()
 
 
 _spec_apps: dict[str, tuple[str, Callable[[], Any]]] = {}

@@ -97,9 +97,12 @@ class Spec:
         out += [kinds[s.type](**s.params) for s in self.sources]
         return out
 
-    def service(self) -> MetricsService:
-        """A :class:`~dashboard.service.MetricsService` with this spec's sources (not started)."""
-        params = {} if self.window is None else {"window": float(self.window)}
+    def service(self, history: Any = None) -> MetricsService:
+        """A :class:`~dashboard.service.MetricsService` with this spec's sources (not started), keeping
+        ``history`` (a folder or a History) when given."""
+        params: dict[str, Any] = {} if self.window is None else {"window": float(self.window)}
+        if history is not None:
+            params["history"] = history
         return MetricsService(self.build_sources(), **params)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import sys
+import tempfile
 import threading
 import weakref
 
@@ -18,6 +20,11 @@ from dashboard.service import MetricsService
 from .support import VirtualClock
 
 
+def pytest_configure():
+    """Servers started by module-scoped fixtures keep their history in this run's own folder too."""
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="dashboard-test-data-")
+
+
 def pytest_collection_modifyitems(items):
     """Every coroutine test checks that it leaves no task running (``leak_check``, set up first so that it
     is torn down after the test's own fixtures)."""
@@ -28,10 +35,12 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(autouse=True)
-def _clean_state(monkeypatch):
+def _clean_state(monkeypatch, tmp_path_factory):
     """Every test starts without a shared service and with the default config, and must not leave a service
     running, threads, open feeds or a changed ``dashboard.config`` behind (set knobs through the
     ``feed_config`` fixture)."""
+    # a server a test starts keeps its history in a folder of the test's own, never in the user's
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     MetricsService.reset_shared()
     threads_before = set(threading.enumerate())
     started: weakref.WeakSet[Service] = weakref.WeakSet()

@@ -3,7 +3,7 @@
 The storage layer: nothing here imports panel or bokeh.
 """
 
-from .disk import Chunk, History, Retention
+from .disk import Chunk, History, HistoryInUse, Retention, parse_size
 from .tiers import TIERS
 
-__all__ = ["TIERS", "Chunk", "History", "Retention"]
+__all__ = ["TIERS", "Chunk", "History", "HistoryInUse", "Retention", "parse_size"]

@@ -30,7 +30,7 @@ class Catalog:
         self.sources: list[str] = []
         self.info: list[SeriesInfo] = []
         self._load()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = -1  # opened on the first new series (a read-only folder can still be read)
 
     def _load(self) -> None:
         if not self.path.exists():
@@ -64,13 +64,12 @@ class Catalog:
             return found
         line = "\n" + json.dumps({"id": len(self.keys), "name": key.name, "labels": [list(p) for p in key.labels],
                            "source": source, "unit": info.unit, "kind": info.kind, "help": info.help})
-        data = line.encode()
-        if os.write(self._fd, data) != len(data):
-            raise OSError(f"{self.path}: short write (disk full?)")
+        if self._fd < 0:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        view = memoryview(line.encode())
+        while view:  # a short write is followed by another, which raises the reason (ENOSPC)
+            view = view[os.write(self._fd, view):]
         return self._remember(key, source, info)
-
-    def sync(self) -> None:
-        os.fsync(self._fd)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import fcntl
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -93,7 +95,48 @@ class Retention:
         for name in (*ages, *sizes):
             if name not in TIERS:
                 raise ValueError(f"history retention: unknown tier {name!r} (tiers: {', '.join(TIERS)})")
+        for tier in TIERS:
+            if not ages[tier] > 0 or not sizes[tier] > 0:
+                raise ValueError(f"history retention: the {tier} tier must keep more than 0 (got "
+                                 f"{ages[tier]:g} s, {sizes[tier]:g} bytes)")
         return cls(ages, sizes)
+
+    @classmethod
+    def parse(cls, retention: str | None = None, max_disk: str | None = None) -> Retention:
+        """From the command line's texts: ``--retention 7d`` (the raw tier) or ``raw=7d,minute=90d,hour=2y``
+        and ``--max-disk 1GiB`` (split 70/20/10) or ``raw=800MiB,...``."""
+        from ..viewurl import parse_duration
+
+        def duration(text: str) -> float:
+            text = text.strip().lower()
+            return float(text[:-1]) * 365 * 86400 if re.fullmatch(r"\d+(\.\d+)?y", text) else parse_duration(text)
+
+        return cls.of(_per_tier(retention, duration) if retention else None,
+                      _per_tier(max_disk, parse_size) if max_disk else None)
+
+
+SIZE_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12,
+              "tb": 1e12, "kib": 1024.0, "mib": 1024.0**2, "gib": 1024.0**3, "tib": 1024.0**4}
+
+
+def parse_size(text: str) -> float:
+    """Bytes from ``"500MB"``, ``"1GiB"``, ``"1.5g"`` or a plain number; ValueError naming the text otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in SIZE_UNITS:
+        raise ValueError(f"expected a size such as 500MB or 1GiB, got {text!r}")
+    return float(match.group(1)) * SIZE_UNITS[unit]
+
+
+def _per_tier(text: str, parse: Callable[[str], float]) -> dict[str, float] | float:
+    """``"7d"`` (one value) or ``"raw=7d,minute=90d"`` (per tier)."""
+    if "=" not in text:
+        return parse(text)
+    out = {}
+    for item in text.split(","):
+        tier, _, value = item.partition("=")
+        out[tier.strip()] = parse(value)
+    return out
 
 
 @dataclass(frozen=True, order=True)
@@ -117,6 +160,10 @@ class Chunk:
     @staticmethod
     def name(t0: float, t1: float, seq: int) -> str:
         return f"{round(t0 * 1e6):017d}_{round(t1 * 1e6):017d}_{seq:08d}.parquet"
+
+
+class HistoryInUse(RuntimeError):
+    """Another process holds the data folder."""
 
 
 class History:
@@ -148,13 +195,27 @@ class History:
         self._seq = 0
         self._pending: dict[Path, list[pa.RecordBatch]] = {}  # segments not yet in chunks, for queries
         self._chunks: dict[str, list[Chunk]] = {tier: [] for tier in TIERS}
-        self._open()
+        self._lock_fd = -1
+        self.catalog = Catalog(self.folder / "series.jsonl")
+        self._opened = self._try_open(self._clock())
+
+    def _try_open(self, now: float) -> bool:
+        """Open the folder; a folder that cannot be written (read-only, full) is an error shown by
+        :meth:`status`, tried again by later writes, never a crash."""
+        try:
+            self._open()
+        except OSError as exc:
+            self._failed(exc, now, 0)
+            return False
+        return True
 
     # -- opening and recovery -----------------------------------------------------------------------------
     def _open(self) -> None:
         for sub in ("wal", *TIERS, "corrupt"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        self._lock_folder()
         self.catalog = Catalog(self.folder / "series.jsonl")
+        self._chunks = {tier: [] for tier in TIERS}
         for tier in TIERS:
             for path in sorted((self.folder / tier).glob("*.parquet")):
                 chunk = Chunk.parse(path)
@@ -171,6 +232,22 @@ class History:
         for path in sorted((self.folder / "wal").glob("*.arrow")):
             self._recover(path)
         self._retire()
+
+    def _lock_folder(self) -> None:
+        """One process per data folder: a second one would interleave its log with ours."""
+        if self._lock_fd >= 0:
+            return
+        self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.pread(self._lock_fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+            raise HistoryInUse(f"history: {self.folder} is in use by another dashboard (pid {owner}); "
+                               "give each dashboard its own --data-dir") from None
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, str(os.getpid()).encode(), 0)
 
     def _recover(self, path: Path) -> None:
         """Turn a segment left by the last run into chunks; keep every whole message of one cut short."""
@@ -208,6 +285,11 @@ class History:
         if self.error and now < self._retry_at:
             self.samples_lost += n
             return
+        if not self._opened:
+            self._opened = self._try_open(now)
+            if not self._opened:
+                self.samples_lost += n
+                return
         try:
             record = self._record(batch, keep)
             self._append(record, now)
@@ -241,8 +323,7 @@ class History:
             if self._fd < 0:
                 self._start_segment(now)
             data = record.serialize()
-            if os.write(self._fd, data) != data.size:
-                raise OSError(f"{self._segment}: short write (disk full?)")
+            write_all(self._fd, data)
             self._pending[self._segment].append(record)  # type: ignore[index]
             self._segment_size += data.size
             if self._segment_size >= self.segment_bytes:
@@ -256,14 +337,12 @@ class History:
         self._seq += 1
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            schema = LOG_SCHEMA.serialize()
-            if os.write(fd, schema) != schema.size:
-                raise OSError(f"{path}: short write (disk full?)")
+            write_all(fd, LOG_SCHEMA.serialize())
         except OSError:
             os.close(fd)
             path.unlink(missing_ok=True)
             raise
-        self._fd, self._segment, self._segment_size = fd, path, schema.size
+        self._fd, self._segment, self._segment_size = fd, path, os.fstat(fd).st_size
         self._segment_opened = self._last_sync = now
         self._pending[path] = []
 
@@ -510,6 +589,8 @@ class History:
         self.closed = True
         self._worker.shutdown(wait=True)
         self.catalog.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the folder's lock
 
     def __repr__(self) -> str:
         return f"<History {str(self.folder)!r} {'error' if self.error else 'ok'}>"
@@ -528,6 +609,14 @@ def read_segment(path: Path) -> tuple[list[pa.RecordBatch], str]:
             return [], ""
         return batches, f"cut short or corrupt after {kept} samples ({type(exc).__name__}: {exc})"
     return batches, ""
+
+
+def write_all(fd: int, data: Any) -> None:
+    """Write every byte of ``data``; a short write is followed by another, which raises the reason (a full
+    disk answers ENOSPC then)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _number(path: Path) -> int:

@@ -30,7 +30,7 @@ _STYLE = (
     ".dashboard-status th,.dashboard-status td{text-align:left;padding:3px 10px;border-bottom:1px solid #ddd}"
     ".dashboard-status td.state-connected{color:#2ca02c;font-weight:bold}"
     ".dashboard-status td.state-retrying,.dashboard-status td.state-connecting{color:#ff7f0e;font-weight:bold}"
-    ".dashboard-status td.state-circuit_open{color:#d62728;font-weight:bold}"
+    ".dashboard-status td.state-circuit_open,.dashboard-status td.state-error{color:#d62728;font-weight:bold}"
     ".dashboard-status td.health-error{color:#d62728}.dashboard-status td.health-no-data{color:#7f7f7f}</style>"
 )
 
@@ -39,6 +39,17 @@ def _ago(t: float | None, now: float) -> str:
     if t is None:
         return "never"
     return f"{max(0.0, now - t):.0f} s ago"
+
+
+def _history_row(data: dict[str, list[str]], status: dict) -> None:
+    """The history's row: ``ok`` or ``error``, bytes on disk, samples kept in memory only, the error."""
+    error = status["state"].removeprefix("error: ") if status["state"] != "ok" else ""
+    values = {"source": "history", "state": "error" if error else "ok",
+              "health": f"{sum(status['bytes'].values()) / 1e6:.1f} MB on disk",
+              "last_sample": "", "collections": str(status["samples_written"]), "failures": "",
+              "dropped": str(status["samples_lost"]), "last_error": error}
+    for column in COLUMNS:
+        data[column].append(values[column])
 
 
 def render_rows(rows: dict[str, list[str]]) -> str:
@@ -79,6 +90,8 @@ class SourceStatus(LiveComponent):
             data["collections"].append(str(source.collections))
             data["failures"].append(str(source.failures))
             data["last_error"].append(source.last_error)
+        if self.service.history is not None:
+            _history_row(data, self.service.history.status())
         return data
 
     def _build(self, feed: Feed) -> _StatusView:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -46,6 +47,7 @@ def killed(h: History) -> None:
     h._fd = -1
     h._worker.shutdown(wait=True)
     h.catalog.close()
+    os.close(h._lock_fd)
     h.closed = True
 
 
@@ -235,3 +237,32 @@ def test_raw_chunks_compress_a_regular_series_below_four_bytes_per_sample(tmp_pa
     assert pq.ParquetFile(chunk).metadata.num_rows == 100_000
     assert os.path.getsize(chunk) / 100_000 < 4
     h.close()
+
+
+def test_one_process_per_data_folder(tmp_path, opened):
+    from dashboard.history import HistoryInUse
+
+    opened(tmp_path)
+    with pytest.raises(HistoryInUse, match=f"{tmp_path} is in use by another dashboard \\(pid {os.getpid()}\\)"):
+        History(tmp_path)
+
+
+@pytest.mark.parametrize(("retention", "max_disk", "raw", "raw_bytes"), [
+    ("7d", "1GiB", 7 * 86400, 0.7 * 1024**3),
+    ("raw=2h,minute=30d,hour=1y", "raw=10MB", 7200, 10e6),
+    (None, None, 7 * 86400, float("inf")),
+])
+def test_retention_from_the_command_line(retention, max_disk, raw, raw_bytes):
+    parsed = Retention.parse(retention, max_disk)
+    assert parsed.seconds["raw"] == raw and parsed.bytes["raw"] == pytest.approx(raw_bytes)
+
+
+@pytest.mark.parametrize(("retention", "max_disk", "message"), [
+    ("soon", None, "expected seconds or a duration such as 5m, 1h or 7d, got 'soon'"),
+    (None, "lots", "expected a size such as 500MB or 1GiB, got 'lots'"),
+    ("raw=0s", None, "the raw tier must keep more than 0"),
+    ("daily=1d", None, "unknown tier 'daily'"),
+])
+def test_bad_retention_is_named(retention, max_disk, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Retention.parse(retention, max_disk)

@@ -355,7 +355,7 @@ async def test_series_no_view_shows_cost_no_model_graph_recompute(svc, monkeypat
     for i in range(2, 8):
         flushes = feed.flushes
         write(svc, float(i), cpu=float(i), core0=2.0, core1=3.0)
-        await async_poll(lambda: feed.flushes > flushes, timeout=5, what="a flush")
+        await async_poll(lambda n=flushes: feed.flushes > n, timeout=5, what="a flush")
     (cds,) = cds_of(doc.roots[0])
     assert list(cds.data["s0"]) == [float(i) for i in range(1, 8)]
     assert len(recomputes) <= 1, f"{len(recomputes)} model-graph recomputes for 6 flushes of known series"
