@@ -33,6 +33,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import re
@@ -51,7 +52,7 @@ import pyarrow.parquet as pq
 
 from ..metrics.model import Batch, SeriesInfo, SeriesKey
 from .catalog import Catalog
-from .tiers import TIERS, aggregate, columns_from_tier
+from .tiers import PERIODS, TIERS, aggregate, columns_from_rows
 
 log = logging.getLogger("dashboard.history")
 
@@ -62,10 +63,16 @@ TIER_SCHEMA = pa.schema([("series", pa.int32()), ("t", pa.float64()), ("tmin", p
 #: Parquet encodings: floats split by byte before zstd (their exponents and high bytes compress well).
 RAW_ENCODING = {"series": "DELTA_BINARY_PACKED", "time": "BYTE_STREAM_SPLIT", "value": "BYTE_STREAM_SPLIT"}
 
-#: Default retention per tier, in seconds (raw a week, minutes 90 days, hours two years).
-DEFAULT_RETENTION = {"raw": 7 * 86400.0, "minute": 90 * 86400.0, "hour": 730 * 86400.0}
+#: Default retention per tier, in seconds (raw a week, 10 s a month, minutes 90 days, 10 minutes a year,
+#: hours two years).
+DEFAULT_RETENTION = {"raw": 7 * 86400.0, "10s": 30 * 86400.0, "minute": 90 * 86400.0, "10min": 365 * 86400.0,
+                     "hour": 730 * 86400.0}
 #: Share of ``max_bytes`` each tier may use when only a total is given.
-DISK_SHARES = {"raw": 0.7, "minute": 0.2, "hour": 0.1}
+DISK_SHARES = {"raw": 0.6, "10s": 0.15, "minute": 0.1, "10min": 0.08, "hour": 0.07}
+#: The aggregate columns a drawing reads (``sum`` is kept for averages, not read to draw).
+DRAWN = ("series", "t", "tmin", "tmax", "min", "max", "count", "tgap")
+#: Most rows in one compacted chunk.
+COMPACT_ROWS = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -79,12 +86,13 @@ class Retention:
     def of(cls, seconds: dict[str, float] | float | None = None,
            max_bytes: dict[str, float] | float | None = None) -> Retention:
         """From a raw-tier time (the coarser tiers keep their defaults, or at least as long) or one per tier,
-        and a total size (split 70/20/10) or one per tier."""
+        and a total size (split over the tiers by :data:`DISK_SHARES`) or one per tier."""
         ages = dict(DEFAULT_RETENTION)
         if isinstance(seconds, (int, float)):
             ages["raw"] = float(seconds)
-            ages["minute"] = max(ages["minute"], ages["raw"])
-            ages["hour"] = max(ages["hour"], ages["minute"])
+            names = list(TIERS)
+            for finer, coarser in itertools.pairwise(names):  # a coarser tier keeps at least as long
+                ages[coarser] = max(ages[coarser], ages[finer])
         elif seconds:
             ages.update({k: float(v) for k, v in seconds.items()})
         sizes = {t: float("inf") for t in TIERS}
@@ -362,6 +370,7 @@ class History:
                 self._convert(path, batches)
             path.unlink(missing_ok=True)
             self._retire()
+            self._compact()
         except OSError as exc:  # the chunk could not be written: the segment stays, converted at next start
             self._failed(exc, self._clock(), 0)
             with self._lock:
@@ -394,7 +403,7 @@ class History:
         written = [("raw", self._write_chunk("raw", pa.table({"series": series, "time": t, "value": v},
                                                              schema=LOG_SCHEMA), float(t.min()),
                                              float(t.max()), seq))]
-        for tier in ("minute", "hour"):
+        for tier in list(TIERS)[1:]:
             rows = aggregate(series, t, v, TIERS[tier])
             written.append((tier, self._write_chunk(tier, pa.table(rows, schema=TIER_SCHEMA),
                                                     float(rows["t"].min()),
@@ -435,6 +444,57 @@ class History:
             for chunk in old:
                 chunk.path.unlink(missing_ok=True)
 
+    def _compact(self) -> None:
+        """Merge the small chunks of each finished period of each tier into one (at most
+        :data:`COMPACT_ROWS` rows): a minute's chunk of a slow source is mostly a file's own overhead, and
+        queries over long ranges open fewer files. The merged chunk is written whole before the small ones
+        are deleted (a crash in between leaves the samples twice, which queries count once)."""
+        for tier in TIERS:
+            for group in self._groups(tier):
+                self._merge(tier, group)
+
+    def _groups(self, tier: str) -> list[list[Chunk]]:
+        with self._lock:
+            chunks = list(self._chunks[tier])
+        if len(chunks) < 2:
+            return []
+        period = PERIODS[tier]
+        newest = chunks[-1].t0
+        groups: list[list[Chunk]] = []
+        current: list[Chunk] = []
+        for chunk in chunks[:-1]:  # the newest chunk's period may still grow
+            span = chunk.t0 // period
+            if (current and current[0].t0 // period != span) or span >= newest // period:
+                groups.append(current)
+                current = []
+            if span < newest // period:
+                current.append(chunk)
+        groups.append(current)
+        return [g for g in groups if len(g) > 1]
+
+    def _merge(self, tier: str, group: list[Chunk]) -> None:
+        tables, rows = [], 0
+        for chunk in group:
+            try:
+                table = pq.read_table(chunk.path)
+            except (OSError, pa.ArrowException):
+                return  # moved aside or retired meanwhile: the next round takes the rest
+            tables.append(table)
+            rows += table.num_rows
+            if rows > COMPACT_ROWS:
+                return
+        table = pa.concat_tables(tables)
+        key = "time" if tier == "raw" else "t"
+        table = table.sort_by([("series", "ascending"), (key, "ascending")])
+        with self._lock:
+            seq = self._seq
+            self._seq += 1
+        merged = self._write_chunk(tier, table, min(c.t0 for c in group), max(c.t1 for c in group), seq)
+        with self._lock:
+            self._chunks[tier] = sorted([c for c in self._chunks[tier] if c not in group] + [merged])
+        for chunk in group:
+            chunk.path.unlink(missing_ok=True)
+
     # -- reading ------------------------------------------------------------------------------------------
     def keys(self) -> list[SeriesKey]:
         return list(self.catalog.keys)
@@ -462,51 +522,55 @@ class History:
     def raw(self, keys: Sequence[SeriesKey], start: float, end: float) -> list[tuple[np.ndarray, np.ndarray]]:
         """Every stored sample of each of ``keys`` with ``start < t <= end``, oldest first."""
         ids = {self.catalog.ids[k]: i for i, k in enumerate(keys) if k in self.catalog.ids}
-        tables = [self._read("raw", c, ids, "time", start, end) for c in self._overlapping("raw", start, end)]
+        every = len(ids) == len(self.catalog.ids)
+        tables = [self._read("raw", c, ids, "time", start, end, None, every)
+                  for c in self._overlapping("raw", start, end)]
         tables += self._pending_tables(ids, start, end)
-        out: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0)) for _ in keys]
-        tables = [t for t in tables if t is not None and t.num_rows]
-        if not tables:
-            return out
-        table = pa.concat_tables(tables)
-        series = table.column("series").to_numpy()
-        t = table.column("time").to_numpy()
-        v = table.column("value").to_numpy()
-        for number, row in ids.items():
-            mine = series == number
-            tt, vv = t[mine], v[mine]
-            order = np.argsort(tt, kind="stable")
-            tt, vv = tt[order], vv[order]
-            if tt.size > 1:  # a sample logged twice (a segment converted again after a crash) counts once
-                fresh = np.concatenate(([True], np.diff(tt) > 0))
-                tt, vv = tt[fresh], vv[fresh]
-            out[row] = (tt, vv)
-        return out
+        pieces: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in keys]
+        numbers = np.asarray(sorted(ids), dtype=np.int32)
+        for table in tables:  # a chunk is sorted by series then time: each series is one slice of it
+            if table is None or not table.num_rows:
+                continue
+            series = table.column("series").to_numpy()
+            t, v = table.column("time").to_numpy(), table.column("value").to_numpy()
+            if (np.diff(series) < 0).any():  # the open log: in arrival order
+                order = np.argsort(series, kind="stable")
+                series, t, v = series[order], t[order], v[order]
+            lows = np.searchsorted(series, numbers, side="left")
+            highs = np.searchsorted(series, numbers, side="right")
+            for number, lo, hi in zip(numbers.tolist(), lows.tolist(), highs.tolist(), strict=True):
+                if hi > lo:
+                    pieces[ids[number]].append((t[lo:hi], v[lo:hi]))
+        return [_joined(p) for p in pieces]
 
     def aggregates(self, tier: str, keys: Sequence[SeriesKey], start: float, end: float
-                   ) -> list[dict[str, np.ndarray]]:
-        """Aggregate rows of ``tier`` per series whose bucket meets ``(start, end]``; the open log's samples
-        aggregated on the fly."""
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Aggregate rows of ``tier`` whose bucket meets ``(start, end]``, of every one of ``keys``: (the
+        index in ``keys`` of each row's series, the rows' columns); the open log's samples are aggregated
+        on the fly."""
         ids = {self.catalog.ids[k]: i for i, k in enumerate(keys) if k in self.catalog.ids}
         width = TIERS[tier]
-        tables = [self._read(tier, c, ids, "t", start - width, end) for c in self._overlapping(tier, start, end)]
+        every = len(ids) == len(self.catalog.ids)
+        tables = [self._read(tier, c, ids, "t", start - width, end, DRAWN, every)
+                  for c in self._overlapping(tier, start, end)]
         pending = [p for p in self._pending_tables(ids, start - width, end) if p.num_rows]
         if pending:
             table = pa.concat_tables(pending)
             rows = aggregate(table.column("series").to_numpy(), table.column("time").to_numpy(),
                              table.column("value").to_numpy(), width)
-            tables.append(pa.table(rows, schema=TIER_SCHEMA))
+            tables.append(pa.table(rows, schema=TIER_SCHEMA).select(list(DRAWN)))
         tables = [t for t in tables if t is not None and t.num_rows]
-        empty = aggregate(np.empty(0, np.int32), np.empty(0), np.empty(0), width)
-        out = [dict(empty) for _ in keys]
         if not tables:
-            return out
+            return np.empty(0, np.int64), {name: np.empty(0) for name in DRAWN}
         table = pa.concat_tables(tables)
-        columns = {name: table.column(name).to_numpy() for name in TIER_SCHEMA.names}
-        for number, row in ids.items():
-            mine = columns["series"] == number
-            out[row] = {name: values[mine] for name, values in columns.items()}
-        return out
+        columns = {name: table.column(name).to_numpy() for name in DRAWN}
+        lookup = np.full(max(self.catalog.ids.values()) + 1, -1, dtype=np.int64)
+        lookup[list(ids)] = list(ids.values())
+        row = lookup[columns["series"]]
+        mine = row >= 0
+        if not mine.all():
+            row, columns = row[mine], {name: values[mine] for name, values in columns.items()}
+        return row, columns
 
     def tier_for(self, width: float, start: float) -> str:
         """The coarsest tier whose buckets fit in a pixel column ``width`` seconds wide and that still holds
@@ -525,7 +589,8 @@ class History:
         tier = self.tier_for(width, start)
         if tier == "raw":
             return None
-        return columns_from_tier(self.aggregates(tier, keys, start, end), start, width, columns)
+        row, rows = self.aggregates(tier, keys, start, end)
+        return columns_from_rows(row, rows, len(keys), start, width, columns)
 
     def _holds(self, tier: str, start: float) -> bool:
         with self._lock:
@@ -536,13 +601,18 @@ class History:
         with self._lock:
             return [c for c in self._chunks[tier] if c.t1 >= start and c.t0 <= end]
 
-    def _read(self, tier: str, chunk: Chunk, ids: dict[int, int], column: str, start: float, end: float
-              ) -> pa.Table | None:
+    def _read(self, tier: str, chunk: Chunk, ids: dict[int, int], column: str, start: float, end: float,
+              columns: Sequence[str] | None = None, every: bool = False) -> pa.Table | None:
+        """The rows of ``chunk`` of series ``ids`` with ``start < column <= end`` (``every``: ``ids`` are all
+        the series there are, so no filter on them; a chunk inside the range needs none on time either)."""
         if not ids:
             return None
+        filters = [] if every else [("series", "in", list(ids))]
+        if not (chunk.t0 > start and chunk.t1 <= end):
+            filters += [(column, ">", start), (column, "<=", end)]
         try:
-            table = pq.read_table(chunk.path, filters=[("series", "in", list(ids)), (column, ">", start),
-                                                       (column, "<=", end)])
+            table = pq.read_table(chunk.path, columns=None if columns is None else list(columns),
+                                  filters=filters or None)
         except FileNotFoundError:  # retired meanwhile
             return None
         except (OSError, pa.ArrowException) as exc:
@@ -609,6 +679,21 @@ def read_segment(path: Path) -> tuple[list[pa.RecordBatch], str]:
             return [], ""
         return batches, f"cut short or corrupt after {kept} samples ({type(exc).__name__}: {exc})"
     return batches, ""
+
+
+def _joined(pieces: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One series' pieces (chunks in time order, then the open log) as one time-sorted pair; a sample
+    logged twice (a segment converted again after a crash, chunks merged while a query ran) counts once."""
+    if not pieces:
+        return np.empty(0), np.empty(0)
+    t = pieces[0][0] if len(pieces) == 1 else np.concatenate([p[0] for p in pieces])
+    v = pieces[0][1] if len(pieces) == 1 else np.concatenate([p[1] for p in pieces])
+    if t.size > 1 and not (t[1:] > t[:-1]).all():
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], v[order]
+        fresh = np.concatenate(([True], t[1:] > t[:-1]))
+        t, v = t[fresh], v[fresh]
+    return t, v
 
 
 def write_all(fd: int, data: Any) -> None:

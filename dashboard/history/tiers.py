@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Tier name -> bucket width in seconds; ``raw`` is the samples themselves.
-TIERS: dict[str, float] = {"raw": 0.0, "minute": 60.0, "hour": 3600.0}
+#: Tier name -> bucket width in seconds; ``raw`` is the samples themselves. Each tier is at most 10 times
+#: coarser than the one below, so a query through the coarsest tier that fits a pixel column reads at most
+#: about 10 rows per series and column, whatever the range.
+TIERS: dict[str, float] = {"raw": 0.0, "10s": 10.0, "minute": 60.0, "10min": 600.0, "hour": 3600.0}
+#: Tier name -> the time span one chunk of it covers once compacted (small chunks of one span are merged).
+PERIODS: dict[str, float] = {"raw": 3600.0, "10s": 6 * 3600.0, "minute": 86400.0, "10min": 7 * 86400.0,
+                             "hour": 30 * 86400.0}
 
 AGGREGATE_FIELDS = ("series", "t", "tmin", "tmax", "min", "max", "sum", "count", "tgap")
 
@@ -52,52 +57,65 @@ def aggregate(series: np.ndarray, t: np.ndarray, v: np.ndarray, width: float) ->
 def columns_from_tier(rows: list[dict[str, np.ndarray]], start: float, width: float, columns: int
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Aggregate rows of several series (one dict of arrays per series, any order, buckets possibly split
-    in pieces) as pixel columns: (time, values[series, n]) with, per column, a row at the time of the first
-    extreme and one at the time of the last, every series' min and max placed in its own time order."""
-    n_series = len(rows)
-    low = np.full((n_series, columns), np.inf)
-    high = np.full((n_series, columns), -np.inf)
-    t_low = np.full((n_series, columns), np.nan)
-    t_high = np.full((n_series, columns), np.nan)
-    gap = np.zeros((n_series, columns), dtype=bool)
-    for i, r in enumerate(rows):
-        _fold(r, start, width, columns, low[i], high[i], t_low[i], t_high[i], gap[i])
-    has = np.isfinite(low)
-    first_t = np.nanmin(np.where(has, np.fmin(t_low, t_high), np.nan), axis=0, initial=np.inf)
-    last_t = np.nanmax(np.where(has, np.fmax(t_low, t_high), np.nan), axis=0, initial=-np.inf)
-    data_cols = np.isfinite(first_t)
-    gap_cols = ~data_cols & gap.any(axis=0)
-    out_t, out_v = [], []
-    for col in np.flatnonzero(data_cols | gap_cols):
-        if gap_cols[col]:
-            out_t.append(start + (col + 0.5) * width)
-            out_v.append(np.full(n_series, np.nan))
-            continue
-        a = np.where(has[:, col], np.where(t_low[:, col] <= t_high[:, col], low[:, col], high[:, col]), np.nan)
-        b = np.where(has[:, col], np.where(t_low[:, col] <= t_high[:, col], high[:, col], low[:, col]), np.nan)
-        if first_t[col] == last_t[col]:
-            out_t.append(first_t[col])
-            out_v.append(a)
-        else:
-            out_t += [first_t[col], last_t[col]]
-            out_v += [a, b]
-    if not out_t:
+    in pieces) as pixel columns: see :func:`columns_from_rows`."""
+    row = np.concatenate([np.full(r["t"].size, i, dtype=np.int64) for i, r in enumerate(rows)]) if rows \
+        else np.empty(0, np.int64)
+    merged = {name: np.concatenate([r[name] for r in rows]) for name in AGGREGATE_FIELDS} if rows else {}
+    return columns_from_rows(row, merged, len(rows), start, width, columns)
+
+
+def columns_from_rows(row: np.ndarray, r: dict[str, np.ndarray], n_series: int, start: float, width: float,
+                      columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Aggregate rows (``row``: which series each belongs to) as pixel columns: (time, values[series, n])
+    with, per column, a row at the time of the first extreme and one at the time of the last, every series'
+    min and max placed in its own time order; a column where the series have only gaps is a NaN row.
+    One pass with unbuffered ufuncs over every row of every series: no sort, no loop over series."""
+    if n_series == 0 or row.size == 0:
         return np.empty(0), np.empty((n_series, 0))
-    return np.asarray(out_t), np.column_stack(out_v)
-
-
-def _fold(r: dict[str, np.ndarray], start: float, width: float, columns: int, low: np.ndarray,
-          high: np.ndarray, t_low: np.ndarray, t_high: np.ndarray, gap: np.ndarray) -> None:
-    """Fold one series' aggregate rows into the per-column arrays (in place)."""
+    cells = n_series * columns
     has = r["count"] > 0
-    col_min = _column(r["tmin"], start, width, columns)
-    col_max = _column(r["tmax"], start, width, columns)
+    low, t_low = _extremes(row, r["tmin"], r["min"], has, start, width, columns, cells, np.minimum)
+    high, t_high = _extremes(row, r["tmax"], r["max"], has, start, width, columns, cells, np.maximum)
     col_gap = _column(r["tgap"], start, width, columns)
-    ok = has & (col_min >= 0)
-    _place(low, t_low, col_min[ok], r["min"][ok], r["tmin"][ok], np.minimum)
-    ok = has & (col_max >= 0)
-    _place(high, t_high, col_max[ok], r["max"][ok], r["tmax"][ok], np.maximum)
-    gap[col_gap[col_gap >= 0]] = True
+    gap = np.zeros(cells, dtype=bool)
+    ok = col_gap >= 0
+    gap[row[ok] * columns + col_gap[ok]] = True
+    low, high, t_low, t_high, gap = (x.reshape(n_series, columns) for x in (low, high, t_low, t_high, gap))
+    has_low, has_high = np.isfinite(low), np.isfinite(high)  # a bucket across a column's edge may give
+    both = has_low & has_high  # a column its min and the next one its max
+    lows_first = t_low <= t_high
+    alone = np.where(has_low, low, np.where(has_high, high, np.nan))
+    a = np.where(both, np.where(lows_first, low, high), alone)
+    b = np.where(both, np.where(lows_first, high, low), alone)
+    first_t = np.min(np.fmin(np.where(has_low, t_low, np.inf), np.where(has_high, t_high, np.inf)), axis=0)
+    last_t = np.max(np.fmax(np.where(has_low, t_low, -np.inf), np.where(has_high, t_high, -np.inf)), axis=0)
+    data_cols = np.isfinite(first_t)
+    chosen = np.flatnonzero(data_cols | (gap.any(axis=0) & ~data_cols))
+    if chosen.size == 0:
+        return np.empty(0), np.empty((n_series, 0))
+    counts = np.where(data_cols[chosen] & (first_t[chosen] != last_t[chosen]), 2, 1)
+    col = np.repeat(chosen, counts)
+    second = np.zeros(col.size, dtype=bool)
+    second[(np.cumsum(counts) - 1)[counts == 2]] = True
+    middle = start + (col + 0.5) * width
+    out_t = np.where(data_cols[col], np.where(second, last_t[col], first_t[col]), middle)
+    out_v = np.where(second, b[:, col], a[:, col])
+    return out_t, out_v
+
+
+def _extremes(row: np.ndarray, t: np.ndarray, value: np.ndarray, has: np.ndarray, start: float, width: float,
+              columns: int, cells: int, pick: np.ufunc) -> tuple[np.ndarray, np.ndarray]:
+    """Per (series, column) cell, the extreme ``value`` (``pick``: min or max; an infinity where none) and
+    the earliest time it occurred."""
+    col = _column(t, start, width, columns)
+    ok = has & (col >= 0)
+    cell, value, t = row[ok] * columns + col[ok], value[ok], t[ok]
+    best = np.full(cells, np.inf if pick is np.minimum else -np.inf)
+    pick.at(best, cell, value)
+    when = np.full(cells, np.inf)
+    winner = value == best[cell]
+    np.minimum.at(when, cell[winner], t[winner])
+    return best, when
 
 
 def _column(t: np.ndarray, start: float, width: float, columns: int) -> np.ndarray:
@@ -106,17 +124,3 @@ def _column(t: np.ndarray, start: float, width: float, columns: int) -> np.ndarr
         col = np.floor((t - start) / width)
     col = np.where(np.isfinite(col) & (col >= 0) & (col < columns), col, -1)
     return col.astype(np.int64)
-
-
-def _place(best: np.ndarray, when: np.ndarray, col: np.ndarray, value: np.ndarray, t: np.ndarray,
-           pick: np.ufunc) -> None:
-    """Per column, the extreme ``value`` (``pick`` is min or max) and the earliest time it occurred."""
-    if col.size == 0:
-        return
-    pick.at(best, col, value)
-    winner = value == best[col]
-    cols, times = col[winner], t[winner]
-    first = np.full(best.size, np.inf)
-    np.minimum.at(first, cols, times)
-    found = np.isfinite(first)
-    when[found] = first[found]

@@ -420,7 +420,11 @@ def _stack_values(spans: list[list[tuple[np.ndarray, np.ndarray]]], n: int) -> n
 def _decimate(parts: list[tuple[np.ndarray, np.ndarray]], origin: float, width: float
               ) -> tuple[np.ndarray, np.ndarray]:
     """Series given as (times, values) pairs as pixel columns of ``width`` from ``origin``."""
-    t, v = _align(parts)
+    first = parts[0][0] if parts else None
+    if first is not None and all(t.size == first.size and np.array_equal(t, first) for t, _ in parts[1:]):
+        t, v = first, np.vstack([v for _, v in parts])  # one source's series: no union to build
+    else:
+        t, v = _align(parts)
     gap = np.isnan(v).all(axis=0) if len(parts) else None
     rows_t, rows_v, _ = minmax(t, v, buckets(t, width, gap, origin=origin))
     return rows_t, rows_v

@@ -248,7 +248,7 @@ def test_one_process_per_data_folder(tmp_path, opened):
 
 
 @pytest.mark.parametrize(("retention", "max_disk", "raw", "raw_bytes"), [
-    ("7d", "1GiB", 7 * 86400, 0.7 * 1024**3),
+    ("7d", "1GiB", 7 * 86400, 0.6 * 1024**3),
     ("raw=2h,minute=30d,hour=1y", "raw=10MB", 7200, 10e6),
     (None, None, 7 * 86400, float("inf")),
 ])
@@ -266,3 +266,26 @@ def test_retention_from_the_command_line(retention, max_disk, raw, raw_bytes):
 def test_bad_retention_is_named(retention, max_disk, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         Retention.parse(retention, max_disk)
+
+
+def test_small_chunks_of_a_finished_hour_are_merged_into_one(tmp_path, opened):
+    """A slow source: one chunk a minute per tier, merged once its period is over; the samples are the same."""
+    clock = Clock(1_800_000_000.0)
+    h = opened(tmp_path, clock=clock, segment_seconds=60)
+    written = []
+    for _minute in range(150):
+        b = batch(clock.now, 6, step=10.0)
+        written.append(b)
+        h.write(b)
+        clock.now += 60
+    h.flush()
+    raw = sorted((tmp_path / "raw").glob("*.parquet"))
+    finished = [p for p in raw if int(p.name.split("_")[0]) < (1_800_000_000 + 7200) * 1e6]
+    assert len(finished) == 2, f"{len(finished)} raw chunks for the two finished hours"
+    assert len(raw) == 2 + 30, "the current hour's minutes stay apart until it is over"
+    (ta, va), (tb, _) = h.raw([A, B], 0, 2e9)
+    np.testing.assert_array_equal(ta, np.concatenate([b.time for b in written]))
+    np.testing.assert_array_equal(va, np.concatenate([b.values[0] for b in written]))
+    assert tb.size == 900
+    _rows_t, rows_v = h.columns([A], written[0].time[0] - 1, clock.now, 30)
+    assert np.nanmax(rows_v) == max(b.values[0].max() for b in written)

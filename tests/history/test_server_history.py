@@ -38,13 +38,14 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.spec = tmp_path / "spec.yaml"
-        self.spec.write_text(SPEC)
+        self.spec_text = SPEC
         self.data_dir = data_dir
         self.extra = extra
         self.log_path = tmp_path / "serve.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Server:
+        self.spec.write_text(self.spec_text)
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dashboard", "serve", str(self.spec), "--port", str(self.port),
