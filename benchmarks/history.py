@@ -31,7 +31,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from dashboard.history import History
-from dashboard.history.disk import LOG_SCHEMA
+from dashboard.history.files import LOG_SCHEMA
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
 from dashboard.service import MetricsService
 from dashboard.sources.synthetic import waves

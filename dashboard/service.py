@@ -47,8 +47,9 @@ from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
 from .errors import DataError, SourceUnavailable, describe_error
+from .metrics.frames import to_epoch, to_frame
 from .metrics.model import Batch, SeriesInfo, SeriesKey
-from .metrics.store import Store, to_epoch, to_frame
+from .metrics.store import Store
 from .sources.base import Source
 from .sources.gpu import GpuSource, gpu_status
 from .sources.system import SystemSource

@@ -25,7 +25,7 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
-from .metrics.store import to_epoch
+from .metrics.frames import to_epoch
 
 #: The query parameters of a view, in the order they are written.
 QUERY = ("window", "from", "to", "live", "tz", "theme")

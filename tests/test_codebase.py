@@ -18,7 +18,8 @@ import dashboard
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_UI = ["dashboard.core", "dashboard.metrics", "dashboard.sources", "dashboard.service", "dashboard.collection",
-         "dashboard.spec", "dashboard.options", "dashboard.config", "dashboard.units", "dashboard.viewurl"]
+         "dashboard.spec", "dashboard.options", "dashboard.config", "dashboard.units", "dashboard.viewurl",
+         "dashboard.history"]
 
 
 @pytest.mark.parametrize("module", NO_UI)

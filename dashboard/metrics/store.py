@@ -16,24 +16,35 @@ also logged to disk (in the same order, under the same lock), ``restore`` fills 
 start, and ``between`` and ``query`` answer a range older than the buffers from disk: per series, what is
 older than its oldest sample in memory comes from disk and the rest from memory, in one answer.
 
-Pandas appears only at the edge, in :func:`to_frame`.
+Pandas appears only at the edge, in :mod:`~dashboard.metrics.frames`.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
-import pandas as pd
 
+from .align import Rows, align, decimate_parts, kept_mask, shared_times, stack_values
 from .decimate import buckets, minmax
 from .model import Batch, SeriesInfo, SeriesKey
 
-if TYPE_CHECKING:
-    from ..history import History
+
+class History(Protocol):
+    """What the store needs of a history on disk (:class:`dashboard.history.History` is one)."""
+
+    def write(self, batch: Batch, keep: Sequence[np.ndarray | None] | None = None) -> None: ...
+    def known(self, key: SeriesKey) -> bool: ...
+    def keys(self) -> list[SeriesKey]: ...
+    def source_of(self, key: SeriesKey) -> str: ...
+    def info(self, key: SeriesKey) -> SeriesInfo: ...
+    def span(self) -> tuple[float, float] | None: ...
+    def raw(self, keys: Sequence[SeriesKey], start: float, end: float) -> list[tuple[np.ndarray, np.ndarray]]: ...
+    def columns(self, keys: Sequence[SeriesKey], start: float, end: float, columns: int
+                ) -> tuple[np.ndarray, np.ndarray] | None: ...
 
 
 class RingBuffer:
@@ -174,7 +185,7 @@ class Store:
                 kept += n
                 if n != batch.time.size and self.history is not None:
                     masks = masks or [None] * len(batch.keys)
-                    masks[i] = _kept(batch.time, before)
+                    masks[i] = kept_mask(batch.time, before)
             self.samples_appended += kept
             if self.history is not None and kept:
                 self.history.write(batch, masks)
@@ -268,15 +279,15 @@ class Store:
         """Several series from ``start`` (excluded) to ``end`` (included) on the union of their times:
         (time, values[len(keys), n]), NaN where a series has no sample."""
         if self._from_disk(keys, start) is not None:
-            return _align(self._parts(keys, start, end))
+            return align(self._parts(keys, start, end))
         with self._lock:
             spans = [self._buffers[k].spans(start, end) if k in self._buffers else [] for k in keys]
-            shared = _shared_times(spans)
+            shared = shared_times(spans)
             if shared is not None:  # one source's series: one time column, each series copied once
-                return shared, _stack_values(spans, shared.size)
+                return shared, stack_values(spans, shared.size)
             parts = [(np.concatenate([t for t, _ in p]), np.concatenate([v for _, v in p])) if p
                      else (np.empty(0), np.empty(0)) for p in spans]
-        return _align(parts)
+        return align(parts)
 
     def query(self, keys: Sequence[SeriesKey], start: float, end: float, columns: int
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -293,9 +304,9 @@ class Store:
             return self._query_with_history(keys, start, end, columns, cut)
         with self._lock:  # series of one source: read in place, a series at a time (no copy of them all)
             spans = [self._buffers[k].spans(start, end) if k in self._buffers else [] for k in keys]
-            t = _shared_times(spans)
+            t = shared_times(spans)
             if t is not None:
-                rows = _Rows(spans)
+                rows = Rows(spans)
                 rows_t, rows_v, _ = minmax(t, rows, buckets(t, width, rows.gaps(t.size), origin=start))
                 return rows_t, rows_v
         t, v = self.between(keys, start, end)
@@ -310,9 +321,8 @@ class Store:
         if self.history is None:
             return None
         with self._lock:
-            on_disk = self.history.catalog.ids
             cuts = [self._buffers[k].first_time if k in self._buffers else math.inf
-                    for k in keys if k in on_disk]
+                    for k in keys if self.history.known(k)]
         cut = max(cuts, default=-math.inf)
         return cut if start < cut else None
 
@@ -344,13 +354,13 @@ class Store:
         split = start + split_col * width
         tiered = self.history.columns(keys, start, split, split_col) if split_col else None
         if tiered is None:
-            return _decimate(self._parts(keys, start, end), start, width)
+            return decimate_parts(self._parts(keys, start, end), start, width)
         if split_col == columns:
             return tiered
         with self._lock:
             recent = [self._buffers[k].between(np.nextafter(split, -np.inf), end) if k in self._buffers
                       else (np.empty(0), np.empty(0)) for k in keys]
-        t, v = _decimate(recent, start, width)
+        t, v = decimate_parts(recent, start, width)
         return np.concatenate((tiered[0], t)), np.hstack((tiered[1], v))
 
     def stats(self) -> dict[str, int]:
@@ -364,131 +374,3 @@ class Store:
 
     def __repr__(self) -> str:
         return f"<Store series={len(self._buffers)} capacity={self.capacity} window={self.window_seconds}s>"
-
-
-def _shared_times(spans: list[list[tuple[np.ndarray, np.ndarray]]]) -> np.ndarray | None:
-    """The one time column of series whose samples in a range are at the same times (a copy), else None."""
-    if not spans or not spans[0]:
-        return None
-    first = [t for t, _ in spans[0]]
-    for pieces in spans[1:]:
-        times = [t for t, _ in pieces]
-        if [t.size for t in times] != [t.size for t in first] or \
-                not all(a is b or np.array_equal(a, b) for a, b in zip(times, first, strict=True)):
-            return None
-    return np.concatenate(first)
-
-
-class _Rows:
-    """Series that share their times, one row at a time: a view of a ring buffer when the range is one piece
-    of it, a copy of its two pieces otherwise."""
-
-    def __init__(self, spans: list[list[tuple[np.ndarray, np.ndarray]]]) -> None:
-        self.spans = spans
-
-    def __len__(self) -> int:
-        return len(self.spans)
-
-    def __getitem__(self, row: int) -> np.ndarray:
-        pieces = self.spans[row]
-        return pieces[0][1] if len(pieces) == 1 else np.concatenate([v for _, v in pieces])
-
-    def gaps(self, n: int) -> np.ndarray | None:
-        """Where every series is NaN (a gap the service wrote), or None if nowhere."""
-        if not self.spans:
-            return None
-        gap = np.ones(n, dtype=bool)
-        for pieces in self.spans:
-            at = 0
-            for _, v in pieces:
-                gap[at:at + v.size] &= np.isnan(v)
-                at += v.size
-        return gap if gap.any() else None
-
-
-def _stack_values(spans: list[list[tuple[np.ndarray, np.ndarray]]], n: int) -> np.ndarray:
-    """The values of series that share their times, as one (series x n) array, each piece copied once."""
-    out = np.empty((len(spans), n))
-    for row, pieces in enumerate(spans):
-        at = 0
-        for _, v in pieces:
-            out[row, at:at + v.size] = v
-            at += v.size
-    return out
-
-
-def _decimate(parts: list[tuple[np.ndarray, np.ndarray]], origin: float, width: float
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Series given as (times, values) pairs as pixel columns of ``width`` from ``origin``."""
-    first = parts[0][0] if parts else None
-    if first is not None and all(t.size == first.size and np.array_equal(t, first) for t, _ in parts[1:]):
-        t, v = first, np.vstack([v for _, v in parts])  # one source's series: no union to build
-    else:
-        t, v = _align(parts)
-    gap = np.isnan(v).all(axis=0) if len(parts) else None
-    rows_t, rows_v, _ = minmax(t, v, buckets(t, width, gap, origin=origin))
-    return rows_t, rows_v
-
-
-def _kept(t: np.ndarray, before: float) -> np.ndarray:
-    """Which of ``t`` a ring buffer whose newest sample is at ``before`` keeps (the rule of its append)."""
-    rising = np.concatenate(([True], t[1:] > np.maximum.accumulate(t)[:-1])) if t.size > 1 else np.ones(t.size, bool)
-    return rising & (t > before)
-
-
-def _align(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Series given as (times, values) pairs on the union of their times, NaN where one has no sample."""
-    times = np.unique(np.concatenate([t for t, _ in parts])) if parts else np.empty(0)
-    values = np.full((len(parts), times.size), np.nan)
-    for row, (t, v) in enumerate(parts):
-        if t.size:
-            values[row, np.searchsorted(times, t)] = v
-    return times, values
-
-
-def to_epoch(when: float | str | object) -> float:
-    """Epoch seconds from a number, an ISO 8601 text (``2026-11-29T10:00:00Z``; without a zone, UTC) or a
-    ``datetime``/``Timestamp``; a clear error names what was given otherwise."""
-    if isinstance(when, (int, float, np.integer, np.floating)) and not isinstance(when, bool):
-        return float(when)
-    try:
-        stamp = pd.Timestamp(when)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected epoch seconds, ISO 8601 text or a datetime, got {when!r}") from None
-    if stamp is pd.NaT:
-        raise ValueError(f"expected epoch seconds, ISO 8601 text or a datetime, got {when!r}")
-    return (stamp if stamp.tzinfo is not None else stamp.tz_localize("UTC")).timestamp()
-
-
-def to_frame(store: Store, keys: Iterable[SeriesKey] | None = None, seconds: float | None = None,
-             wide: bool = False, start: float | None = None, end: float | None = None) -> pd.DataFrame:
-    """Samples as a tidy DataFrame (time, metric, labels, value), or wide (a column per series): the store's
-    window (or the last ``seconds``), or every sample from ``start`` to ``end`` (epoch seconds, both
-    included; either may be left open)."""
-    keys = list(store.keys() if keys is None else keys)
-    ranged = start is not None or end is not None
-    lo = np.nextafter(start, -np.inf) if start is not None else -np.inf
-    hi = end if end is not None else np.inf
-    if wide:
-        times, values = store.between(keys, lo, hi) if ranged else store.aligned(keys, seconds)
-        frame = pd.DataFrame(values.T, columns=[str(k) for k in keys],
-                             index=pd.to_datetime(times, unit="s", utc=True))
-        frame.index.name = "time"
-        return frame
-    pieces = []
-    for key in keys:
-        if ranged:
-            t, rows = store.between([key], lo, hi)
-            v = rows[0]
-        else:
-            t, v = store.window(key, seconds)
-        pieces.append(pd.DataFrame({
-            "time": pd.to_datetime(t, unit="s", utc=True),
-            "metric": key.name,
-            "labels": key.label_text(),
-            "value": v,
-        }))
-    if not pieces:
-        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "metric": pd.Series(dtype=str),
-                             "labels": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
-    return pd.concat(pieces, ignore_index=True)

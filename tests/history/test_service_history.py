@@ -74,3 +74,21 @@ def test_samples_the_store_refuses_are_not_logged(tmp_path):
         np.testing.assert_array_equal(t, T0 + np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
     finally:
         svc.close_history()
+
+
+def test_the_status_table_shows_the_history_and_its_error(tmp_path):
+    from dashboard.ui.status import SourceStatus, render_rows
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the data folder should be")
+    svc = MetricsService([], history=blocked)
+    try:
+        write(svc, T0 + np.arange(3.0))  # kept in memory; the disk cannot take it
+        rows = SourceStatus(service=svc).rows()
+        at = rows["source"].index("history")
+        assert rows["state"][at] == "error" and "NotADirectoryError" in rows["last_error"][at]
+        assert rows["dropped"][at] == "6", "what only memory holds is counted"
+        assert '<td class="state-error">error</td>' in render_rows(rows)
+        assert svc.store.size(LOAD) == 3, "the dashboard runs from memory"
+    finally:
+        svc.close_history()

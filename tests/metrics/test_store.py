@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dashboard.metrics.frames import to_frame
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
-from dashboard.metrics.store import RingBuffer, Store, to_frame
+from dashboard.metrics.store import RingBuffer, Store
 
 CPU = SeriesKey.of("cpu_percent")
 MEM = SeriesKey.of("memory_percent", type="ram")

@@ -1,0 +1,184 @@
+"""The chunk side of a :class:`~dashboard.history.History`: writing a chunk whole, reading one (moved aside
+when unreadable), retention, and the compaction of a finished period's small chunks. A mixin: the state
+(the folder, the lock, the chunk index per tier, the retention) is the history's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .files import COMPACT_ROWS, LOG_SCHEMA, RAW_ENCODING, TIER_SCHEMA, Chunk, number
+from .retention import Retention
+from .tiers import PERIODS, TIERS, aggregate
+
+log = logging.getLogger("dashboard.history")
+
+
+class ChunkFiles:
+    """Chunk files per tier (mixed into :class:`~dashboard.history.History`)."""
+
+    folder: Path
+    retention: Retention
+    moved_aside: list[str]
+    _lock: threading.RLock
+    _chunks: dict[str, list[Chunk]]
+    _seq: int
+
+    def _clock(self) -> float:  # pragma: no cover - the history's own
+        raise NotImplementedError
+
+    def _move_aside(self, path: Path, reason: str) -> None:
+        target = self.folder / "corrupt" / f"{path.parent.name}-{path.name}"
+        try:
+            shutil.move(path, target)
+        except OSError as exc:
+            log.error("history: %s is unreadable (%s) and could not be moved aside: %s", path, reason, exc)
+            return
+        self.moved_aside.append(f"{path}: {reason}")
+        log.warning("history: %s moved aside to %s: %s", path, target, reason)
+
+    # -- writing ------------------------------------------------------------------------------------------
+
+    def _convert(self, segment: Path, batches: list[pa.RecordBatch]) -> None:
+        """Write a segment's samples as a raw chunk and its aggregates as minute and hour chunks."""
+        table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
+        series = table.column("series").to_numpy()
+        t = table.column("time").to_numpy()
+        v = table.column("value").to_numpy()
+        order = np.lexsort((t, series))
+        series, t, v = series[order], t[order], v[order]
+        seq = number(segment)
+        written = [("raw", self._write_chunk("raw", pa.table({"series": series, "time": t, "value": v},
+                                                             schema=LOG_SCHEMA), float(t.min()),
+                                             float(t.max()), seq))]
+        for tier in list(TIERS)[1:]:
+            rows = aggregate(series, t, v, TIERS[tier])
+            written.append((tier, self._write_chunk(tier, pa.table(rows, schema=TIER_SCHEMA),
+                                                    float(rows["t"].min()),
+                                                    float(rows["t"].max() + TIERS[tier]), seq)))
+        with self._lock:
+            for tier, chunk in written:
+                self._chunks[tier].append(chunk)
+                self._chunks[tier].sort()
+            self._pending.pop(segment, None)
+
+    def _write_chunk(self, tier: str, table: pa.Table, t0: float, t1: float, seq: int) -> Chunk:
+        path = self.folder / tier / Chunk.name(t0, t1, seq)
+        temporary = path.with_suffix(".tmp")
+        encoding = RAW_ENCODING if tier == "raw" else None
+        pq.write_table(table, temporary, compression="zstd", use_dictionary=encoding is None,
+                       column_encoding=encoding, row_group_size=256 * 1024, write_statistics=True)
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+        return Chunk(t0, t1, seq, path, path.stat().st_size)
+
+    def _retire(self) -> None:
+        """Delete the chunks past each tier's age, then the oldest while a tier is over its size."""
+        now = self._clock()
+        for tier in TIERS:
+            with self._lock:
+                chunks = self._chunks[tier]
+                old = [c for c in chunks if c.t1 < now - self.retention.seconds[tier]]
+                kept = [c for c in chunks if c not in old]
+                total = sum(c.size for c in kept)
+                while kept and total > self.retention.bytes[tier]:
+                    total -= kept[0].size
+                    old.append(kept.pop(0))
+                self._chunks[tier] = kept
+            for chunk in old:
+                chunk.path.unlink(missing_ok=True)
+
+    def _compact(self) -> None:
+        """Merge the small chunks of each finished period of each tier into one (at most
+        :data:`COMPACT_ROWS` rows): a minute's chunk of a slow source is mostly a file's own overhead, and
+        queries over long ranges open fewer files. The merged chunk is written whole before the small ones
+        are deleted (a crash in between leaves the samples twice, which queries count once)."""
+        for tier in TIERS:
+            for group in self._groups(tier):
+                self._merge(tier, group)
+
+    def _groups(self, tier: str) -> list[list[Chunk]]:
+        with self._lock:
+            chunks = list(self._chunks[tier])
+        if len(chunks) < 2:
+            return []
+        period = PERIODS[tier]
+        newest = chunks[-1].t0
+        groups: list[list[Chunk]] = []
+        current: list[Chunk] = []
+        for chunk in chunks[:-1]:  # the newest chunk's period may still grow
+            span = chunk.t0 // period
+            if (current and current[0].t0 // period != span) or span >= newest // period:
+                groups.append(current)
+                current = []
+            if span < newest // period:
+                current.append(chunk)
+        groups.append(current)
+        return [g for g in groups if len(g) > 1]
+
+    def _merge(self, tier: str, group: list[Chunk]) -> None:
+        tables, rows = [], 0
+        for chunk in group:
+            try:
+                table = pq.read_table(chunk.path)
+            except (OSError, pa.ArrowException):
+                return  # moved aside or retired meanwhile: the next round takes the rest
+            tables.append(table)
+            rows += table.num_rows
+            if rows > COMPACT_ROWS:
+                return
+        table = pa.concat_tables(tables)
+        key = "time" if tier == "raw" else "t"
+        table = table.sort_by([("series", "ascending"), (key, "ascending")])
+        with self._lock:
+            seq = self._seq
+            self._seq += 1
+        merged = self._write_chunk(tier, table, min(c.t0 for c in group), max(c.t1 for c in group), seq)
+        with self._lock:
+            self._chunks[tier] = sorted([c for c in self._chunks[tier] if c not in group] + [merged])
+        for chunk in group:
+            chunk.path.unlink(missing_ok=True)
+
+    def _holds(self, tier: str, start: float) -> bool:
+        with self._lock:
+            chunks = self._chunks[tier]
+            return bool(chunks) and chunks[0].t0 <= start + TIERS[tier]
+
+    def _overlapping(self, tier: str, start: float, end: float) -> list[Chunk]:
+        with self._lock:
+            return [c for c in self._chunks[tier] if c.t1 >= start and c.t0 <= end]
+
+    def _read(self, tier: str, chunk: Chunk, ids: dict[int, int], column: str, start: float, end: float,
+              columns: Sequence[str] | None = None, every: bool = False) -> pa.Table | None:
+        """The rows of ``chunk`` of series ``ids`` with ``start < column <= end`` (``every``: ``ids`` are all
+        the series there are, so no filter on them; a chunk inside the range needs none on time either)."""
+        if not ids:
+            return None
+        filters = [] if every else [("series", "in", list(ids))]
+        if not (chunk.t0 > start and chunk.t1 <= end):
+            filters += [(column, ">", start), (column, "<=", end)]
+        try:
+            table = pq.read_table(chunk.path, columns=None if columns is None else list(columns),
+                                  filters=filters or None)
+        except FileNotFoundError:  # retired meanwhile
+            return None
+        except (OSError, pa.ArrowException) as exc:
+            with self._lock:
+                if chunk in self._chunks[tier]:
+                    self._chunks[tier].remove(chunk)
+            self._move_aside(chunk.path, f"unreadable ({type(exc).__name__}: {exc})")
+            return None
+        return table

@@ -1,0 +1,99 @@
+"""The files of a data folder: log segments (Arrow IPC stream messages) and chunks (Parquet), and the few
+operations on them that must be exact: whole writes, whole messages read back, names that carry a chunk's
+time span.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+LOG_SCHEMA = pa.schema([("series", pa.int32()), ("time", pa.float64()), ("value", pa.float64())])
+TIER_SCHEMA = pa.schema([("series", pa.int32()), ("t", pa.float64()), ("tmin", pa.float64()),
+                         ("tmax", pa.float64()), ("min", pa.float64()), ("max", pa.float64()),
+                         ("sum", pa.float64()), ("count", pa.int64()), ("tgap", pa.float64())])
+#: Parquet encodings: floats split by byte before zstd (their exponents and high bytes compress well).
+RAW_ENCODING = {"series": "DELTA_BINARY_PACKED", "time": "BYTE_STREAM_SPLIT", "value": "BYTE_STREAM_SPLIT"}
+#: The aggregate columns a drawing reads (``sum`` is kept for averages, not read to draw).
+DRAWN = ("series", "t", "tmin", "tmax", "min", "max", "count", "tgap")
+#: Most rows in one compacted chunk.
+COMPACT_ROWS = 8_000_000
+
+
+@dataclass(frozen=True, order=True)
+class Chunk:
+    """One Parquet file of a tier: its time span, sequence number and size."""
+
+    t0: float
+    t1: float
+    seq: int
+    path: Path = field(compare=False)
+    size: int = field(compare=False, default=0)
+
+    @classmethod
+    def parse(cls, path: Path) -> Chunk | None:
+        try:
+            a, b, n = path.stem.split("_")
+            return cls(int(a) / 1e6, int(b) / 1e6, int(n), path, path.stat().st_size)
+        except (ValueError, OSError):
+            return None
+
+    @staticmethod
+    def name(t0: float, t1: float, seq: int) -> str:
+        return f"{round(t0 * 1e6):017d}_{round(t1 * 1e6):017d}_{seq:08d}.parquet"
+
+
+def read_segment(path: Path) -> tuple[list[pa.RecordBatch], str]:
+    """Every whole message of a log segment, and what was wrong with the rest ("" when nothing)."""
+    batches: list[pa.RecordBatch] = []
+    try:
+        with pa.ipc.open_stream(pa.OSFile(str(path))) as reader:
+            for batch in reader:
+                batches.append(batch)
+    except (OSError, pa.ArrowException) as exc:
+        kept = sum(b.num_rows for b in batches)
+        if path.stat().st_size == 0 and not batches:
+            return [], ""
+        return batches, f"cut short or corrupt after {kept} samples ({type(exc).__name__}: {exc})"
+    return batches, ""
+
+
+def joined(pieces: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One series' pieces (chunks in time order, then the open log) as one time-sorted pair; a sample
+    logged twice (a segment converted again after a crash, chunks merged while a query ran) counts once."""
+    if not pieces:
+        return np.empty(0), np.empty(0)
+    t = pieces[0][0] if len(pieces) == 1 else np.concatenate([p[0] for p in pieces])
+    v = pieces[0][1] if len(pieces) == 1 else np.concatenate([p[1] for p in pieces])
+    if t.size > 1 and not (t[1:] > t[:-1]).all():
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], v[order]
+        fresh = np.concatenate(([True], t[1:] > t[:-1]))
+        t, v = t[fresh], v[fresh]
+    return t, v
+
+
+def write_all(fd: int, data: Any) -> None:
+    """Write every byte of ``data``; a short write is followed by another, which raises the reason (a full
+    disk answers ENOSPC then)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def number(path: Path) -> int:
+    try:
+        return int(path.stem.split("_")[-1])
+    except ValueError:
+        return 0
+
+
+def sync(fd: int) -> None:
+    with contextlib.suppress(OSError):  # closed meanwhile (the segment was handed on): its own sync follows
+        os.fsync(fd)

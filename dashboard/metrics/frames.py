@@ -1,0 +1,65 @@
+"""The store's samples as pandas: times given by users read as epoch seconds, and tidy or wide frames.
+
+Pandas appears here, at the edge, and nowhere else in the collection and storage layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .model import SeriesKey
+
+if TYPE_CHECKING:
+    from .store import Store
+
+
+def to_epoch(when: float | str | object) -> float:
+    """Epoch seconds from a number, an ISO 8601 text (``2026-11-29T10:00:00Z``; without a zone, UTC) or a
+    ``datetime``/``Timestamp``; a clear error names what was given otherwise."""
+    if isinstance(when, (int, float, np.integer, np.floating)) and not isinstance(when, bool):
+        return float(when)
+    try:
+        stamp = pd.Timestamp(when)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected epoch seconds, ISO 8601 text or a datetime, got {when!r}") from None
+    if stamp is pd.NaT:
+        raise ValueError(f"expected epoch seconds, ISO 8601 text or a datetime, got {when!r}")
+    return (stamp if stamp.tzinfo is not None else stamp.tz_localize("UTC")).timestamp()
+
+
+def to_frame(store: Store, keys: Iterable[SeriesKey] | None = None, seconds: float | None = None,
+             wide: bool = False, start: float | None = None, end: float | None = None) -> pd.DataFrame:
+    """Samples as a tidy DataFrame (time, metric, labels, value), or wide (a column per series): the store's
+    window (or the last ``seconds``), or every sample from ``start`` to ``end`` (epoch seconds, both
+    included; either may be left open)."""
+    keys = list(store.keys() if keys is None else keys)
+    ranged = start is not None or end is not None
+    lo = np.nextafter(start, -np.inf) if start is not None else -np.inf
+    hi = end if end is not None else np.inf
+    if wide:
+        times, values = store.between(keys, lo, hi) if ranged else store.aligned(keys, seconds)
+        frame = pd.DataFrame(values.T, columns=[str(k) for k in keys],
+                             index=pd.to_datetime(times, unit="s", utc=True))
+        frame.index.name = "time"
+        return frame
+    pieces = []
+    for key in keys:
+        if ranged:
+            t, rows = store.between([key], lo, hi)
+            v = rows[0]
+        else:
+            t, v = store.window(key, seconds)
+        pieces.append(pd.DataFrame({
+            "time": pd.to_datetime(t, unit="s", utc=True),
+            "metric": key.name,
+            "labels": key.label_text(),
+            "value": v,
+        }))
+    if not pieces:
+        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "metric": pd.Series(dtype=str),
+                             "labels": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
+    return pd.concat(pieces, ignore_index=True)
