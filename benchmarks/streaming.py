@@ -49,6 +49,7 @@ WAYS = ["dashboard", "dashboard-nolegend", "handloop", "holoviews", "perpoint"]
 LABELS = {
     "dashboard": "dashboard (this project)",
     "dashboard-page": "dashboard, the served page (template, the view's controls, status)",
+    "dashboard-history": "dashboard, keeping history on disk",
     "dashboard-nolegend": "dashboard, plot without its legend",
     "handloop": "hand-written loop: one `stream` of numpy arrays every 50 ms",
     "holoviews": "HoloViews `Buffer` + `DynamicMap`, 50 ms batches",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import tempfile
 import os
 import threading
 import time
@@ -131,7 +132,7 @@ def holoviews(rate: float, window_rows: int, prefill: bool) -> Any:
                              sizing_mode="stretch_width", height=400)
 
 
-def dashboard_app(rate: float, window_rows: int, prefill: bool, legend: bool = True) -> Any:
+def dashboard_app(rate: float, window_rows: int, prefill: bool, legend: bool = True, history: bool = False) -> Any:
     from dashboard.service import MetricsService
     from dashboard.sources.synthetic import SyntheticSource
     from dashboard.ui import TimeSeriesPlot
@@ -142,7 +143,8 @@ def dashboard_app(rate: float, window_rows: int, prefill: bool, legend: bool = T
         # at least a second in view (at 1M points/s 10,000 rows are 40 ms): more data than the others draw
         window = max(1.0, window_rows / rows_per_s)
         source = SyntheticSource(rate=rows_per_s, interval=TICK, series_count=SERIES, start=START)
-        svc = SERVICE["svc"] = MetricsService([source], window=window,
+        folder = tempfile.mkdtemp(prefix="dashboard-bench-history-") if history else None  # a fresh folder
+        svc = SERVICE["svc"] = MetricsService([source], window=window, history=folder,
                                               capacity=int(max(window * rows_per_s * 1.5, 1000)))
     svc.start()  # idempotent: the first session starts it in the server's loop
     import panel as pn
@@ -163,6 +165,7 @@ def dashboard_page(rate: float, window_rows: int, prefill: bool) -> Any:
 SERVICE: dict[str, Any] = {"svc": None}
 WAYS = {"dashboard": dashboard_app, "dashboard-page": dashboard_page,
         "dashboard-nolegend": partial(dashboard_app, legend=False),
+        "dashboard-history": partial(dashboard_app, history=True),
         "handloop": handloop, "perpoint": perpoint, "holoviews": holoviews}
 
 
