@@ -23,8 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import tempfile
 import os
+import tempfile
 import threading
 import time
 from functools import partial
