@@ -122,7 +122,7 @@ def _serve(args: argparse.Namespace) -> int:
         if spec is None:
             return 1
     try:
-        history = _history(args)
+        history = _history(args, spec.history if spec is not None else {})
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"dashboard serve: {exc}", file=sys.stderr)
         return 2
@@ -142,8 +142,9 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _history(args: argparse.Namespace):
-    """The history the options ask for (None with --no-history); prints its folder."""
+def _history(args: argparse.Namespace, spec: dict[str, str]):
+    """The history the options ask for (None with --no-history), the spec's ``history`` under them; prints
+    its folder."""
     if not args.history:
         for name in ("data_dir", "retention", "max_disk"):
             if getattr(args, name) is not None:
@@ -152,7 +153,7 @@ def _history(args: argparse.Namespace):
         return None
     from .history import History, Retention
 
-    retention = Retention.parse(args.retention, args.max_disk)
+    retention = Retention.parse(args.retention or spec.get("retention"), args.max_disk or spec.get("max_disk"))
     folder = args.data_dir or default_data_dir(args.spec)
     history = History(folder, retention)
     print(f"dashboard serve: history in {history.folder}", file=sys.stderr)

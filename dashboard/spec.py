@@ -17,6 +17,9 @@
         title: Requests per second
       - metric: loss
         type: stat          # plot (default) or stat
+    history:               # dashboard serve's history on disk (its --retention and --max-disk win)
+      retention: 7d        # or per tier: {raw: 2d, minute: 30d}
+      max_disk: 1GiB
 
 A spec is data. ``load_spec(path)`` reads and checks one without starting anything; every problem is
 reported at once, each with its file, line, field and what was expected (``spec.yaml:7:
@@ -47,7 +50,9 @@ from .sources.gpu import gpu_status
 #: What the top level of a spec configures: each field and the class whose param checks it.
 TOP_LEVEL: dict[str, type[param.Parameterized] | None] = {
     "title": DashboardOptions, "window": MetricsService, "system": DashboardOptions,
-    "columns": DashboardOptions, "sources": None, "panels": None}
+    "columns": DashboardOptions, "sources": None, "panels": None, "history": None}
+#: The fields of a spec's ``history`` (the command line's ``--retention`` and ``--max-disk`` win over them).
+HISTORY_FIELDS = ("retention", "max_disk")
 #: Params of a source that a spec may not set (they report state).
 _STATUS = {"state", "running", "error", "connection", "reason", "last_success", "last_error", "collections",
            "failures", "data_errors", "health", "dropped_series", "dropped_rows", "accepted", "overflow"}
@@ -87,6 +92,7 @@ class Spec:
     columns: int = DashboardOptions.param.columns.default
     sources: list[SourceSpec] = field(default_factory=list)
     panels: list[PanelSpec] = field(default_factory=list)
+    history: dict[str, str] = field(default_factory=dict)  # retention, max_disk: the command line's texts
 
     def build_sources(self) -> list[Source]:
         """Fresh source objects for this spec (nothing is opened yet)."""
@@ -200,7 +206,29 @@ class _Checker:
             spec.sources = self.sources(fields["sources"][1])
         if "panels" in fields:
             spec.panels = self.panels(fields["panels"][1])
+        if "history" in fields:
+            spec.history = self.history(fields["history"][1])
         return spec
+
+    def history(self, node: Node) -> dict[str, str]:
+        """``history: {retention: 7d, max_disk: 1GiB}``; either may name tiers (``{raw: 2d, minute: 30d}``)."""
+        from .history import Retention
+
+        fields = self.mapping(node, "history")
+        out: dict[str, str] = {}
+        for name, (key_node, value_node) in (fields or {}).items():
+            if name not in HISTORY_FIELDS:
+                self.fail(key_node, f"history.{name}", f"unknown field; expected one of {', '.join(HISTORY_FIELDS)}")
+                continue
+            value = self.value(value_node)
+            text = ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+            try:
+                Retention.parse(**{name: text})
+            except ValueError as exc:
+                self.fail(value_node, f"history.{name}", str(exc))
+                continue
+            out[name] = text
+        return out
 
     def sources(self, node: Node) -> list[SourceSpec]:
         if not isinstance(node, SequenceNode):
