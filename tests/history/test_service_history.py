@@ -92,3 +92,26 @@ def test_the_status_table_shows_the_history_and_its_error(tmp_path):
         assert svc.store.size(LOAD) == 3, "the dashboard runs from memory"
     finally:
         svc.close_history()
+
+
+def test_a_plot_held_at_a_range_older_than_memory_draws_it_from_disk(tmp_path):
+    from bokeh.document import Document
+
+    from dashboard.ui import Feed, TimeSeriesPlot
+
+    svc = MetricsService([], window=60, capacity=100, history=tmp_path)
+    try:
+        t = T0 + np.arange(2000.0)
+        write(svc, t)
+        plot = TimeSeriesPlot(service=svc, metric="load", start=T0 + 100, end=T0 + 400)
+        doc = Document()
+        doc.add_root(plot.get_root(doc))
+        feed = Feed.for_document(doc)
+        data = feed.columns["box"].cds.data
+        drawn = np.asarray(data["time"]) / 1000.0
+        assert drawn.size >= 300 and drawn.min() >= T0 + 100 and drawn.max() <= T0 + 400
+        assert svc.store.size(LOAD) == 100, "memory holds the last 100 s only: the rest came from disk"
+        np.testing.assert_array_equal(np.asarray(data["s0"]), np.sin(drawn / 7.0) * 50 + 50)
+        feed.close()
+    finally:
+        svc.close_history()
