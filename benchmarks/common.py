@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,10 +24,12 @@ def free_port() -> int:
 
 @contextmanager
 def dashboard_server(*args: str, timeout: float = 60.0) -> Iterator[str]:
-    """Run ``dashboard serve`` on a free loopback port; yields its URL once it answers."""
+    """Run ``dashboard serve`` on a free loopback port, its history in a fresh folder (as a first start:
+    nothing to restore); yields its URL once it answers."""
     port = free_port()
-    server = subprocess.Popen(["dashboard", "--log-level", "WARNING", "serve", "--port", str(port), *args],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    data = tempfile.mkdtemp(prefix="dashboard-bench-data-")
+    server = subprocess.Popen(["dashboard", "--log-level", "WARNING", "serve", "--port", str(port),
+                               "--data-dir", data, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + timeout
@@ -41,3 +45,4 @@ def dashboard_server(*args: str, timeout: float = 60.0) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(15)
+        shutil.rmtree(data, ignore_errors=True)
