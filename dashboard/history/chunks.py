@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from .files import COMPACT_ROWS, LOG_SCHEMA, RAW_ENCODING, TIER_SCHEMA, Chunk, number
 from .retention import Retention
-from .tiers import PERIODS, TIERS, aggregate
+from .tiers import PERIODS, TIERS, aggregate, coarsen
 
 log = logging.getLogger("dashboard.history")
 
@@ -60,8 +60,9 @@ class ChunkFiles:
         written = [("raw", self._write_chunk("raw", pa.table({"series": series, "time": t, "value": v},
                                                              schema=LOG_SCHEMA), float(t.min()),
                                              float(t.max()), seq))]
-        for tier in list(TIERS)[1:]:
-            rows = aggregate(series, t, v, TIERS[tier])
+        rows = None
+        for tier in list(TIERS)[1:]:  # the finest from the samples, each coarser one from the one below
+            rows = aggregate(series, t, v, TIERS[tier]) if rows is None else coarsen(rows, TIERS[tier])
             written.append((tier, self._write_chunk(tier, pa.table(rows, schema=TIER_SCHEMA),
                                                     float(rows["t"].min()),
                                                     float(rows["t"].max() + TIERS[tier]), seq)))

@@ -33,8 +33,10 @@ def aggregate(series: np.ndarray, t: np.ndarray, v: np.ndarray, width: float) ->
         return {name: np.empty(0, dtype=np.int32 if name == "series" else
                                np.int64 if name == "count" else np.float64) for name in AGGREGATE_FIELDS}
     bucket = np.floor(t / width) * width
-    order = np.lexsort((t, bucket, series))
-    series, t, v, bucket = series[order], t[order], v[order], bucket[order]
+    step = np.diff(series)
+    if not ((step > 0) | ((step == 0) & (np.diff(t) > 0))).all():  # a chunk's samples come sorted already
+        order = np.lexsort((t, bucket, series))
+        series, t, v, bucket = series[order], t[order], v[order], bucket[order]
     starts = np.flatnonzero(np.concatenate(([True], (series[1:] != series[:-1]) | (bucket[1:] != bucket[:-1]))))
     gap = np.isnan(v)
     low = np.minimum.reduceat(np.where(gap, np.inf, v), starts)
@@ -50,6 +52,32 @@ def aggregate(series: np.ndarray, t: np.ndarray, v: np.ndarray, width: float) ->
         "tmin": np.where(empty, np.nan, tmin), "tmax": np.where(empty, np.nan, tmax),
         "min": np.where(empty, np.nan, low), "max": np.where(empty, np.nan, high),
         "sum": np.add.reduceat(np.where(gap, 0.0, v), starts), "count": count,
+        "tgap": np.where(np.isinf(tgap), np.nan, tgap),
+    }
+
+
+def coarsen(rows: dict[str, np.ndarray], width: float) -> dict[str, np.ndarray]:
+    """Aggregate rows (as :func:`aggregate` returns them: sorted by series, then bucket) into buckets of
+    ``width`` seconds, a multiple of theirs: what a coarser tier holds, without reading the samples again."""
+    series, t = rows["series"], rows["t"]
+    if t.size == 0:
+        return {name: values.copy() for name, values in rows.items()}
+    bucket = np.floor(t / width) * width
+    starts = np.flatnonzero(np.concatenate(([True], (series[1:] != series[:-1]) | (bucket[1:] != bucket[:-1]))))
+    group = np.repeat(np.arange(starts.size), np.diff(np.append(starts, t.size)))
+    has = rows["count"] > 0
+    low = np.minimum.reduceat(np.where(has, rows["min"], np.inf), starts)
+    high = np.maximum.reduceat(np.where(has, rows["max"], -np.inf), starts)
+    tmin = np.minimum.reduceat(np.where(has & (rows["min"] == low[group]), rows["tmin"], np.inf), starts)
+    tmax = np.minimum.reduceat(np.where(has & (rows["max"] == high[group]), rows["tmax"], np.inf), starts)
+    count = np.add.reduceat(rows["count"], starts)
+    empty = count == 0
+    tgap = np.minimum.reduceat(np.where(np.isnan(rows["tgap"]), np.inf, rows["tgap"]), starts)
+    return {
+        "series": series[starts], "t": bucket[starts],
+        "tmin": np.where(empty, np.nan, tmin), "tmax": np.where(empty, np.nan, tmax),
+        "min": np.where(empty, np.nan, low), "max": np.where(empty, np.nan, high),
+        "sum": np.add.reduceat(rows["sum"], starts), "count": count,
         "tgap": np.where(np.isinf(tgap), np.nan, tgap),
     }
 

@@ -9,9 +9,11 @@ import re
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashboard.history import History, Retention
-from dashboard.history.tiers import aggregate, columns_from_tier
+from dashboard.history.tiers import aggregate, coarsen, columns_from_tier
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
 
 A = SeriesKey.of("temp", gpu="0")
@@ -289,3 +291,19 @@ def test_small_chunks_of_a_finished_hour_are_merged_into_one(tmp_path, opened):
     assert tb.size == 900
     _rows_t, rows_v = h.columns([A], written[0].time[0] - 1, clock.now, 30)
     assert np.nanmax(rows_v) == max(b.values[0].max() for b in written)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(0, 7200, allow_nan=False),
+                          st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(float("nan")))),
+                min_size=1, max_size=200))
+def test_a_coarser_tier_from_the_finer_one_equals_one_from_the_samples(samples):
+    series = np.array([s for s, _, _ in samples], dtype=np.int32)
+    t = np.array([t for _, t, _ in samples])
+    v = np.array([v for _, _, v in samples])
+    fine = aggregate(series, t, v, 10.0)
+    for width in (60.0, 600.0, 3600.0):
+        direct, derived = aggregate(series, t, v, width), coarsen(fine, width)
+        for name in direct:
+            np.testing.assert_array_equal(direct[name], derived[name], err_msg=f"{name} at {width:g} s")
+        fine = derived
