@@ -9,7 +9,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +32,8 @@ class ChunkFiles:
     _lock: threading.RLock
     _chunks: dict[str, list[Chunk]]
     _seq: int
-
-    def _clock(self) -> float:  # pragma: no cover - the history's own
-        raise NotImplementedError
+    _pending: dict[Path, list[pa.RecordBatch]]
+    _clock: Callable[[], float]
 
     def _move_aside(self, path: Path, reason: str) -> None:
         target = self.folder / "corrupt" / f"{path.parent.name}-{path.name}"
@@ -46,10 +45,8 @@ class ChunkFiles:
         self.moved_aside.append(f"{path}: {reason}")
         log.warning("history: %s moved aside to %s: %s", path, target, reason)
 
-    # -- writing ------------------------------------------------------------------------------------------
-
     def _convert(self, segment: Path, batches: list[pa.RecordBatch]) -> None:
-        """Write a segment's samples as a raw chunk and its aggregates as minute and hour chunks."""
+        """Write a segment's samples as a raw chunk and their aggregates as a chunk in each coarser tier."""
         table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
         series = table.column("series").to_numpy()
         t = table.column("time").to_numpy()
