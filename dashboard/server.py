@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -127,11 +128,14 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
     server.start()
     if show:
         server.io_loop.add_callback(server.show, "/")
-    previous = signal.signal(signal.SIGTERM, lambda *_: server.io_loop.add_callback(server.io_loop.stop))
+    main = threading.current_thread() is threading.main_thread()  # only there can a signal be handled
+    previous = signal.signal(signal.SIGTERM, lambda *_: server.io_loop.add_callback(server.io_loop.stop)) \
+        if main else None
     try:
         server.io_loop.start()
     finally:  # a clean stop (SIGTERM, Ctrl-C) writes the logged history into chunks; SIGKILL leaves the log
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         if service.history is not None:
             service.history.close()
 
