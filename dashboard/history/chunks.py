@@ -32,6 +32,7 @@ class ChunkFiles:
     _lock: threading.RLock
     _chunks: dict[str, list[Chunk]]
     _seq: int
+    _merged_away: list[Path]  # chunks merged into others, deleted at the next compaction
     _pending: dict[Path, list[pa.RecordBatch]]
     _clock: Callable[[], float]
 
@@ -103,7 +104,12 @@ class ChunkFiles:
         """Merge the small chunks of each finished period of each tier into one (at most
         :data:`COMPACT_ROWS` rows): a minute's chunk of a slow source is mostly a file's own overhead, and
         queries over long ranges open fewer files. The merged chunk is written whole before the small ones
-        are deleted (a crash in between leaves the samples twice, which queries count once)."""
+        leave the index (a crash in between leaves the samples twice, which queries count once); their
+        files are deleted at the next round, so that a query that listed them a moment before still reads
+        them."""
+        doomed, self._merged_away = self._merged_away, []
+        for path in doomed:
+            path.unlink(missing_ok=True)
         for tier in TIERS:
             for group in self._groups(tier):
                 self._merge(tier, group)
@@ -147,8 +153,7 @@ class ChunkFiles:
         merged = self._write_chunk(tier, table, min(c.t0 for c in group), max(c.t1 for c in group), seq)
         with self._lock:
             self._chunks[tier] = sorted([c for c in self._chunks[tier] if c not in group] + [merged])
-        for chunk in group:
-            chunk.path.unlink(missing_ok=True)
+        self._merged_away += [chunk.path for chunk in group]
 
     def _holds(self, tier: str, start: float) -> bool:
         with self._lock:

@@ -87,6 +87,7 @@ class History(ChunkFiles, Queries):
         self._seq = 0
         self._pending: dict[Path, list[pa.RecordBatch]] = {}  # segments not yet in chunks, for queries
         self._chunks: dict[str, list[Chunk]] = {tier: [] for tier in TIERS}
+        self._merged_away: list[Path] = []
         self._lock_fd = -1
         self.catalog = Catalog(self.folder / "series.jsonl")
         self._opened = self._try_open(self._clock())
@@ -289,6 +290,8 @@ class History(ChunkFiles, Queries):
         self.flush()
         self.closed = True
         self._worker.shutdown(wait=True)
+        for path in self._merged_away:  # no query reads them any more
+            path.unlink(missing_ok=True)
         self.catalog.close()
         if self._lock_fd >= 0:
             os.close(self._lock_fd)  # releases the folder's lock
