@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,21 +43,26 @@ def _parser() -> argparse.ArgumentParser:
                             "(default: $DASHBOARD_INGEST_TOKEN)")
     serve.add_argument("--ingest-max-bytes", type=int, default=1024 * 1024, metavar="N",
                        help="largest /ingest body in bytes (default: 1048576)")
-    serve.add_argument("--data-dir", default=None, metavar="PATH",
-                       help="folder of the history on disk (default: a per-user data folder, one per spec)")
-    serve.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
-                       help="keep history on disk (default: on; --no-history keeps it in memory only)")
-    serve.add_argument("--retention", default=None, metavar="AGE",
-                       help="how long the raw tier is kept (7d), or per tier: raw=7d,minute=90d,hour=2y "
-                            "(default: raw=7d,minute=90d,hour=2y)")
-    serve.add_argument("--max-disk", default=None, metavar="SIZE",
-                       help="most bytes on disk (1GiB, split 70/20/10 over raw/minute/hour) or per tier: "
-                            "raw=800MiB,minute=200MiB (default: no limit)")
+    _history_options(serve.add_argument_group("history on disk"))
     serve.add_argument("--log-level", dest="serve_log_level", type=str.upper, default=None,
                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help=argparse.SUPPRESS)
     validate = commands.add_parser("validate", help="check a YAML spec and print every problem")
     validate.add_argument("spec", help="the spec file")
     return parser
+
+
+def _history_options(group: Any) -> None:
+    """The options of the history on disk, on ``group`` (an argument group of the serve command)."""
+    group.add_argument("--data-dir", default=None, metavar="PATH",
+                       help="its folder (default: a per-user data folder, one per spec; printed at start)")
+    group.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
+                       help="keep it (default: on; --no-history keeps memory only)")
+    group.add_argument("--retention", default=None, metavar="AGE",
+                       help="how long raw samples are kept (7d), or per tier: raw=7d,10s=30d,minute=90d,"
+                            "10min=1y,hour=2y (the default)")
+    group.add_argument("--max-disk", default=None, metavar="SIZE",
+                       help="most bytes (1GiB, split 60/15/10/8/7%% over raw/10s/minute/10min/hour), or per "
+                            "tier: raw=800MiB,minute=100MiB (default: no limit)")
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -318,19 +318,29 @@ async def test_at_most_one_flush_per_interval_whatever_the_rate(svc, feed_config
     assert len(log.updates()) == feed.flushes <= elapsed / 0.1 + 1
 
 
+def plotted(svc: MetricsService, metric: str) -> tuple[Document, Feed]:
+    """A plot of ``metric`` in a live document, and the document's feed."""
+    doc = Document()
+    doc.add_root(TimeSeriesPlot(service=svc, metric=metric).get_root(doc))
+    return doc, Feed.for_document(doc)
+
+
+def counted_recomputes(monkeypatch) -> list[int]:
+    """A list that grows by one at every recompute of a document's model graph (the real one still runs)."""
+    from bokeh.document.models import DocumentModelManager
+
+    recomputes: list[int] = []
+    original = DocumentModelManager.recompute
+    monkeypatch.setattr(DocumentModelManager, "recompute", lambda self: (recomputes.append(1), original(self)))
+    return recomputes
+
+
 async def test_many_series_at_once_cost_one_model_graph_recompute(svc, monkeypatch):
     """A scrape that brings 100 series into one plot of a live document: each list assignment (a line, the
     hover's renderers, the legend's items) would recompute the document's whole model graph; the feed
     defers that to one recompute per flush (100 series took 20 s before; counts, not times, are asserted)."""
-    from bokeh.document.models import DocumentModelManager
-
-    plot = TimeSeriesPlot(service=svc, metric="per_path")
-    doc = Document()
-    doc.add_root(plot.get_root(doc))
-    feed = Feed.for_document(doc)
-    recomputes = []
-    original = DocumentModelManager.recompute
-    monkeypatch.setattr(DocumentModelManager, "recompute", lambda self: (recomputes.append(1), original(self)))
+    doc, feed = plotted(svc, "per_path")
+    recomputes = counted_recomputes(monkeypatch)
     keys = tuple(SeriesKey.of("per_path", path=f"/{i}") for i in range(100))
     svc._write(Batch("web", keys, np.array([1.0]), np.ones((100, 1))))
     await async_poll(lambda: len(lines(doc.roots[0])) == 100, timeout=30, what="100 lines")
@@ -342,16 +352,9 @@ async def test_series_no_view_shows_cost_no_model_graph_recompute(svc, monkeypat
     """A source that also publishes series the viewer does not plot (the synthetic source's own, another
     metric): once looked at, they are not news. Each was queued again on every batch, and every flush left a
     freeze and recomputed the whole graph (70% of a served page's CPU at 1,000 points/s)."""
-    from bokeh.document.models import DocumentModelManager
-
     write(svc, 1.0, cpu=1.0, core0=2.0)
-    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
-    doc = Document()
-    doc.add_root(plot.get_root(doc))
-    feed = Feed.for_document(doc)
-    recomputes = []
-    original = DocumentModelManager.recompute
-    monkeypatch.setattr(DocumentModelManager, "recompute", lambda self: (recomputes.append(1), original(self)))
+    doc, feed = plotted(svc, "cpu_percent")
+    recomputes = counted_recomputes(monkeypatch)
     for i in range(2, 8):
         flushes = feed.flushes
         write(svc, float(i), cpu=float(i), core0=2.0, core1=3.0)
