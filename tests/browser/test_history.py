@@ -53,6 +53,7 @@ def test_a_killed_server_restarts_with_its_window_and_the_outage_drawn(tmp_path,
     try:
         page.goto(server.url)
         poll(lambda: (page.evaluate(WAVES_JS) or {}).get("rows", 0) > 60, timeout=60, what="3 s of waves")
+        page.goto("about:blank")  # the page leaves first: a page whose server dies logs its lost websocket
         server.kill()
         killed_ms = time.time() * 1000
         time.sleep(1.5)  # the outage (a real gap in time, not a wait for a condition)
