@@ -38,6 +38,20 @@ PLOT_STATE_JS = """() => {
 }"""
 
 
+def figure_js(title: str, body: str) -> str:
+    """A page function that finds the figure titled ``title`` (str or PlainText) and returns ``body``'s
+    value for it (``body`` sees it as ``m``), or null when there is none."""
+    return f"""() => {{
+  for (const doc of Bokeh.documents) for (const m of doc.all_models) {{
+    if (m.type !== 'Figure') continue;
+    const title = typeof m.title.text === 'string' ? m.title.text : m.title.text.text;
+    if (title !== {title!r}) continue;
+    {body}
+  }}
+  return null;
+}}"""
+
+
 def chromium_path() -> str | None:
     """``$CHROMIUM`` if set (and present), else Debian's ``/usr/bin/chromium`` or ``chromium`` on PATH."""
     asked = os.environ.get("CHROMIUM")

@@ -13,6 +13,7 @@ from dashboard.devtools import LocalPrometheus
 
 from ..history.test_server_history import Server
 from ..support import poll
+from .conftest import figure_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -44,19 +45,12 @@ panels:
 """
 
 #: The Fleet load plot: its series (legend labels) and its first and last times (ms).
-FLEET_JS = """() => {
-  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
-    if (m.type !== 'Figure') continue;
-    const title = typeof m.title.text === 'string' ? m.title.text : m.title.text.text;
-    if (title !== 'Fleet load') continue;
+FLEET_JS = figure_js("Fleet load", """
     const line = m.renderers.find(r => r.data_source && r.data_source.data.time);
     if (!line) return {labels: [], rows: 0};
     const t = line.data_source.data.time;
     const labels = m.center.filter(r => r.type === 'Legend').flatMap(l => l.items.map(i => i.label.value));
-    return {labels: labels, rows: t.length, first: t[0], last: t[t.length - 1]};
-  }
-  return null;
-}"""
+    return {labels: labels, rows: t.length, first: t[0], last: t[t.length - 1]};""")
 
 
 def test_a_central_dashboard_shows_a_fleet_through_prometheus(tmp_path, page):

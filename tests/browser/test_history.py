@@ -9,6 +9,7 @@ import pytest
 
 from ..history.test_server_history import Server
 from ..support import poll
+from .conftest import figure_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -27,11 +28,7 @@ panels:
 """
 
 #: The Waves plot: its line's times (ms; NaN values mark a gap) and its outage bands.
-WAVES_JS = """() => {
-  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
-    if (m.type !== 'Figure') continue;
-    const title = typeof m.title.text === 'string' ? m.title.text : m.title.text.text;
-    if (title !== 'Waves') continue;
+WAVES_JS = figure_js("Waves", """
     const line = m.renderers.find(r => r.data_source && r.data_source.data.time);
     const band = m.renderers.find(r => r.data_source && r.data_source.data.x0);
     if (!line) return null;
@@ -39,11 +36,9 @@ WAVES_JS = """() => {
     const column = Object.keys(d).find(k => k !== 'time');
     const gaps = [];
     for (let i = 0; i < d.time.length; i++) if (Number.isNaN(d[column][i])) gaps.push(d.time[i]);
-    return {first: d.time[0], last: d.time[d.time.length - 1], rows: d.time.length, gaps: gaps,
-            bands: band ? Array.from(band.data_source.data.x0).map((x, i) => [x, band.data_source.data.x1[i]]) : []};
-  }
-  return null;
-}"""
+    const x0 = band ? Array.from(band.data_source.data.x0) : [];
+    const bands = x0.map((x, i) => [x, band.data_source.data.x1[i]]);
+    return {first: d.time[0], last: d.time[d.time.length - 1], rows: d.time.length, gaps: gaps, bands: bands};""")
 
 
 def test_a_killed_server_restarts_with_its_window_and_the_outage_drawn(tmp_path, page):
