@@ -128,7 +128,9 @@ def test_both_themes_have_readable_text_everywhere(served, page, theme):
     body = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     # the status table and the controls: text against the page
     for selector in (".dashboard-status", ".dashboard-controls"):
-        color = page.locator(selector).first.evaluate("e => getComputedStyle(e).color")
+        # the status table is redrawn every second: an element replaced while read has no computed style
+        color = poll(lambda s=selector: page.locator(s).first.evaluate("e => getComputedStyle(e).color"),
+                     timeout=10, what=f"the computed colour of {selector}")
         assert contrast(rgb_hex(color), rgb_hex(body)) >= 4.5, f"{selector} in the {theme} theme"
     assert page.errors.messages == []
 
