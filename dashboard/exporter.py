@@ -58,8 +58,8 @@ class ServiceCollector(Collector):
 
 _INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]")
 _INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]")
-#: Names the series export leaves out: the process's own families and Prometheus' synthetic ``up``.
-_OWN = ("up", "dashboard_", "process_", "python_")
+#: Prefixes of the process's own families, which the series export leaves out (and Prometheus' ``up``).
+_OWN_PREFIXES = ("dashboard_", "process_", "python_")
 
 
 def exported_name(name: str, kind: str) -> str:
@@ -86,7 +86,7 @@ class SeriesCollector(Collector):
         families: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
         helps: dict[str, str] = {}
         for key in store.keys():
-            if key.name == "up" or key.name.startswith(_OWN[1:]):
+            if key.name == "up" or key.name.startswith(_OWN_PREFIXES):
                 continue
             _t, value = store.latest(key)
             if not math.isfinite(value):
@@ -142,10 +142,6 @@ class MetricsHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         own = generate_latest(REGISTRY) + generate_latest(self._registry)
         taken = set(re.findall(rb"^# TYPE (\S+)", own, flags=re.M))
-        series = b"".join(_family(block) for block in generate_latest(self._series).split(b"# HELP ")[1:]
-                          if block.split(b" ", 1)[0] not in taken)
+        series = b"".join(b"# HELP " + block for block in generate_latest(self._series).split(b"# HELP ")[1:]
+                          if block.split(b" ", 1)[0] not in taken)  # a name the process uses already: left out
         self.write(own + series)
-
-
-def _family(block: bytes) -> bytes:
-    return b"# HELP " + block

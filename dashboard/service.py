@@ -131,11 +131,7 @@ class MetricsService(Service):
         last = self.store.restore(self.window)
         now = self._wall()
         for source, t in last.items():
-            keys = [k for k in self.store.keys(source=source) if k.name != "up"]
-            gap = Batch.gap(source, max(now, t + 1e-3), keys)
-            up = SeriesKey.of("up", source=source)
-            self._write(_merge(gap, Batch(source, (up,), gap.time, np.zeros((1, 1)))) if source in self.sources
-                        else gap)
+            self._write_outage(source, max(now, t + 1e-3))
         if last:
             log.info("history: restored %s from %s (newest sample %.0f s ago)", ", ".join(sorted(last)),
                      self.history.folder, now - max(last.values()))
@@ -317,10 +313,15 @@ class MetricsService(Service):
 
     def _record_failure(self, source: Source, exc: BaseException | str, data: bool = False) -> None:
         source.record_failure(_describe(exc, source) if isinstance(exc, BaseException) else exc, data=data)
-        keys = [k for k in self.store.keys(source=source.name) if k != source.up_key]
-        gap = Batch.gap(source.name, self._wall(), keys)
-        up = Batch(source.name, (source.up_key,), gap.time, np.zeros((1, 1)))
-        self._write(_merge(gap, up))
+        self._write_outage(source.name, self._wall())
+
+    def _write_outage(self, name: str, t: float) -> None:
+        """A gap at ``t`` in every series of source ``name`` and, when the source is still there, its ``up``
+        at 0: the line breaks and an outage band starts at the last good sample."""
+        source = self.sources.get(name)
+        up_key = source.up_key if source is not None else SeriesKey.of("up", source=name)
+        gap = Batch.gap(name, t, [k for k in self.store.keys(source=name) if k != up_key])
+        self._write(gap if source is None else _merge(gap, Batch(name, (up_key,), gap.time, np.zeros((1, 1)))))
 
     def _write(self, batch: Batch) -> None:
         self.store.append(batch)

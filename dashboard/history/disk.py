@@ -58,6 +58,7 @@ log = logging.getLogger("dashboard.history")
 class HistoryInUse(RuntimeError):
     """Another process holds the data folder."""
 
+
 class History(ChunkFiles, Queries):
     """Samples of every series on disk, in tiers, with retention; see the module's text."""
 
@@ -107,7 +108,8 @@ class History(ChunkFiles, Queries):
         for sub in ("wal", *TIERS, "corrupt"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         self._lock_folder()
-        self.catalog = Catalog(self.folder / "series.jsonl")
+        if not self.catalog.keys:  # read at construction; again only if the folder could not be read then
+            self.catalog = Catalog(self.folder / "series.jsonl")
         self._chunks = {tier: [] for tier in TIERS}
         for tier in TIERS:
             for path in sorted((self.folder / tier).glob("*.parquet")):
@@ -120,9 +122,9 @@ class History(ChunkFiles, Queries):
             for path in (self.folder / tier).glob("*.tmp"):
                 path.unlink(missing_ok=True)  # a chunk whose writing was cut short: its segment still exists
             self._chunks[tier].sort()
-        for path in sorted((self.folder / "wal").glob("*.arrow")):
-            self._seq = max(self._seq, number(path) + 1)
-        for path in sorted((self.folder / "wal").glob("*.arrow")):
+        segments = sorted((self.folder / "wal").glob("*.arrow"))
+        self._seq = max([self._seq, *(number(path) + 1 for path in segments)])
+        for path in segments:
             self._recover(path)
         self._retire()
 
@@ -156,7 +158,7 @@ class History(ChunkFiles, Queries):
         else:
             path.unlink(missing_ok=True)
 
-
+    # -- writing ------------------------------------------------------------------------------------------
     def write(self, batch: Batch, keep: Sequence[np.ndarray | None] | None = None) -> None:
         """Log ``batch`` (``keep``: per series, a mask of the samples the store kept, None for all). Never
         raises: a failure is logged once and shown by :meth:`status`; writing is tried again later."""

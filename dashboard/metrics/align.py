@@ -71,7 +71,13 @@ def decimate_parts(parts: list[tuple[np.ndarray, np.ndarray]], origin: float, wi
         t, v = first, np.vstack([v for _, v in parts])  # one source's series: no union to build
     else:
         t, v = align(parts)
-    gap = np.isnan(v).all(axis=0) if len(parts) else None
+    return decimate(t, v, origin, width)
+
+
+def decimate(t: np.ndarray, v: np.ndarray, origin: float, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Series on one time axis (values[series, n]) as pixel columns of ``width`` from ``origin``; a time
+    where every series is NaN (a gap) stays a row of its own."""
+    gap = np.isnan(v).all(axis=0) if len(v) else None
     rows_t, rows_v, _ = minmax(t, v, buckets(t, width, gap, origin=origin))
     return rows_t, rows_v
 

@@ -28,7 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .align import Rows, align, decimate_parts, kept_mask, shared_times, stack_values
+from .align import Rows, align, decimate, decimate_parts, kept_mask, shared_times, stack_values
 from .decimate import buckets, minmax
 from .model import Batch, SeriesInfo, SeriesKey
 
@@ -310,9 +310,7 @@ class Store:
                 rows_t, rows_v, _ = minmax(t, rows, buckets(t, width, rows.gaps(t.size), origin=start))
                 return rows_t, rows_v
         t, v = self.between(keys, start, end)
-        gap = np.isnan(v).all(axis=0) if len(keys) else None
-        rows_t, rows_v, _ = minmax(t, v, buckets(t, width, gap, origin=start))
-        return rows_t, rows_v
+        return decimate(t, v, start, width)
 
     # -- ranges older than memory ---------------------------------------------------------------------
     def _from_disk(self, keys: Sequence[SeriesKey], start: float) -> float | None:
