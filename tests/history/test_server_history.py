@@ -86,6 +86,7 @@ class Sender:
         self.per_request = per_request
         self.acked: list[tuple[float, np.ndarray]] = []  # (time of the answer, values)
         self.next_value = 0
+        self.last_stamp = -np.inf  # the newest timestamp sent: the store refuses one that is not newer
         self.stopped = threading.Event()
         self.failures = 0
         self.thread = threading.Thread(target=self._run, name="sender", daemon=True)
@@ -97,7 +98,11 @@ class Sender:
                 began = time.monotonic()
                 values = np.arange(self.next_value, self.next_value + self.per_request)
                 now = time.time()
-                stamps = now - (self.per_request - 1 - np.arange(self.per_request)) * (period / self.per_request)
+                step = period / self.per_request
+                stamps = now - (self.per_request - 1 - np.arange(self.per_request)) * step
+                if stamps[0] <= self.last_stamp:  # a wait that ended early, or the wall clock stepped back
+                    stamps += self.last_stamp + step - stamps[0]
+                self.last_stamp = float(stamps[-1])  # sent: even unanswered, the server may hold them
                 body = [{"name": "seq", "value": float(v), "timestamp": float(t)}
                         for v, t in zip(values, stamps, strict=True)]
                 try:
