@@ -22,7 +22,6 @@ that a reader can patch what it holds and stream the rest.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -96,14 +95,16 @@ def _ordered_extremes(v: Sequence[np.ndarray], starts: np.ndarray, sizes: np.nda
     """Per bucket and series, (the extreme that came first, the one that came second), a series at a time."""
     first = np.empty((len(v), starts.size))
     second = np.empty_like(first)
+    runs = _uniform_runs(sizes)  # the buckets are the same for every series
     for row in range(len(v)):
-        first[row], second[row] = _row_extremes(v[row], starts, sizes)
+        first[row], second[row] = _row_extremes(v[row], starts, sizes, runs)
     return first, second
 
 
-def _row_extremes(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _row_extremes(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray, runs: list[tuple[int, int, int]]
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """One series' (first, second) extremes per bucket. Where each extreme first occurs: by ``argmin`` and
-    ``argmax`` over runs of equal-sized buckets read as one 2-D view (regular sampling), else the first
+    ``argmax`` over ``runs`` of equal-sized buckets read as one 2-D view (regular sampling), else the first
     sample equal to it at or after its bucket's start. A bucket of NaN only has NaN for both."""
     with np.errstate(invalid="ignore"):
         lo = np.fmin.reduceat(x, starts)
@@ -112,7 +113,7 @@ def _row_extremes(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple
     at_lo = np.zeros(starts.size, dtype=np.intp)
     at_hi = np.zeros(starts.size, dtype=np.intp)
     rest = np.ones(starts.size, dtype=bool)
-    for b0, b1, m in _uniform_runs(sizes):
+    for b0, b1, m in runs:
         block = x[starts[b0]:starts[b0] + (b1 - b0) * m].reshape(b1 - b0, m)
         at_lo[b0:b1] = starts[b0:b1] + block.argmin(axis=1)
         at_hi[b0:b1] = starts[b0:b1] + block.argmax(axis=1)
@@ -129,10 +130,10 @@ def _uniform_runs(sizes: np.ndarray, shortest: int = 8) -> list[tuple[int, int, 
     """Runs ``(first, after, size)`` of at least ``shortest`` consecutive buckets of one size above 1."""
     if sizes.size < shortest:
         return []
-    edges = np.flatnonzero(np.diff(sizes)) + 1
-    bounds = np.concatenate(([0], edges, [sizes.size]))
-    return [(int(a), int(b), int(sizes[a])) for a, b in itertools.pairwise(bounds)
-            if b - a >= shortest and sizes[a] > 1]
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(sizes)) + 1, [sizes.size]))
+    first, after = bounds[:-1], bounds[1:]
+    long = (after - first >= shortest) & (sizes[first] > 1)  # jittered sampling: thousands of short runs
+    return list(zip(first[long].tolist(), after[long].tolist(), sizes[first[long]].tolist(), strict=True))
 
 
 def _first_equal(x: np.ndarray, extreme: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
@@ -140,7 +141,7 @@ def _first_equal(x: np.ndarray, extreme: np.ndarray, starts: np.ndarray, sizes: 
     """Where ``extreme`` first occurs in each bucket picked by ``which``: the first sample equal to it at or
     after the bucket's start (a pass over those buckets' samples only)."""
     picked = np.flatnonzero(which)
-    if picked.size * 4 < starts.size:  # a few buckets: each on its own
+    if picked.size <= 8:  # a few buckets: each on its own (a Python step each; hundreds cost more than a pass)
         return np.array([starts[b] + int(np.argmax(x[starts[b]:starts[b] + sizes[b]] == extreme[b]))
                          for b in picked], dtype=np.intp)
     positions = np.flatnonzero(x == np.repeat(extreme, sizes))
