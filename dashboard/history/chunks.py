@@ -5,6 +5,8 @@ when unreadable), retention, and the compaction of a finished period's small chu
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import os
 import shutil
@@ -14,13 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .files import COMPACT_ROWS, LOG_SCHEMA, RAW_ENCODING, TIER_SCHEMA, Chunk, number
+from .files import COMPACT_ROWS, LOG_SCHEMA, TIER_SCHEMA, Chunk, number, write_parquet
 from .retention import Retention
 from .tiers import PERIODS, TIERS, aggregate, coarsen
 
 log = logging.getLogger("dashboard.history")
+
+#: Chunks of a tier's current period merged into one once there are this many (a finished period's are
+#: merged at once).
+OPEN_PERIOD_CHUNKS = 16
 
 
 class ChunkFiles:
@@ -73,9 +80,7 @@ class ChunkFiles:
     def _write_chunk(self, tier: str, table: pa.Table, t0: float, t1: float, seq: int) -> Chunk:
         path = self.folder / tier / Chunk.name(t0, t1, seq)
         temporary = path.with_suffix(".tmp")
-        encoding = RAW_ENCODING if tier == "raw" else None
-        pq.write_table(table, temporary, compression="zstd", use_dictionary=encoding is None,
-                       column_encoding=encoding, row_group_size=256 * 1024, write_statistics=True)
+        write_parquet(table, temporary, tier)
         fd = os.open(temporary, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -115,23 +120,17 @@ class ChunkFiles:
                 self._merge(tier, group)
 
     def _groups(self, tier: str) -> list[list[Chunk]]:
+        """The chunks to merge, per period of the tier: all of a finished period's, and those of the
+        current one once there are :data:`OPEN_PERIOD_CHUNKS` (a coarse tier's period lasts weeks, and a
+        chunk a minute would leave thousands of files to open)."""
         with self._lock:
             chunks = list(self._chunks[tier])
         if len(chunks) < 2:
             return []
         period = PERIODS[tier]
-        newest = chunks[-1].t0
-        groups: list[list[Chunk]] = []
-        current: list[Chunk] = []
-        for chunk in chunks[:-1]:  # the newest chunk's period may still grow
-            span = chunk.t0 // period
-            if (current and current[0].t0 // period != span) or span >= newest // period:
-                groups.append(current)
-                current = []
-            if span < newest // period:
-                current.append(chunk)
-        groups.append(current)
-        return [g for g in groups if len(g) > 1]
+        current = chunks[-1].t0 // period
+        groups = [list(group) for _, group in itertools.groupby(chunks, key=lambda c: c.t0 // period)]
+        return [g for g in groups if len(g) >= (OPEN_PERIOD_CHUNKS if g[0].t0 // period >= current else 2)]
 
     def _merge(self, tier: str, group: list[Chunk]) -> None:
         tables, rows = [], 0
@@ -170,12 +169,9 @@ class ChunkFiles:
         the series there are, so no filter on them; a chunk inside the range needs none on time either)."""
         if not ids:
             return None
-        filters = [] if every else [("series", "in", list(ids))]
-        if not (chunk.t0 > start and chunk.t1 <= end):
-            filters += [(column, ">", start), (column, "<=", end)]
-        try:
-            table = pq.read_table(chunk.path, columns=None if columns is None else list(columns),
-                                  filters=filters or None)
+        try:  # the file read whole, then filtered here: pyarrow's dataset filters cost more than they save
+            with pq.ParquetFile(chunk.path) as file:
+                table = file.read(columns=None if columns is None else list(columns))
         except FileNotFoundError:  # retired meanwhile
             return None
         except (OSError, pa.ArrowException) as exc:
@@ -184,4 +180,7 @@ class ChunkFiles:
                     self._chunks[tier].remove(chunk)
             self._move_aside(chunk.path, f"unreadable ({type(exc).__name__}: {exc})")
             return None
-        return table
+        masks = [] if every else [pc.is_in(table.column("series"), pa.array(list(ids), pa.int32()))]
+        if not (chunk.t0 > start and chunk.t1 <= end):
+            masks += [pc.greater(table.column(column), start), pc.less_equal(table.column(column), end)]
+        return table.filter(functools.reduce(pc.and_, masks)) if masks else table

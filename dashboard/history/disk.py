@@ -1,11 +1,11 @@
-"""History on disk: a write-ahead log, Parquet chunk files in five tiers, retention, recovery.
+"""History on disk: a write-ahead log, Parquet chunk files in seven tiers, retention, recovery.
 
 A data folder holds::
 
     series.jsonl        the catalog: series number -> name, labels, source, unit (catalog.py)
     wal/NNNN.arrow      the open log segment: Arrow IPC stream messages, one per batch written
     raw/T0-T1-N.parquet samples (series, time, value), zstd, sorted by series then time
-    10s/, minute/, 10min/, hour/
+    10s/, 30s/, minute/, 5min/, 15min/, hour/
                         aggregates (min, max with their times, sum, count, first gap) per series and bucket
     corrupt/            files found unreadable at start or when read, moved aside (never deleted)
 
@@ -47,7 +47,7 @@ import pyarrow as pa
 from ..metrics.model import Batch, SeriesInfo
 from .catalog import Catalog
 from .chunks import ChunkFiles
-from .files import LOG_SCHEMA, Chunk, number, read_segment, sync, write_all
+from .files import LOG_SCHEMA, Chunk, number, parse_precision, read_segment, round_significant, sync, write_all
 from .queries import Queries
 from .retention import Retention
 from .tiers import TIERS
@@ -63,10 +63,14 @@ class History(ChunkFiles, Queries):
     """Samples of every series on disk, in tiers, with retention; see the module's text."""
 
     def __init__(self, folder: str | os.PathLike[str], retention: Retention | None = None, *,
-                 segment_bytes: int = 8 << 20, segment_seconds: float = 60.0, sync_interval: float = 1.0,
-                 retry_interval: float = 5.0, clock: Callable[[], float] = time.time) -> None:
+                 precision: int | None = None, segment_bytes: int = 8 << 20, segment_seconds: float = 60.0,
+                 sync_interval: float = 1.0, retry_interval: float = 5.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.folder = Path(folder).expanduser()
         self.retention = retention or Retention()
+        #: Significant digits kept of each value (None: every bit). What is stored is what is drawn: gauges
+        #: and counters' per-second rates, never a counter's raw reading.
+        self.precision = parse_precision(precision)
         self.segment_bytes = segment_bytes
         self.segment_seconds = segment_seconds
         self.sync_interval = sync_interval
@@ -199,6 +203,8 @@ class History(ChunkFiles, Queries):
             series = np.concatenate([np.full(t.size, i, dtype=np.int32) for i, t, _ in parts])
             times = np.concatenate([t for _, t, _ in parts])
             values = np.concatenate([v for _, _, v in parts])
+        if self.precision is not None:
+            values = round_significant(values, self.precision)
         return pa.record_batch([pa.array(series), pa.array(times), pa.array(values)], schema=LOG_SCHEMA)
 
     def _append(self, record: pa.RecordBatch, now: float) -> None:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 from .tiers import TIERS
 
-#: Default retention per tier, in seconds (raw a week, 10 s a month, minutes 90 days, 10 minutes a year,
-#: hours two years).
-DEFAULT_RETENTION = {"raw": 7 * 86400.0, "10s": 30 * 86400.0, "minute": 90 * 86400.0, "10min": 365 * 86400.0,
-                     "hour": 730 * 86400.0}
+#: Default retention per tier, in seconds (raw a week, 10 and 30 s a month, minutes 90 days, 5 and 15
+#: minutes a year, hours two years).
+DEFAULT_RETENTION = {"raw": 7 * 86400.0, "10s": 30 * 86400.0, "30s": 30 * 86400.0, "minute": 90 * 86400.0,
+                     "5min": 365 * 86400.0, "15min": 365 * 86400.0, "hour": 730 * 86400.0}
 #: Share of ``max_bytes`` each tier may use when only a total is given.
-DISK_SHARES = {"raw": 0.6, "10s": 0.15, "minute": 0.1, "10min": 0.08, "hour": 0.07}
-#: The aggregate columns a drawing reads (``sum`` is kept for averages, not read to draw).
+DISK_SHARES = {"raw": 0.55, "10s": 0.15, "30s": 0.08, "minute": 0.08, "5min": 0.06, "15min": 0.04,
+               "hour": 0.04}
 
 @dataclass(frozen=True)
 class Retention:
@@ -59,7 +59,7 @@ class Retention:
     @classmethod
     def parse(cls, retention: str | None = None, max_disk: str | None = None) -> Retention:
         """From the command line's texts: ``--retention 7d`` (the raw tier) or ``raw=7d,minute=90d,hour=2y``
-        and ``--max-disk 1GiB`` (split 70/20/10) or ``raw=800MiB,...``."""
+        and ``--max-disk 1GiB`` (split by :data:`DISK_SHARES`) or ``raw=800MiB,...``."""
         from ..viewurl import parse_duration
 
         def duration(text: str) -> float:

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Tier name -> bucket width in seconds; ``raw`` is the samples themselves. Each tier is at most 10 times
-#: coarser than the one below, so a query through the coarsest tier that fits a pixel column reads at most
-#: about 10 rows per series and column, whatever the range.
-TIERS: dict[str, float] = {"raw": 0.0, "10s": 10.0, "minute": 60.0, "10min": 600.0, "hour": 3600.0}
+#: Tier name -> bucket width in seconds; ``raw`` is the samples themselves. Each bucket is a whole number
+#: of the finer tier's (a coarser tier is built from the one below), and above 10 s each tier is at most
+#: 5 times coarser than the one below: a query through the coarsest tier that fits a pixel column reads at
+#: most 5 rows per series and column, whatever the range (with a tier every 10 times it read up to 10,
+#: and long zooms cost twice as much).
+TIERS: dict[str, float] = {"raw": 0.0, "10s": 10.0, "30s": 30.0, "minute": 60.0, "5min": 300.0,
+                           "15min": 900.0, "hour": 3600.0}
 #: Tier name -> the time span one chunk of it covers once compacted (small chunks of one span are merged).
-PERIODS: dict[str, float] = {"raw": 3600.0, "10s": 6 * 3600.0, "minute": 86400.0, "10min": 7 * 86400.0,
-                             "hour": 30 * 86400.0}
+#: About the shortest range a query reads from the tier (1,200 columns of its buckets), so that a query
+#: reads little more than it needs.
+PERIODS: dict[str, float] = {"raw": 3600.0, "10s": 4 * 3600.0, "30s": 12 * 3600.0, "minute": 86400.0,
+                             "5min": 4 * 86400.0, "15min": 12 * 86400.0, "hour": 30 * 86400.0}
 
 AGGREGATE_FIELDS = ("series", "t", "tmin", "tmax", "min", "max", "sum", "count", "tgap")
 
@@ -104,10 +109,11 @@ def columns_from_rows(row: np.ndarray, r: dict[str, np.ndarray], n_series: int, 
     has = r["count"] > 0
     low, t_low = _extremes(row, r["tmin"], r["min"], has, start, width, columns, cells, np.minimum)
     high, t_high = _extremes(row, r["tmax"], r["max"], has, start, width, columns, cells, np.maximum)
-    col_gap = _column(r["tgap"], start, width, columns)
+    gaps = np.flatnonzero(np.isfinite(r["tgap"]))  # few rows have one
+    col_gap = _column(r["tgap"][gaps], start, width, columns)
     gap = np.zeros(cells, dtype=bool)
     ok = col_gap >= 0
-    gap[row[ok] * columns + col_gap[ok]] = True
+    gap[row[gaps[ok]] * columns + col_gap[ok]] = True
     low, high, t_low, t_high, gap = (x.reshape(n_series, columns) for x in (low, high, t_low, t_high, gap))
     has_low, has_high = np.isfinite(low), np.isfinite(high)  # a bucket across a column's edge may give
     both = has_low & has_high  # a column its min and the next one its max
@@ -134,21 +140,31 @@ def columns_from_rows(row: np.ndarray, r: dict[str, np.ndarray], n_series: int, 
 def _extremes(row: np.ndarray, t: np.ndarray, value: np.ndarray, has: np.ndarray, start: float, width: float,
               columns: int, cells: int, pick: np.ufunc) -> tuple[np.ndarray, np.ndarray]:
     """Per (series, column) cell, the extreme ``value`` (``pick``: min or max; an infinity where none) and
-    the earliest time it occurred."""
+    the earliest time it occurred. Rows come in runs of one cell (a chunk is sorted by series and time):
+    each run is folded with ``reduceat``, and only the runs' results are scattered to the cells. A row
+    outside the range or without a value goes to a spare cell past the last, dropped at the end."""
     col = _column(t, start, width, columns)
-    ok = has & (col >= 0)
-    cell, value, t = row[ok] * columns + col[ok], value[ok], t[ok]
-    best = np.full(cells, np.inf if pick is np.minimum else -np.inf)
-    pick.at(best, cell, value)
-    when = np.full(cells, np.inf)
-    winner = value == best[cell]
-    np.minimum.at(when, cell[winner], t[winner])
-    return best, when
+    cell = row * columns + col
+    cell[(col < 0) | ~has] = cells
+    fill = np.inf if pick is np.minimum else -np.inf
+    best, when = np.full(cells + 1, fill), np.full(cells + 1, np.inf)
+    runs = np.flatnonzero(np.concatenate(([True], cell[1:] != cell[:-1])))
+    with np.errstate(invalid="ignore"):  # the spare cell's NaN
+        if runs.size * 2 < cell.size:
+            run_best = pick.reduceat(value, runs)
+            lengths = np.diff(runs, append=cell.size)
+            run_when = np.minimum.reduceat(np.where(value == np.repeat(run_best, lengths), t, np.inf), runs)
+            cell, value, t = cell[runs], run_best, run_when
+        pick.at(best, cell, value)
+        winner = value == best[cell]
+        np.minimum.at(when, cell[winner], t[winner])
+    best[cells], when[cells] = fill, np.inf
+    return best[:cells], when[:cells]
 
 
 def _column(t: np.ndarray, start: float, width: float, columns: int) -> np.ndarray:
     """The pixel column of each time, -1 outside the range (or for NaN)."""
     with np.errstate(invalid="ignore"):
         col = np.floor((t - start) / width)
-    col = np.where(np.isfinite(col) & (col >= 0) & (col < columns), col, -1)
-    return col.astype(np.int64)
+        col[~((col >= 0) & (col < columns))] = -1  # NaN fails both comparisons
+        return col.astype(np.int64)
