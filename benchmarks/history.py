@@ -4,15 +4,21 @@
 
 1. **Bytes per sample** of the raw tier for two real recordings: this machine's system source (the default
    dashboard's series) collected at its own interval for ``--system-seconds``, and the synthetic source's
-   4 series at 1 kHz for 60 s. The same samples are also written in the other formats considered (Parquet
-   without byte-stream split, Arrow IPC/Feather with zstd, DuckDB when it is installed), with their write
-   rate and the time to read one series' hour back: the comparison the README shows.
+   4 series at 1 kHz for 60 s: the raw chunks as the history wrote them, then the samples as one chunk of
+   the history's own writer with every bit and at 4 significant digits (``dashboard serve``'s default
+   ``--precision``), and in the other formats considered (Parquet without byte-stream split, Arrow
+   IPC/Feather with zstd, DuckDB when it is installed), with their write rate and the time to read one
+   series back: the comparison the README shows.
 2. **Restore**: a service opened on a folder whose last window holds 1,000,000 samples (100 series, 10,000
    each); seconds from ``MetricsService(history=...)`` to the buffers filled, median of 5.
 3. **Zoom from disk**: ``--days`` of ``--series`` series at 1 Hz generated into a data folder (259 M samples
    for 30 days of 100), then ``--zooms`` random ranges (1 minute to the whole span, log-uniform) queried
    at 1,200 pixel columns for all the series at once through the store, as a held plot asks; median, p95
-   and worst seconds.
+   and worst seconds. One query over the whole span runs first, untimed: a process's first Parquet read
+   loads pyarrow's readers and thread pool, a cost of the server's start, not of a zoom. The process keeps
+   freed memory as ``dashboard serve`` does (:mod:`dashboard.core.memory`).
+
+``--parts bytes,restore,zoom`` runs some of them (all by default).
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
+from dashboard.core.memory import keep_freed_memory
 from dashboard.history import History
-from dashboard.history.files import LOG_SCHEMA
+from dashboard.history.files import LOG_SCHEMA, round_significant, write_parquet
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
 from dashboard.service import MetricsService
 from dashboard.sources.synthetic import waves
@@ -69,7 +76,9 @@ def raw_table(folder: Path) -> pa.Table:
 
 
 def formats(table: pa.Table, out: Path) -> list[tuple[str, float, float, float]]:
-    """(format, bytes/sample, write M samples/s, read one series seconds) for each format considered."""
+    """(format, bytes/sample, write M samples/s, read one series seconds) for each format considered: the
+    history's own raw chunks (every bit, and 4 significant digits as ``dashboard serve`` keeps them), then
+    the other formats of the same samples kept whole."""
     n = table.num_rows
     one = int(table.column("series")[0].as_py())
     rows = []
@@ -82,12 +91,12 @@ def formats(table: pa.Table, out: Path) -> list[tuple[str, float, float, float]]
         read()
         rows.append((name, size / n, n / wrote / 1e6, time.perf_counter() - began))
 
-    chosen = out / "chosen.parquet"
-    measure("Parquet, zstd, byte-stream split (chosen)",
-            lambda: (pq.write_table(table, chosen, compression="zstd", use_dictionary=False,
-                                    column_encoding={"series": "DELTA_BINARY_PACKED", "time": "BYTE_STREAM_SPLIT",
-                                                     "value": "BYTE_STREAM_SPLIT"}), chosen.stat().st_size)[1],
-            lambda: pq.read_table(chosen, filters=[("series", "==", one)]))
+    rounded = table.set_column(2, "value", pa.array(round_significant(table.column("value").to_numpy(), 4)))
+    for name, samples in (("every bit", table), ("4 significant digits", rounded)):
+        chunk = out / f"chunk-{name.split()[0]}.parquet"
+        measure(f"Parquet, zstd 9, byte-stream split (chosen), {name}",
+                lambda samples=samples, chunk=chunk: (write_parquet(samples, chunk, "raw"), chunk.stat().st_size)[1],
+                lambda chunk=chunk: pq.read_table(chunk, filters=[("series", "==", one)]))
     plain = out / "plain.parquet"
     measure("Parquet, zstd, dictionary (pyarrow's default encodings)",
             lambda: (pq.write_table(table, plain, compression="zstd"), plain.stat().st_size)[1],
@@ -161,7 +170,9 @@ def zooms(folder: Path, days: int, series: int, count: int, columns: int = 1200)
     """Seconds per query for ``count`` random ranges, for a plot of every series and for one of 4."""
     history, keys, first, last = generate(folder, days, series)
     history.close()
+    keep_freed_memory()  # as dashboard serve does
     svc = MetricsService([], capacity=1000, history=folder)
+    svc.store.query(keys, first, last, columns)  # the process's first read loads pyarrow's readers: not a zoom
     rng = np.random.default_rng(3)
     times: dict[int, list[float]] = {len(keys): [], 4: []}
     for _ in range(count):
@@ -181,24 +192,32 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--zooms", type=int, default=50)
+    parser.add_argument("--parts", default="bytes,restore,zoom")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="dashboard-bench-history-") as tmp:
         root = Path(tmp)
         print(f"`python benchmarks/history.py --system-seconds {args.system_seconds:g} --days {args.days} "
-              f"--series {args.series} --zooms {args.zooms}`\n")
-        for name, record, seconds in (("system source", record_system, args.system_seconds),
-                                      ("synthetic, 4 series at 1 kHz", record_synthetic, 60.0)):
+              f"--series {args.series} --zooms {args.zooms} --parts {args.parts}`\n")
+        recordings = (("system source", record_system, args.system_seconds),
+                      ("synthetic, 4 series at 1 kHz", record_synthetic, 60.0))
+        for name, record, seconds in recordings if "bytes" in parts else ():
             folder = root / name.split()[0]
             n = record(seconds, folder)
             table = raw_table(folder)
-            print(f"**{name}**, {seconds:g} s, {n:,} samples:\n")
+            on_disk = sum(p.stat().st_size for p in (folder / "raw").glob("*.parquet"))
+            print(f"**{name}**, {seconds:g} s, {n:,} samples; the raw chunks the history wrote (every bit): "
+                  f"{on_disk / n:.2f} bytes/sample\n")
             print("| format | bytes/sample | write (M samples/s) | read one series (ms) |\n|---|---|---|---|")
             for fmt, per, rate, read in formats(table, folder):
                 print(f"| {fmt} | {per:.2f} | {rate:.1f} | {read * 1000:.1f} |")
             print()
-        median, restored = restore_seconds(root / "restore")
-        print(f"Restore: {restored:,} samples in memory {median:.3f} s after MetricsService(history=...) "
-              "(median of 5)\n")
+        if "restore" in parts:
+            median, restored = restore_seconds(root / "restore")
+            print(f"Restore: {restored:,} samples in memory {median:.3f} s after MetricsService(history=...) "
+                  "(median of 5)\n")
+        if "zoom" not in parts:
+            return
         print(f"Zoom from disk, {args.days} days x {args.series} series at 1 Hz "
               f"({args.days * 86400 * args.series / 1e6:,.0f} M samples), {args.zooms} random ranges from a "
               "minute to the whole span, 1,200 columns:\n")

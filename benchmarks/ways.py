@@ -143,8 +143,13 @@ def dashboard_app(rate: float, window_rows: int, prefill: bool, legend: bool = T
         # at least a second in view (at 1M points/s 10,000 rows are 40 ms): more data than the others draw
         window = max(1.0, window_rows / rows_per_s)
         source = SyntheticSource(rate=rows_per_s, interval=TICK, series_count=SERIES, start=START)
-        folder = tempfile.mkdtemp(prefix="dashboard-bench-history-") if history else None  # a fresh folder
-        svc = SERVICE["svc"] = MetricsService([source], window=window, history=folder,
+        stored = None
+        if history:  # a fresh folder, kept as dashboard serve keeps it
+            from dashboard.cli import SERVE_PRECISION
+            from dashboard.history import History
+
+            stored = History(tempfile.mkdtemp(prefix="dashboard-bench-history-"), precision=SERVE_PRECISION)
+        svc = SERVICE["svc"] = MetricsService([source], window=window, history=stored,
                                               capacity=int(max(window * rows_per_s * 1.5, 1000)))
     svc.start()  # idempotent: the first session starts it in the server's loop
     import panel as pn

@@ -3,10 +3,10 @@
 ``dashboard serve`` serves a live dashboard of this machine on ``http://localhost:5006/`` with no
 configuration, or the dashboard a YAML spec describes; ``--port``, ``--address``, ``--show/--no-show``,
 ``--allow-websocket-origin`` and ``--log-level`` adjust it. History is kept on disk (``--data-dir``, a
-per-user folder by default, printed at start; ``--retention``, ``--max-disk``; ``--no-history`` turns it
-off). ``POST /ingest`` is on: without a token on
-loopback addresses only; ``--ingest-token`` (or ``DASHBOARD_INGEST_TOKEN``) requires one. ``dashboard
-validate SPEC`` checks a spec and prints every problem with its line; exit status 1 when there is one.
+per-user folder by default, printed at start; ``--retention``, ``--max-disk``, ``--precision``;
+``--no-history`` turns it off). ``POST /ingest`` is on: without a token on loopback addresses only;
+``--ingest-token`` (or ``DASHBOARD_INGEST_TOKEN``) requires one. ``dashboard validate SPEC`` checks a spec
+and prints every problem with its line; exit status 1 when there is one.
 """
 
 from __future__ import annotations
@@ -58,11 +58,14 @@ def _history_options(group: Any) -> None:
     group.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
                        help="keep it (default: on; --no-history keeps memory only)")
     group.add_argument("--retention", default=None, metavar="AGE",
-                       help="how long raw samples are kept (7d), or per tier: raw=7d,10s=30d,minute=90d,"
-                            "10min=1y,hour=2y (the default)")
+                       help="how long raw samples are kept (7d), or per tier: raw=7d,10s=30d,30s=30d,"
+                            "minute=90d,5min=1y,15min=1y,hour=2y (the default)")
+    group.add_argument("--precision", default=None, metavar="DIGITS",
+                       help="significant digits of each value kept on disk (default: 4, within 0.003%%: "
+                            "about 2 bytes a sample where every bit costs 7); exact keeps every bit")
     group.add_argument("--max-disk", default=None, metavar="SIZE",
-                       help="most bytes (1GiB, split 60/15/10/8/7%% over raw/10s/minute/10min/hour), or per "
-                            "tier: raw=800MiB,minute=100MiB (default: no limit)")
+                       help="most bytes (1GiB, 55%% for raw samples, the rest over the aggregate tiers), or "
+                            "per tier: raw=800MiB,minute=100MiB (default: no limit)")
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -117,7 +120,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.ingest_max_bytes < 1:
         print("dashboard serve: --ingest-max-bytes must be at least 1", file=sys.stderr)
         return 2
+    from .core.memory import keep_freed_memory
     from .server import ingest_refusal, serve, spec_app
+
+    keep_freed_memory()
 
     token = args.ingest_token or os.environ.get("DASHBOARD_INGEST_TOKEN") or None
     if args.ingest and (refusal := ingest_refusal(args.address, token)):
@@ -152,7 +158,7 @@ def _history(args: argparse.Namespace, spec: dict[str, str]):
     """The history the options ask for (None with --no-history), the spec's ``history`` under them; prints
     its folder."""
     if not args.history:
-        for name in ("data_dir", "retention", "max_disk"):
+        for name in ("data_dir", "retention", "max_disk", "precision"):
             if getattr(args, name) is not None:
                 raise ValueError(f"--{name.replace('_', '-')} has no effect with --no-history")
         print("dashboard serve: history in memory only (--no-history)", file=sys.stderr)
@@ -161,9 +167,16 @@ def _history(args: argparse.Namespace, spec: dict[str, str]):
 
     retention = Retention.parse(args.retention or spec.get("retention"), args.max_disk or spec.get("max_disk"))
     folder = args.data_dir or default_data_dir(args.spec)
-    history = History(folder, retention)
-    print(f"dashboard serve: history in {history.folder}", file=sys.stderr)
+    history = History(folder, retention, precision=args.precision or spec.get("precision") or SERVE_PRECISION)
+    kept = "every bit" if history.precision is None else f"values to {history.precision} significant digits"
+    print(f"dashboard serve: history in {history.folder} ({kept})", file=sys.stderr)
     return history
+
+
+#: ``dashboard serve``'s default ``--precision``: 4 significant digits (relative error under 0.003%, far
+#: below a pixel) is about 2 bytes a sample on disk, where noisy float64 values kept whole cost 7. In
+#: Python a history keeps every bit unless asked (``History(folder, precision=4)``).
+SERVE_PRECISION = 4
 
 
 def default_data_dir(spec: str | None) -> str:

@@ -17,9 +17,10 @@
         title: Requests per second
       - metric: loss
         type: stat          # plot (default) or stat
-    history:               # dashboard serve's history on disk (its --retention and --max-disk win)
+    history:               # dashboard serve's history on disk (its command-line options win)
       retention: 7d        # or per tier: {raw: 2d, minute: 30d}
       max_disk: 1GiB
+      precision: 4         # significant digits of each value on disk, or exact
 
 A spec is data. ``load_spec(path)`` reads and checks one without starting anything; every problem is
 reported at once, each with its file, line, field and what was expected (``spec.yaml:7:
@@ -51,8 +52,9 @@ from .sources.gpu import gpu_status
 TOP_LEVEL: dict[str, type[param.Parameterized] | None] = {
     "title": DashboardOptions, "window": MetricsService, "system": DashboardOptions,
     "columns": DashboardOptions, "sources": None, "panels": None, "history": None}
-#: The fields of a spec's ``history`` (the command line's ``--retention`` and ``--max-disk`` win over them).
-HISTORY_FIELDS = ("retention", "max_disk")
+#: The fields of a spec's ``history`` (the command line's ``--retention``, ``--max-disk`` and ``--precision``
+#: win over them).
+HISTORY_FIELDS = ("retention", "max_disk", "precision")
 #: Params of a source that a spec may not set (they report state).
 _STATUS = {"state", "running", "error", "connection", "reason", "last_success", "last_error", "collections",
            "failures", "data_errors", "health", "dropped_series", "dropped_rows", "accepted", "overflow"}
@@ -211,8 +213,10 @@ class _Checker:
         return spec
 
     def history(self, node: Node) -> dict[str, str]:
-        """``history: {retention: 7d, max_disk: 1GiB}``; either may name tiers (``{raw: 2d, minute: 30d}``)."""
+        """``history: {retention: 7d, max_disk: 1GiB, precision: 4}``; the first two may name tiers
+        (``{raw: 2d, minute: 30d}``)."""
         from .history import Retention
+        from .history.files import parse_precision
 
         fields = self.mapping(node, "history")
         out: dict[str, str] = {}
@@ -223,7 +227,7 @@ class _Checker:
             value = self.value(value_node)
             text = ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
             try:
-                Retention.parse(**{name: text})
+                parse_precision(text) if name == "precision" else Retention.parse(**{name: text})
             except ValueError as exc:
                 self.fail(value_node, f"history.{name}", str(exc))
                 continue

@@ -235,12 +235,14 @@ def test_a_panel_too_short_fails_validate_naming_its_line(tmp_path):
 
 
 def test_history_retention_in_a_spec_is_checked_like_the_command_line():
-    spec = parse_spec("history:\n  retention: {raw: 2d, minute: 30d}\n  max_disk: 1GiB\n")
-    assert spec.history == {"retention": "raw=2d,minute=30d", "max_disk": "1GiB"}
+    spec = parse_spec("history:\n  retention: {raw: 2d, minute: 30d}\n  max_disk: 1GiB\n  precision: exact\n")
+    assert spec.history == {"retention": "raw=2d,minute=30d", "max_disk": "1GiB", "precision": "exact"}
     with pytest.raises(SpecError) as caught:
-        parse_spec("title: x\nhistory:\n  retention: soon\n  max_disk: lots\n  keep: 1\n", "spec.yaml")
+        parse_spec("title: x\nhistory:\n  retention: soon\n  max_disk: lots\n  keep: 1\n  precision: 0\n",
+                   "spec.yaml")
     assert caught.value.problems == [
         "spec.yaml:3: history.retention: expected seconds or a duration such as 5m, 1h or 7d, got 'soon'",
         "spec.yaml:4: history.max_disk: expected a size such as 500MB or 1GiB, got 'lots'",
-        "spec.yaml:5: history.keep: unknown field; expected one of retention, max_disk",
+        "spec.yaml:5: history.keep: unknown field; expected one of retention, max_disk, precision",
+        "spec.yaml:6: history.precision: expected a number of significant digits from 1 to 15, or exact; got '0'",
     ]

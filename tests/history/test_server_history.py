@@ -29,6 +29,9 @@ SPEC = "title: history test\nsystem: false\n"
 #: The durability contract (README, "History on disk"): what /ingest acknowledged this long before a kill
 #: is on disk after it.
 CONTRACT_SECONDS = 1.0
+#: The durability tests find each pushed sequence number on disk: every bit kept (the server's default
+#: rounds gauges to 4 significant digits, and the sequence passes 10,000 within seconds).
+EXACT = ("--precision", "exact")
 
 
 class Server:
@@ -125,11 +128,11 @@ class Sender:
         self.thread.join(10)
 
 
-def stored_values(data_dir: Path) -> np.ndarray:
-    """The values of the pushed series on disk (the gaps each restart writes left out)."""
+def stored_values(data_dir: Path, name: str = "seq") -> np.ndarray:
+    """The values of a pushed series on disk (the gaps each restart writes left out)."""
     history = History(data_dir)
     try:
-        ((_, v),) = history.raw([SeriesKey.of("seq")], -np.inf, np.inf)
+        ((_, v),) = history.raw([SeriesKey.of(name)], -np.inf, np.inf)
     finally:
         history.close()
     return v[np.isfinite(v)]
@@ -140,7 +143,7 @@ def test_sigkill_twenty_times_under_ingest_loses_nothing_acknowledged(tmp_path):
     sample acknowledged more than CONTRACT_SECONDS before a kill is on disk afterwards, no file was found
     corrupt, and the server starts every time."""
     data = tmp_path / "data"
-    server = Server(tmp_path, data).start()
+    server = Server(tmp_path, data, *EXACT).start()
     rng = np.random.default_rng(7)
     kills: list[float] = []
     try:
@@ -197,7 +200,7 @@ def fill(path: Path) -> Path:
 def test_a_full_disk_is_shown_and_writing_resumes_when_space_comes_back(tmp_path):
     with small_tmpfs(tmp_path / "mnt") as mnt:
         data = mnt / "data"
-        server = Server(tmp_path, data, "--retention", "raw=1d").start()
+        server = Server(tmp_path, data, "--retention", "raw=1d", *EXACT).start()
         try:
             with Sender(server.url, rate=2000, per_request=100) as sender:
                 poll(lambda: len(sender.acked) >= 5, timeout=30, what="acknowledged pushes")
@@ -229,7 +232,7 @@ def test_a_read_only_folder_is_shown_and_writing_resumes_when_writable(tmp_path)
     with small_tmpfs(tmp_path / "mnt", "16m") as mnt:
         data = mnt / "data"
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True, capture_output=True)
-        server = Server(tmp_path, data).start()
+        server = Server(tmp_path, data, *EXACT).start()
         try:
             with Sender(server.url, rate=2000, per_request=100) as sender:
                 poll(lambda: len(sender.acked) >= 5, timeout=30, what="acknowledged pushes, from memory")
@@ -262,3 +265,21 @@ def test_metrics_exposes_every_collected_series_for_a_fleet(tmp_path):
         assert text.count("# TYPE process_cpu_seconds_total") == 1, "no family twice"
     finally:
         server.stop()
+
+
+def test_the_server_keeps_four_significant_digits_by_default_and_says_so(tmp_path):
+    """``dashboard serve``'s default precision, printed at start: a value is on disk to 4 significant digits
+    (within 0.003%), in the log and in the chunks alike."""
+    server = Server(tmp_path, tmp_path / "data").start()
+    try:
+        body = [{"name": "room_temperature_celsius", "value": 21.123456789},
+                {"name": "queue_depth", "value": 123456789}]
+        assert httpx.post(f"{server.url}/ingest", json=body, timeout=10).json()["accepted"] == 2
+        poll(lambda: "queue_depth" in httpx.get(f"{server.url}/metrics", timeout=10).text,
+             timeout=30, what="the pushes to be collected")
+    finally:
+        server.stop()
+    assert "values to 4 significant digits" in server.log()
+    for name, sent in (("room_temperature_celsius", 21.123456789), ("queue_depth", 123456789.0)):
+        (stored,) = stored_values(tmp_path / "data", name)
+        assert stored != sent and abs(stored - sent) / sent < 5e-5, (name, stored)
