@@ -59,15 +59,19 @@ class ChunkFiles:
         series = table.column("series").to_numpy()
         t = table.column("time").to_numpy()
         v = table.column("value").to_numpy()
-        order = np.lexsort((t, series))
+        order = np.argsort(series, kind="stable")  # a radix sort: a series' samples are logged in time order
         series, t, v = series[order], t[order], v[order]
+        same = series[1:] == series[:-1]
+        if not (t[1:][same] > t[:-1][same]).all():  # not so (a log written otherwise): by time as well
+            order = np.lexsort((t, series))
+            series, t, v = series[order], t[order], v[order]
         seq = number(segment)
         written = [("raw", self._write_chunk("raw", pa.table({"series": series, "time": t, "value": v},
                                                              schema=LOG_SCHEMA), float(t.min()),
                                              float(t.max()), seq))]
         rows = None
         for tier in list(TIERS)[1:]:  # the finest from the samples, each coarser one from the one below
-            rows = aggregate(series, t, v, TIERS[tier]) if rows is None else coarsen(rows, TIERS[tier])
+            rows = aggregate(series, t, v, TIERS[tier], ordered=True) if rows is None else coarsen(rows, TIERS[tier])
             written.append((tier, self._write_chunk(tier, pa.table(rows, schema=TIER_SCHEMA),
                                                     float(rows["t"].min()),
                                                     float(rows["t"].max() + TIERS[tier]), seq)))

@@ -32,31 +32,35 @@ PERIODS: dict[str, float] = {"raw": 3600.0, "10s": 4 * 3600.0, "30s": 12 * 3600.
 AGGREGATE_FIELDS = ("series", "t", "tmin", "tmax", "min", "max", "sum", "count", "tgap")
 
 
-def aggregate(series: np.ndarray, t: np.ndarray, v: np.ndarray, width: float) -> dict[str, np.ndarray]:
-    """Aggregate rows of samples (any order) into buckets of ``width`` seconds, per series."""
+def aggregate(series: np.ndarray, t: np.ndarray, v: np.ndarray, width: float, *, ordered: bool = False
+              ) -> dict[str, np.ndarray]:
+    """Aggregate rows of samples (any order; ``ordered``: already sorted by series, then time) into
+    buckets of ``width`` seconds, per series."""
     if t.size == 0:
         return {name: np.empty(0, dtype=np.int32 if name == "series" else
                                np.int64 if name == "count" else np.float64) for name in AGGREGATE_FIELDS}
     bucket = np.floor(t / width) * width
-    step = np.diff(series)
-    if not ((step > 0) | ((step == 0) & (np.diff(t) > 0))).all():  # a chunk's samples come sorted already
-        order = np.lexsort((t, bucket, series))
-        series, t, v, bucket = series[order], t[order], v[order], bucket[order]
+    if not ordered:
+        step = np.diff(series)
+        if not ((step > 0) | ((step == 0) & (np.diff(t) > 0))).all():
+            order = np.lexsort((t, bucket, series))
+            series, t, v, bucket = series[order], t[order], v[order], bucket[order]
     starts = np.flatnonzero(np.concatenate(([True], (series[1:] != series[:-1]) | (bucket[1:] != bucket[:-1]))))
+    lengths = np.diff(starts, append=v.size)
     gap = np.isnan(v)
-    low = np.minimum.reduceat(np.where(gap, np.inf, v), starts)
-    high = np.maximum.reduceat(np.where(gap, -np.inf, v), starts)
-    group = np.repeat(np.arange(starts.size), np.diff(np.append(starts, v.size)))
-    tmin = np.minimum.reduceat(np.where(v == low[group], t, np.inf), starts)
-    tmax = np.minimum.reduceat(np.where(v == high[group], t, np.inf), starts)
-    count = np.add.reduceat((~gap).astype(np.int64), starts)
+    gaps = bool(gap.any())
+    with np.errstate(invalid="ignore"):  # a bucket of gaps only: NaN, marked empty below
+        low, high = np.fmin.reduceat(v, starts), np.fmax.reduceat(v, starts)
+    tmin = np.minimum.reduceat(np.where(v == np.repeat(low, lengths), t, np.inf), starts)
+    tmax = np.minimum.reduceat(np.where(v == np.repeat(high, lengths), t, np.inf), starts)
+    count = np.add.reduceat((~gap).astype(np.int64), starts) if gaps else lengths.astype(np.int64)
     empty = count == 0
-    tgap = np.minimum.reduceat(np.where(gap, t, np.inf), starts)
+    tgap = np.minimum.reduceat(np.where(gap, t, np.inf), starts) if gaps else np.full(starts.size, np.inf)
     return {
         "series": series[starts].astype(np.int32), "t": bucket[starts],
         "tmin": np.where(empty, np.nan, tmin), "tmax": np.where(empty, np.nan, tmax),
         "min": np.where(empty, np.nan, low), "max": np.where(empty, np.nan, high),
-        "sum": np.add.reduceat(np.where(gap, 0.0, v), starts), "count": count,
+        "sum": np.add.reduceat(np.where(gap, 0.0, v) if gaps else v, starts), "count": count,
         "tgap": np.where(np.isinf(tgap), np.nan, tgap),
     }
 
