@@ -28,6 +28,10 @@ log = logging.getLogger("dashboard.history")
 #: Chunks of a tier's current period merged into one once there are this many (a finished period's are
 #: merged at once).
 OPEN_PERIOD_CHUNKS = 16
+#: Only chunks smaller than this are merged: a fast source's chunks are large enough that a file's own
+#: overhead is nothing, and merging them again and again (a sort and a rewrite of millions of rows every
+#: 16 segments) cost the server as much CPU as collecting.
+SMALL_CHUNK_BYTES = 256 * 1024
 
 
 class ChunkFiles:
@@ -124,7 +128,7 @@ class ChunkFiles:
                 self._merge(tier, group)
 
     def _groups(self, tier: str) -> list[list[Chunk]]:
-        """The chunks to merge, per period of the tier: all of a finished period's, and those of the
+        """The small chunks to merge, per period of the tier: all of a finished period's, and those of the
         current one once there are :data:`OPEN_PERIOD_CHUNKS` (a coarse tier's period lasts weeks, and a
         chunk a minute would leave thousands of files to open)."""
         with self._lock:
@@ -133,7 +137,8 @@ class ChunkFiles:
             return []
         period = PERIODS[tier]
         current = chunks[-1].t0 // period
-        groups = [list(group) for _, group in itertools.groupby(chunks, key=lambda c: c.t0 // period)]
+        small = [c for c in chunks if c.size < SMALL_CHUNK_BYTES]  # a large chunk's overhead is nothing
+        groups = [list(group) for _, group in itertools.groupby(small, key=lambda c: c.t0 // period)]
         return [g for g in groups if len(g) >= (OPEN_PERIOD_CHUNKS if g[0].t0 // period >= current else 2)]
 
     def _merge(self, tier: str, group: list[Chunk]) -> None:
