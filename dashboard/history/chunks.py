@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .files import COMPACT_ROWS, LOG_SCHEMA, TIER_SCHEMA, Chunk, number, write_parquet
+from .files import COMPACT_ROWS, FAST_SAMPLES_PER_SECOND, LOG_SCHEMA, TIER_SCHEMA, Chunk, number, write_parquet
 from .retention import Retention
 from .tiers import PERIODS, TIERS, aggregate, coarsen
 
@@ -70,9 +70,10 @@ class ChunkFiles:
             order = np.lexsort((t, series))
             series, t, v = series[order], t[order], v[order]
         seq = number(segment)
+        first, last = float(t.min()), float(t.max())
+        fast = t.size > FAST_SAMPLES_PER_SECOND * max(last - first, 1.0)
         written = [("raw", self._write_chunk("raw", pa.table({"series": series, "time": t, "value": v},
-                                                             schema=LOG_SCHEMA), float(t.min()),
-                                             float(t.max()), seq))]
+                                                             schema=LOG_SCHEMA), first, last, seq, fast))]
         rows = None
         for tier in list(TIERS)[1:]:  # the finest from the samples, each coarser one from the one below
             rows = aggregate(series, t, v, TIERS[tier], ordered=True) if rows is None else coarsen(rows, TIERS[tier])
@@ -85,10 +86,11 @@ class ChunkFiles:
                 self._chunks[tier].sort()
             self._pending.pop(segment, None)
 
-    def _write_chunk(self, tier: str, table: pa.Table, t0: float, t1: float, seq: int) -> Chunk:
+    def _write_chunk(self, tier: str, table: pa.Table, t0: float, t1: float, seq: int, fast: bool = False
+                     ) -> Chunk:
         path = self.folder / tier / Chunk.name(t0, t1, seq)
         temporary = path.with_suffix(".tmp")
-        write_parquet(table, temporary, tier)
+        write_parquet(table, temporary, tier, fast)
         fd = os.open(temporary, os.O_RDONLY)
         try:
             os.fsync(fd)

@@ -22,7 +22,7 @@ TIER_SCHEMA = pa.schema([("series", pa.int32()), ("t", pa.float64()), ("tmin", p
                          ("sum", pa.float64()), ("count", pa.int64()), ("tgap", pa.float64())])
 #: Parquet encodings: floats split by byte before compression (their exponents and high bytes compress
 #: well). Raw chunks use zstd at level 9 (the most samples per byte: 4% smaller than level 3 at 4
-#: significant digits, 8 M samples/s written on one core, 25 times the top streaming rate); aggregate
+#: significant digits, 8 M samples/s written on one core), level 1 for the fastest sources; aggregate
 #: chunks, small and read whole over long zooms, use LZ4 (4% larger than zstd, a third faster to read back;
 #: with dictionary encoding, pyarrow's default, they were 50% larger and slower than both).
 RAW_ENCODING = {"series": "DELTA_BINARY_PACKED", "time": "BYTE_STREAM_SPLIT", "value": "BYTE_STREAM_SPLIT"}
@@ -57,10 +57,18 @@ class Chunk:
         return f"{round(t0 * 1e6):017d}_{round(t1 * 1e6):017d}_{seq:08d}.parquet"
 
 
-def write_parquet(table: pa.Table, path: Path, tier: str) -> None:
-    """``table`` as a chunk file of ``tier`` (the encodings and compression above)."""
+#: Raw samples arriving faster than this (per second, over one log segment) are compressed at zstd's
+#: level 1, not 9: at 300,000 samples/s level 9 cost the server a tenth of a core, and the collection
+#: loop's latency with it; they take about 8% more room.
+FAST_SAMPLES_PER_SECOND = 50_000
+
+
+def write_parquet(table: pa.Table, path: Path, tier: str, fast: bool = False) -> None:
+    """``table`` as a chunk file of ``tier`` (the encodings and compression above; ``fast``: samples that
+    arrived faster than :data:`FAST_SAMPLES_PER_SECOND`)."""
     raw = tier == "raw"
-    pq.write_table(table, path, compression="zstd" if raw else "lz4", compression_level=9 if raw else None,
+    level = (1 if fast else 9) if raw else None
+    pq.write_table(table, path, compression="zstd" if raw else "lz4", compression_level=level,
                    use_dictionary=False, column_encoding=RAW_ENCODING if raw else TIER_ENCODING,
                    row_group_size=256 * 1024, write_statistics=True)
 
