@@ -139,8 +139,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"dashboard serve: {exc}", file=sys.stderr)
         return 2
     if spec is not None:
-        service, app = spec_app(spec, history=history)
-        extra = {"service": service, "app": app, "title": spec.title}
+        service, dashboard = spec_app(spec, history=history)
+        extra = {"service": service, "dashboard": dashboard, "title": spec.title}
     else:
         from .service import MetricsService, default_sources
 
@@ -148,8 +148,9 @@ def _serve(args: argparse.Namespace) -> int:
         MetricsService.set_shared(service)
         extra = {"service": service}
     with contextlib.suppress(KeyboardInterrupt):
+        origins = [*(args.allow_websocket_origin or ()), *(spec.allow_websocket_origin if spec else ())]
         serve(address=args.address, port=args.port, show=args.show,
-              allow_websocket_origin=args.allow_websocket_origin, ingest=args.ingest, ingest_token=token,
+              allow_websocket_origin=origins, ingest=args.ingest, ingest_token=token,
               ingest_max_bytes=args.ingest_max_bytes, **extra)
     return 0
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import panel as pn
 
+from .embed import EMBED_PATH, EmbedGuard, embed_app
 from .ingest import MAX_BODY, IngestHandler
 from .service import MetricsService
 from .sources.push import PushSource
@@ -38,22 +39,27 @@ INGEST_SOURCE = "ingest"
 def build_app(service: MetricsService | None = None) -> Any:
     """The page of a dashboard of ``service`` (the shared one by default) for one session (its view from the
     URL, :mod:`dashboard.ui.page`); starts the service."""
+    return page(default_dashboard(service))
+
+
+def default_dashboard(service: MetricsService | None = None) -> MetricsDashboard:
+    """A session's dashboard of ``service`` (the shared one by default), which it starts."""
     service = service or MetricsService.shared()
     service.start()
-    return page(MetricsDashboard(service=service))
+    return MetricsDashboard(service=service)
 
 
-def spec_app(spec: Spec, history: Any = None) -> tuple[MetricsService, Callable[[], Any]]:
+def spec_app(spec: Spec, history: Any = None) -> tuple[MetricsService, Callable[[], MetricsDashboard]]:
     """The service a spec describes (shared by the process, with ``history`` when given) and the
-    per-session app showing it."""
+    per-session dashboard showing it (``page(dashboard())`` is the served page)."""
     service = spec.service(history=history)
     MetricsService.set_shared(service)  # build_app() and the notebook helpers see the spec's service
 
-    def app() -> Any:
+    def dashboard() -> MetricsDashboard:
         service.start()
-        return page(MetricsDashboard.from_spec(spec, service))
+        return MetricsDashboard.from_spec(spec, service)
 
-    return service, app
+    return service, dashboard
 
 
 def ingest_source(service: MetricsService, name: str = INGEST_SOURCE) -> PushSource:
@@ -100,13 +106,15 @@ def _is_loopback(address: str) -> bool:
 def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
           allow_websocket_origin: Sequence[str] = (), service: MetricsService | None = None,
           ingest: bool = True, ingest_token: str | None = None, ingest_max_bytes: int = MAX_BODY,
-          app: Callable[[], Any] | None = None, title: str = TITLE, **kwargs: Any) -> None:
-    """Serve the dashboard at ``http://ADDRESS:PORT/`` until interrupted.
+          dashboard: Callable[[], MetricsDashboard] | None = None, title: str = TITLE, **kwargs: Any) -> None:
+    """Serve the dashboard at ``http://ADDRESS:PORT/`` and its panels one by one at ``/embed?panel=NAME``
+    (:mod:`dashboard.embed`) until interrupted.
 
     The service starts with the server (not with the first page), so that ``/ingest`` and the history
-    collect from the start. ``app`` builds a session's layout (the default dashboard by default).
+    collect from the start. ``dashboard`` builds a session's dashboard (the default one by default).
     """
     service = service or MetricsService.shared()
+    dashboard = dashboard or (lambda: default_dashboard(service))
     origins = websocket_origins(address, port, allow_websocket_origin)
     from .exporter import MetricsHandler
 
@@ -121,9 +129,10 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
                      "token required" if ingest_token else "loopback only, no token")
     log.info("serving on http://%s:%d/ (websocket origins: %s)", address, port, ", ".join(origins))
     server = pn.serve(
-        app or (lambda: build_app(service)), address=address, port=port, show=False, title=title,
-        websocket_origin=origins, threaded=False, print_url=True, start=False, extra_patterns=patterns,
-        **kwargs)
+        {"/": lambda: page(dashboard()), EMBED_PATH: embed_app(dashboard)}, address=address, port=port,
+        show=False, title=title, websocket_origin=origins, threaded=False, print_url=True, start=False,
+        extra_patterns=patterns, **kwargs)
+    EmbedGuard.install(server._tornado, origins)
     server.io_loop.add_callback(service.start)
     server.start()
     if show:
@@ -149,5 +158,6 @@ def spec_app_cached(path: str) -> tuple[str, Callable[[], Any]]:
         from .spec import load_spec
 
         spec = load_spec(path)
-        _spec_apps[path] = (spec.title, spec_app(spec)[1])
+        dashboard = spec_app(spec)[1]
+        _spec_apps[path] = (spec.title, lambda: page(dashboard()))
     return _spec_apps[path]

@@ -17,6 +17,8 @@
         title: Requests per second
       - metric: loss
         type: stat          # plot (default) or stat
+        id: loss-now        # what /embed?panel= names it (default: its metric)
+    allow_websocket_origin: [intranet.example:8080]   # pages that may embed it (as the option)
     history:               # dashboard serve's history on disk (its command-line options win)
       retention: 7d        # or per tier: {raw: 2d, minute: 30d}
       max_disk: 1GiB
@@ -34,6 +36,7 @@ anything of ``dashboard.ui``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +54,11 @@ from .sources.gpu import gpu_status
 #: What the top level of a spec configures: each field and the class whose param checks it.
 TOP_LEVEL: dict[str, type[param.Parameterized] | None] = {
     "title": DashboardOptions, "window": MetricsService, "system": DashboardOptions,
-    "columns": DashboardOptions, "sources": None, "panels": None, "history": None}
+    "columns": DashboardOptions, "sources": None, "panels": None, "history": None,
+    "allow_websocket_origin": None}
+#: A panel's ``id`` (what ``/embed?panel=ID`` names) and an origin a page may embed from.
+PANEL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+ORIGIN = re.compile(r"[A-Za-z0-9.\[\]:_-]+(:\d{1,5})?")
 #: The fields of a spec's ``history`` (the command line's ``--retention``, ``--max-disk`` and ``--precision``
 #: win over them).
 HISTORY_FIELDS = ("retention", "max_disk", "precision")
@@ -81,6 +88,7 @@ class PanelSpec:
     line: int
     type: str = "plot"
     options: dict[str, Any] = field(default_factory=dict)
+    id: str = ""  # what /embed?panel= names (the metric when empty)
 
 
 @dataclass
@@ -95,6 +103,7 @@ class Spec:
     sources: list[SourceSpec] = field(default_factory=list)
     panels: list[PanelSpec] = field(default_factory=list)
     history: dict[str, str] = field(default_factory=dict)  # retention, max_disk: the command line's texts
+    allow_websocket_origin: list[str] = field(default_factory=list)  # host[:port] of pages that may embed
 
     def build_sources(self) -> list[Source]:
         """Fresh source objects for this spec (nothing is opened yet)."""
@@ -210,6 +219,8 @@ class _Checker:
             spec.panels = self.panels(fields["panels"][1])
         if "history" in fields:
             spec.history = self.history(fields["history"][1])
+        if "allow_websocket_origin" in fields:
+            spec.allow_websocket_origin = self.origins(fields["allow_websocket_origin"][1])
         return spec
 
     def history(self, node: Node) -> dict[str, str]:
@@ -270,6 +281,17 @@ class _Checker:
             out.append(SourceSpec(kind, params, item.start_mark.line + 1))
         return out
 
+    def origins(self, node: Node) -> list[str]:
+        """``allow_websocket_origin: [host:port, ...]``: the pages that may embed (as the option)."""
+        value = self.value(node)
+        items = value if isinstance(value, list) else [value]
+        bad = [v for v in items if not isinstance(v, str) or not ORIGIN.fullmatch(v)]
+        if bad:
+            self.fail(node, "allow_websocket_origin",
+                      f"expected a list of host:port (as --allow-websocket-origin), got {bad[0]!r}")
+            return []
+        return list(items)
+
     def panels(self, node: Node) -> list[PanelSpec]:
         if not isinstance(node, SequenceNode):
             self.fail(node, "panels", f"expected a list of panels, got {_kind(node)}")
@@ -288,9 +310,23 @@ class _Checker:
             panel = self.panel(item, fields, where) if fields is not None else None
             if panel is not None:
                 out.append(panel)
+        seen: set[str] = set()
+        for i, panel in enumerate(out):
+            if panel.id and panel.id in seen:
+                self.problems.append(f"{self.path}:{panel.line}: panels[{i}].id: {panel.id!r} is taken by an "
+                                     "earlier panel; expected a name of its own")
+            seen.add(panel.id)
         return out
 
     def panel(self, item: Node, fields: dict[str, tuple[Node, Node]], where: str) -> PanelSpec | None:
+        panel_id = ""
+        if "id" in fields:
+            _, id_node = fields.pop("id")
+            panel_id = self.value(id_node)
+            if not isinstance(panel_id, str) or not PANEL_ID.fullmatch(panel_id):
+                self.fail(id_node, f"{where}.id", f"expected a name of letters, digits and _.:- (as /embed?panel= "
+                                                  f"names it), got {panel_id!r}")
+                return None
         kind = self.value(fields["type"][1]) if "type" in fields else "plot"
         if kind not in PANEL_TYPES:
             self.fail(fields["type"][1], f"{where}.type", f"expected one of {', '.join(PANEL_TYPES)}, got {kind!r}")
@@ -315,7 +351,7 @@ class _Checker:
         if options is None:
             return None
         options.pop("metric")
-        return PanelSpec(metric, item.start_mark.line + 1, kind, options)
+        return PanelSpec(metric, item.start_mark.line + 1, kind, options, panel_id)
 
 
 def _settable(cls: type[param.Parameterized], named: bool = False) -> dict[str, param.Parameter]:

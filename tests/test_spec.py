@@ -47,7 +47,8 @@ def test_every_problem_is_named_with_line_field_and_expectation():
     problems = info.value.problems
     assert problems == [
         "spec.yaml:2: window: expected a number from 1 to 604,800, got 0",
-        "spec.yaml:3: colour: unknown field; expected one of title, window, system, columns, sources, panels, history",
+        "spec.yaml:3: colour: unknown field; expected one of title, window, system, columns, sources, panels, history, "
+        "allow_websocket_origin",
         "spec.yaml:6: sources[0].urls: expected a list of str, got 'http://127.0.0.1:8000/metrics'",
         "spec.yaml:7: sources[0].interval: expected a number from 0.05 to 3,600, got 'fast'",
         "spec.yaml:8: sources[1].type: expected one of gpu, prometheus, promql, push, replay, synthetic, system, "
@@ -245,4 +246,21 @@ def test_history_retention_in_a_spec_is_checked_like_the_command_line():
         "spec.yaml:4: history.max_disk: expected a size such as 500MB or 1GiB, got 'lots'",
         "spec.yaml:5: history.keep: unknown field; expected one of retention, max_disk, precision",
         "spec.yaml:6: history.precision: expected a number of significant digits from 1 to 15, or exact; got '0'",
+    ]
+
+
+def test_panel_ids_and_embedding_origins_are_checked():
+    spec = parse_spec("allow_websocket_origin: [intranet.example:8080]\n"
+                      "panels:\n  - {metric: loss, id: loss-now}\n  - metric: loss\n")
+    assert spec.allow_websocket_origin == ["intranet.example:8080"]
+    assert [p.id for p in spec.panels] == ["loss-now", ""]
+    with pytest.raises(SpecError) as caught:
+        parse_spec("allow_websocket_origin: ['http://x/<a>']\npanels:\n  - {metric: a, id: one}\n"
+                   "  - {metric: b, id: one}\n  - {metric: c, id: 'two words'}\n", "spec.yaml")
+    assert caught.value.problems == [
+        "spec.yaml:5: panels[2].id: expected a name of letters, digits and _.:- (as /embed?panel= names it), "
+        "got 'two words'",
+        "spec.yaml:4: panels[1].id: 'one' is taken by an earlier panel; expected a name of its own",
+        "spec.yaml:1: allow_websocket_origin: expected a list of host:port (as --allow-websocket-origin), "
+        "got 'http://x/<a>'",
     ]

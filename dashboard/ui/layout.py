@@ -198,13 +198,31 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         spec = spec if isinstance(spec, Spec) else load_spec(spec)
         service = service if service is not None else spec.service()
         panels: list[Any] = []
+        ids: dict[int, str] = {}
         for p in spec.panels:
             component = StatCard if p.type == "stat" else TimeSeriesPlot
             panels.append(component(service=service, metric=p.metric, **p.options))
+            if p.id:
+                ids[id(panels[-1])] = p.id
         if not spec.system:
             panels.append(TimeSeriesPlot(service=service, metric="up", title="Sources up (1) or down (0)"))
-        return cls(service=service, title=spec.title, system=spec.system, panels=panels, columns=spec.columns,
-                   **params)
+        dashboard = cls(service=service, title=spec.title, system=spec.system, panels=panels,
+                        columns=spec.columns, **params)
+        dashboard._ids = ids
+        return dashboard
+
+    def named_panels(self) -> dict[str, Any]:
+        """Every card and plot by name, in page order: its ``id`` in the spec, by default its metric (a
+        second panel of one metric is ``NAME-2``): what ``/embed?panel=NAME`` serves alone."""
+        ids = getattr(self, "_ids", {})
+        out: dict[str, Any] = {}
+        for part in [*self.cards, *self.plots]:
+            base = ids.get(id(part)) or getattr(part, "metric", "") or type(part).__name__
+            name, n = base, 2
+            while name in out:
+                name, n = f"{base}-{n}", n + 1
+            out[name] = part
+        return out
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

@@ -1,0 +1,137 @@
+"""One panel alone at ``/embed?panel=NAME``, for other pages: and who may embed it.
+
+``/embed`` serves one card or plot of the dashboard, streaming live and sized by its container, for a
+page served elsewhere (``bokeh.embed.server_document("http://HOST:5006/embed", arguments={"panel":
+NAME})``) or an ``<iframe>``. ``NAME`` is the panel's ``id`` in the spec, by default its metric;
+``/embed`` without one lists the names. Who may embed is who may open the server's websocket: the
+addresses of ``--allow-websocket-origin`` (and the spec's ``allow_websocket_origin``) beside the server's
+own. :class:`EmbedGuard` holds the browser to it on every response:
+
+* ``Content-Security-Policy: frame-ancestors`` names those origins, so an ``<iframe>`` on any other page
+  is refused by the browser (which shows its own error in the frame, never the dashboard);
+* a ``server_document`` script asked for by a page of any other origin (its ``Referer``) gets, instead of
+  BokehJS, a script that writes the refusal into the page where the plot would be, so the page shows an
+  error, not a blank area; the websocket itself answers such a page 403 (Bokeh's origin check).
+
+Every name shown is escaped: a metric name comes from a source.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import panel as pn
+import tornado.web
+from panel.io.resources import LOCAL_DIST, patch_model_css
+
+EMBED_PATH = "/embed"
+
+
+def embed_app(dashboard: Callable[[], Any]) -> Callable[[], Any]:
+    """The per-session app of ``/embed``: the panel the session's ``panel`` argument names, out of
+    ``dashboard()`` (a :class:`~dashboard.ui.layout.MetricsDashboard`), or the list of names."""
+
+    def app() -> Any:
+        names = dashboard().named_panels()
+        asked = pn.state.session_args.get("panel", [b""])[0].decode("utf-8", "replace")
+        if not asked:
+            return _listing(names)
+        part = names.get(asked)
+        if part is None:
+            return _message(f"No panel is named {asked!r} here. The panels are: {', '.join(names) or 'none'}.")
+        part.param.update(sizing_mode="stretch_both", height=None, styles={}, margin=0)
+        shown = pn.Column(part, sizing_mode="stretch_both", min_height=120, margin=0)
+        return _with_stylesheets_from_this_server(shown)
+
+    return app
+
+
+def _with_stylesheets_from_this_server(shown: Any) -> Any:
+    """``shown``, for Panel to put in the session's document; in a page of another origin
+    (``server_document``), put there now with its stylesheets pointed at this server: Panel leaves them on
+    its CDN there, which a machine off the internet cannot reach (None then: the document is ready)."""
+    doc = pn.state.curdoc
+    request = getattr(doc.session_context, "request", None) if doc is not None else None
+    if request is None or not request.path.endswith("/autoload.js"):
+        return shown  # a page of this server (an iframe): Panel points them at itself
+    shown.server_doc(doc)
+    for root in doc.roots:
+        patch_model_css(root, dist_url=f"{request.protocol}://{request.host}/{LOCAL_DIST}")
+    return None
+
+
+def _listing(names: Iterable[str]) -> Any:
+    items = "".join(f'<li><a href="{EMBED_PATH}?panel={quote(name)}">{html.escape(name)}</a></li>'
+                    for name in names)
+    return pn.pane.HTML(f"<h3>Panels to embed</h3><ul>{items}</ul>"
+                        f"<p>{html.escape(EMBED_PATH)}?panel=NAME serves one alone.</p>", sizing_mode="stretch_width")
+
+
+def _message(text: str) -> Any:
+    return pn.pane.HTML(f'<p class="embed-error">{html.escape(text)}</p>', sizing_mode="stretch_width")
+
+
+def allowed_origins(origins: Iterable[str]) -> list[str]:
+    """Bokeh's ``host[:port]`` origins as the browser's ``scheme://host[:port]``, both schemes."""
+    return sorted({f"{scheme}://{origin}" for origin in origins for scheme in ("http", "https")})
+
+
+class EmbedGuard(tornado.web.OutputTransform):
+    """Holds every response to the allowed origins (see the module's text). Made per request by Tornado;
+    :meth:`install` gives the class its origins."""
+
+    origins: frozenset[str] = frozenset()  # host[:port], as the websocket check takes them
+
+    def __init__(self, request: Any) -> None:
+        self.request = request
+
+    @classmethod
+    def install(cls, application: tornado.web.Application, origins: Iterable[str]) -> type[EmbedGuard]:
+        """A guard of ``origins`` added to ``application``'s output transforms."""
+        guard = type("EmbedGuard", (cls,), {"origins": frozenset(origins)})
+        application.transforms.append(guard)
+        return guard
+
+    def transform_first_chunk(self, status_code: int, headers: Any, chunk: bytes, finishing: bool
+                              ) -> tuple[int, Any, bytes]:
+        ancestors = " ".join(["'self'", *allowed_origins(self.origins)])
+        headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+        if self.request.path == f"{EMBED_PATH}/autoload.js" and status_code == 200:
+            page = self._embedding_origin()
+            if page is not None and urlsplit(page).netloc not in self.origins:
+                chunk = self._refusal(page).encode()
+            else:  # Panel names one script relative to the page ("../static/..."): another server's path there
+                here = f"{self.request.protocol}://{self.request.host}/static/".encode()
+                chunk = chunk.replace(b'"../static/', b'"' + here)
+            headers["Content-Length"] = str(len(chunk))
+        return status_code, headers, chunk
+
+    def _embedding_origin(self) -> str | None:
+        """The origin of the page asking for the script (its Referer), None when it says none."""
+        referer = self.request.headers.get("Origin") or self.request.headers.get("Referer")
+        if not referer:
+            return None
+        parts = urlsplit(referer)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+    def _refusal(self, page: str) -> str:
+        """A script that shows the refusal where the plot would have been (text, never HTML)."""
+        element = parse_qs(urlsplit(self.request.uri).query).get("bokeh-autoload-element", [""])[0]
+        text = (f"dashboard: a page of {page} may not embed this dashboard (its websocket answers 403). "
+                f"Start the dashboard with --allow-websocket-origin {urlsplit(page).netloc} to allow it.")
+        return f"""(function () {{
+  var text = {json.dumps(text)};
+  var box = document.createElement("div");
+  box.className = "dashboard-embed-refused";
+  box.setAttribute("role", "alert");
+  box.style.cssText = "padding:12px;border:1px solid #b00020;color:#b00020;font:14px sans-serif";
+  box.textContent = text;
+  var at = document.getElementById({json.dumps(element)});
+  if (at) {{ at.appendChild(box); }} else {{ document.body.appendChild(box); }}
+  console.warn(text);
+}})();
+"""
