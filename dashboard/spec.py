@@ -17,8 +17,7 @@
         title: Requests per second
       - metric: loss
         type: stat          # plot (default) or stat
-        id: loss-now        # what /embed?panel= names it (default: its metric)
-    allow_websocket_origin: [intranet.example:8080]   # pages that may embed it (as the option)
+        id: loss-now        # its name at /embed?panel= (default: its metric)
     history:               # dashboard serve's history on disk (its command-line options win)
       retention: 7d        # or per tier: {raw: 2d, minute: 30d}
       max_disk: 1GiB
@@ -54,8 +53,7 @@ from .sources.gpu import gpu_status
 #: What the top level of a spec configures: each field and the class whose param checks it.
 TOP_LEVEL: dict[str, type[param.Parameterized] | None] = {
     "title": DashboardOptions, "window": MetricsService, "system": DashboardOptions,
-    "columns": DashboardOptions, "sources": None, "panels": None, "history": None,
-    "allow_websocket_origin": None}
+    "columns": DashboardOptions, "sources": None, "panels": None, "history": None, "allow_websocket_origin": None}
 #: A panel's ``id`` (what ``/embed?panel=ID`` names) and an origin a page may embed from.
 PANEL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 ORIGIN = re.compile(r"[A-Za-z0-9.\[\]:_-]+(:\d{1,5})?")
@@ -103,7 +101,7 @@ class Spec:
     sources: list[SourceSpec] = field(default_factory=list)
     panels: list[PanelSpec] = field(default_factory=list)
     history: dict[str, str] = field(default_factory=dict)  # retention, max_disk: the command line's texts
-    allow_websocket_origin: list[str] = field(default_factory=list)  # host[:port] of pages that may embed
+    allow_websocket_origin: list[str] = field(default_factory=list)  # host[:port]s of pages that may embed
 
     def build_sources(self) -> list[Source]:
         """Fresh source objects for this spec (nothing is opened yet)."""
@@ -285,10 +283,9 @@ class _Checker:
         """``allow_websocket_origin: [host:port, ...]``: the pages that may embed (as the option)."""
         value = self.value(node)
         items = value if isinstance(value, list) else [value]
-        bad = [v for v in items if not isinstance(v, str) or not ORIGIN.fullmatch(v)]
-        if bad:
-            self.fail(node, "allow_websocket_origin",
-                      f"expected a list of host:port (as --allow-websocket-origin), got {bad[0]!r}")
+        for bad in [v for v in items if not isinstance(v, str) or not ORIGIN.fullmatch(v)][:1]:
+            self.fail(node, "allow_websocket_origin", f"expected a list of host:port (as --allow-websocket-origin), "
+                                                      f"got {bad!r}")
             return []
         return list(items)
 
@@ -310,23 +307,18 @@ class _Checker:
             panel = self.panel(item, fields, where) if fields is not None else None
             if panel is not None:
                 out.append(panel)
-        seen: set[str] = set()
-        for i, panel in enumerate(out):
-            if panel.id and panel.id in seen:
-                self.problems.append(f"{self.path}:{panel.line}: panels[{i}].id: {panel.id!r} is taken by an "
-                                     "earlier panel; expected a name of its own")
-            seen.add(panel.id)
+        for i, panel in [(i, p) for i, p in enumerate(out) if p.id and p.id in [q.id for q in out[:i]]]:
+            self.problems.append(f"{self.path}:{panel.line}: panels[{i}].id: {panel.id!r} is taken by an earlier "
+                                 "panel; expected a name of its own")
         return out
 
     def panel(self, item: Node, fields: dict[str, tuple[Node, Node]], where: str) -> PanelSpec | None:
-        panel_id = ""
-        if "id" in fields:
-            _, id_node = fields.pop("id")
-            panel_id = self.value(id_node)
-            if not isinstance(panel_id, str) or not PANEL_ID.fullmatch(panel_id):
-                self.fail(id_node, f"{where}.id", f"expected a name of letters, digits and _.:- (as /embed?panel= "
-                                                  f"names it), got {panel_id!r}")
-                return None
+        id_node = fields.pop("id")[1] if "id" in fields else None
+        panel_id = self.value(id_node) if id_node is not None else ""
+        if id_node is not None and (not isinstance(panel_id, str) or not PANEL_ID.fullmatch(panel_id)):
+            self.fail(id_node, f"{where}.id", f"expected a name of letters, digits and _.:- (as /embed?panel= names "
+                                              f"it), got {panel_id!r}")
+            return None
         kind = self.value(fields["type"][1]) if "type" in fields else "plot"
         if kind not in PANEL_TYPES:
             self.fail(fields["type"][1], f"{where}.type", f"expected one of {', '.join(PANEL_TYPES)}, got {kind!r}")

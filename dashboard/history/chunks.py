@@ -8,26 +8,29 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import os
 import shutil
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .files import COMPACT_ROWS, FAST_SAMPLES_PER_SECOND, LOG_SCHEMA, TIER_SCHEMA, Chunk, number, write_parquet
+from .converter import Converter, convert_segment, write_chunk
+from .files import COMPACT_ROWS, Chunk
 from .retention import Retention
-from .tiers import PERIODS, TIERS, aggregate, coarsen
+from .tiers import PERIODS, TIERS
 
 log = logging.getLogger("dashboard.history")
 
 #: Chunks of a tier's current period merged into one once there are this many (a finished period's are
 #: merged at once).
 OPEN_PERIOD_CHUNKS = 16
+#: Segments of at least this many samples are converted in a process of their own: the numpy work of a
+#: fast source's conversion, in a thread, took the GIL from the event loop often enough to add 10-20 ms to
+#: the page's latency at 300,000 points/s (``benchmarks/streaming.py``, dashboard-history).
+PROCESS_ROWS = 200_000
 #: Only chunks smaller than this are merged: a fast source's chunks are large enough that a file's own
 #: overhead is nothing, and merging them again and again (a sort and a rewrite of millions of rows every
 #: 16 segments) cost the server as much CPU as collecting.
@@ -46,6 +49,7 @@ class ChunkFiles:
     _merged_away: list[Path]  # chunks merged into others, deleted at the next compaction
     _pending: dict[Path, list[pa.RecordBatch]]
     _clock: Callable[[], float]
+    _converter: Converter
 
     def _move_aside(self, path: Path, reason: str) -> None:
         target = self.folder / "corrupt" / f"{path.parent.name}-{path.name}"
@@ -58,46 +62,24 @@ class ChunkFiles:
         log.warning("history: %s moved aside to %s: %s", path, target, reason)
 
     def _convert(self, segment: Path, batches: list[pa.RecordBatch]) -> None:
-        """Write a segment's samples as a raw chunk and their aggregates as a chunk in each coarser tier."""
-        table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
-        series = table.column("series").to_numpy()
-        t = table.column("time").to_numpy()
-        v = table.column("value").to_numpy()
-        order = np.argsort(series, kind="stable")  # a radix sort: a series' samples are logged in time order
-        series, t, v = series[order], t[order], v[order]
-        same = series[1:] == series[:-1]
-        if not (t[1:][same] > t[:-1][same]).all():  # not so (a log written otherwise): by time as well
-            order = np.lexsort((t, series))
-            series, t, v = series[order], t[order], v[order]
-        seq = number(segment)
-        first, last = float(t.min()), float(t.max())
-        fast = t.size > FAST_SAMPLES_PER_SECOND * max(last - first, 1.0)
-        written = [("raw", self._write_chunk("raw", pa.table({"series": series, "time": t, "value": v},
-                                                             schema=LOG_SCHEMA), first, last, seq, fast))]
-        rows = None
-        for tier in list(TIERS)[1:]:  # the finest from the samples, each coarser one from the one below
-            rows = aggregate(series, t, v, TIERS[tier], ordered=True) if rows is None else coarsen(rows, TIERS[tier])
-            written.append((tier, self._write_chunk(tier, pa.table(rows, schema=TIER_SCHEMA),
-                                                    float(rows["t"].min()),
-                                                    float(rows["t"].max() + TIERS[tier]), seq)))
+        """Write a segment's samples as a raw chunk and their aggregates as a chunk in each coarser tier: in a
+        process of its own when the segment is large (:data:`PROCESS_ROWS`, :mod:`.converter`), else here."""
+        written = None
+        if sum(b.num_rows for b in batches) >= PROCESS_ROWS:
+            try:
+                written = self._converter.convert(self.folder, segment)
+            except OSError as exc:
+                log.warning("history: converting %s in a process failed (%s); converting it here", segment, exc)
+        if written is None:
+            written = convert_segment(self.folder, segment, batches)
         with self._lock:
             for tier, chunk in written:
                 self._chunks[tier].append(chunk)
                 self._chunks[tier].sort()
             self._pending.pop(segment, None)
 
-    def _write_chunk(self, tier: str, table: pa.Table, t0: float, t1: float, seq: int, fast: bool = False
-                     ) -> Chunk:
-        path = self.folder / tier / Chunk.name(t0, t1, seq)
-        temporary = path.with_suffix(".tmp")
-        write_parquet(table, temporary, tier, fast)
-        fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-        return Chunk(t0, t1, seq, path, path.stat().st_size)
+    def _write_chunk(self, tier: str, table: pa.Table, t0: float, t1: float, seq: int) -> Chunk:
+        return write_chunk(self.folder, tier, table, t0, t1, seq)
 
     def _retire(self) -> None:
         """Delete the chunks past each tier's age, then the oldest while a tier is over its size."""
@@ -195,3 +177,4 @@ class ChunkFiles:
         if not (chunk.t0 > start and chunk.t1 <= end):
             masks += [pc.greater(table.column(column), start), pc.less_equal(table.column(column), end)]
         return table.filter(functools.reduce(pc.and_, masks)) if masks else table
+

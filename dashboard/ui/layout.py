@@ -208,13 +208,13 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
             panels.append(TimeSeriesPlot(service=service, metric="up", title="Sources up (1) or down (0)"))
         dashboard = cls(service=service, title=spec.title, system=spec.system, panels=panels,
                         columns=spec.columns, **params)
-        dashboard._ids = ids
+        dashboard.embed_names = ids
         return dashboard
 
     def named_panels(self) -> dict[str, Any]:
         """Every card and plot by name, in page order: its ``id`` in the spec, by default its metric (a
         second panel of one metric is ``NAME-2``): what ``/embed?panel=NAME`` serves alone."""
-        ids = getattr(self, "_ids", {})
+        ids = getattr(self, "embed_names", {})  # id(component) -> the spec's id
         out: dict[str, Any] = {}
         for part in [*self.cards, *self.plots]:
             base = ids.get(id(part)) or getattr(part, "metric", "") or type(part).__name__
