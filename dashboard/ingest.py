@@ -12,7 +12,11 @@ logs and histories), and the access log never shows query strings. Without a tok
 only requests from loopback addresses. Bodies over ``max_body`` bytes get 413.
 
 A partial write keeps every good line: the answer is 200 with ``accepted``, ``overflow`` and ``errors``
-(one ``{"line"|"item": n, "field": ..., "reason": ...}`` per bad one), or 400 when nothing was good.
+(one ``{"line"|"item": n, "field": ..., "reason": ...}`` per bad one), or 400 when nothing was good. It
+comes once the accepted samples are stored, and in the history's log where there is one (``"stored":
+true``; the source is drained every 0.1 s): a server killed after answering has lost none of them.
+``"stored": false`` says the service did not store them within :data:`STORE_WAIT` seconds (it is not
+collecting); they are kept for its next drain.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ from .sources.push import PushSource, check_labels, check_name, check_timestamp,
 
 log = logging.getLogger("dashboard.ingest")
 
+#: Seconds the answer waits for the samples to be stored (the push source is drained every 0.1 s): an
+#: answer with ``"stored": true`` means they are in the store, and in the history's log where there is
+#: one, so that a process killed after it loses none of them.
+STORE_WAIT = 5.0
 #: Default largest body accepted, in bytes.
 MAX_BODY = 1024 * 1024
 #: Most errors listed in one answer (the count is always complete).
@@ -164,7 +172,7 @@ class IngestHandler(tornado.web.RequestHandler):
             return
         self._chunks.append(chunk)
 
-    def post(self) -> None:
+    async def post(self) -> None:
         if self._finished:
             return None
         if self._size > self._max_body:
@@ -176,8 +184,10 @@ class IngestHandler(tornado.web.RequestHandler):
         if errors:
             log.info("ingest: %d bad line(s) of %d; first: %s", len(errors), len(errors) + len(samples),
                      errors[0])
+        stored = await source.stored(result.upto, STORE_WAIT) if result.accepted else True
         answer = {
             "accepted": result.accepted,
+            "stored": stored,
             "overflow": result.overflow,
             "errors": [e.as_dict() for e in errors[:MAX_ERRORS_LISTED]],
             "error_count": len(errors),

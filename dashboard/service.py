@@ -130,8 +130,8 @@ class MetricsService(Service):
         self.store.history = self.history
         last = self.store.restore(self.window)
         now = self._wall()
-        for source, t in last.items():
-            self._write_outage(source, max(now, t + 1e-3))
+        for source, t in last.items():  # right after its last sample: samples pushed since (in flight
+            self._write_outage(source, t + 1e-3)  # while the server was down) are still newer, so kept
         if last:
             log.info("history: restored %s from %s (newest sample %.0f s ago)", ", ".join(sorted(last)),
                      self.history.folder, now - max(last.values()))

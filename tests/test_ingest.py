@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 
 import httpx
 import pytest
@@ -124,11 +125,22 @@ async def test_good_lines_are_kept_bad_ones_reported_by_line(ingest):
                      timeout=5)
 
 
+async def test_the_answer_comes_once_the_samples_are_stored(ingest):
+    """``"stored": true`` means in the store already (and in the log with history): no wait after it."""
+    start = time.time() - 60
+    for round_ in range(5):
+        body = [{"name": "answered", "value": float(i), "timestamp": start + round_ * 10 + i} for i in range(10)]
+        r = await ingest.client.post(ingest.url, json=body, headers=auth())
+        assert r.json()["accepted"] == 10 and r.json()["stored"] is True
+        assert ingest.service.store.size(SeriesKey.of("answered")) == 10 * (round_ + 1)
+
+
 async def test_series_cap_is_counted_and_shown(ingest):
     ingest.source.max_series_per_metric = 3
     items = [{"name": "per_path", "value": 1, "labels": {"path": f"/{i}"}} for i in range(10)]
     r = await ingest.client.post(ingest.url, json=items, headers=auth())
-    assert r.status_code == 200 and r.json() == {"accepted": 3, "overflow": 7, "errors": [], "error_count": 0}
+    assert r.status_code == 200 and r.json() == {"accepted": 3, "stored": True, "overflow": 7, "errors": [],
+                                                "error_count": 0}
     await async_poll(lambda: ingest.service.store.size(ingest.source.overflow_key) > 0, timeout=5)
     assert ingest.service.store.latest(ingest.source.overflow_key)[1] == 7.0
     await async_poll(lambda: ingest.source.overflow == 7, timeout=5)

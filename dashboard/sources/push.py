@@ -15,6 +15,7 @@ not an outage (``late_gaps = False``).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -41,6 +42,7 @@ class PushResult:
 
     accepted: int
     overflow: int
+    upto: int = 0  # samples accepted by the source up to and with this push (for :meth:`PushSource.stored`)
 
 
 @source_type("push")
@@ -75,6 +77,9 @@ class PushSource(Source):
         self._per_metric: dict[str, int] = defaultdict(int)
         self._accepted = 0
         self._overflow = 0
+        self._taken = 0  # samples the last drain took
+        self._stored = 0  # samples stored (and logged, with history) so far
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.overflow_key = SeriesKey.of("dashboard_overflow_samples", source=self.name)
 
     # -- pushing (any thread) -----------------------------------------------------------------------------
@@ -107,7 +112,34 @@ class PushSource(Source):
                 accepted += 1
             self._accepted += accepted
             self._overflow += overflow
-        return PushResult(accepted, overflow)
+            upto = self._accepted
+        return PushResult(accepted, overflow, upto)
+
+    async def stored(self, upto: int, timeout: float) -> bool:
+        """Wait (in the service's loop) until the first ``upto`` samples accepted are stored, and logged
+        where there is history: what ``/ingest`` waits for before it answers. False after ``timeout``."""
+        if upto <= self._stored:
+            return True
+        if not self.running:  # no service drains it: nothing to wait for
+            return False
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((upto, future))
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def record_success(self, t: float | None = None, samples: int = 1) -> None:
+        """The service stored what the last drain took (it calls this after writing it)."""
+        super().record_success(t, samples)
+        self._stored = max(self._stored, self._taken)
+        waiting, self._waiters = self._waiters, []
+        for upto, future in waiting:
+            if upto <= self._stored:  # the waiter's loop may be another thread's (an ingest server of its own)
+                future.get_loop().call_soon_threadsafe(_resolve, future)
+            else:
+                self._waiters.append((upto, future))
 
     def _admit(self, key: SeriesKey, kind: Kind) -> bool:
         if key in self._kinds:
@@ -128,6 +160,7 @@ class PushSource(Source):
             pending, self._pending = self._pending, []
             kinds = dict(self._kinds)
             accepted, overflow = self._accepted, self._overflow
+            self._taken = accepted
         with param.edit_constant(self):
             self.param.update(accepted=accepted, overflow=overflow)
         by_key: dict[SeriesKey, list[tuple[float, float]]] = defaultdict(list)
@@ -150,6 +183,11 @@ class PushSource(Source):
         """Samples waiting for the next drain."""
         with self._pending_lock:
             return len(self._pending)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def check_name(name: object, field: str = "name", line: int = 0) -> str:

@@ -34,9 +34,11 @@ def test_a_restarted_service_shows_the_last_window_with_the_outage_marked(tmp_pa
         restored_t, restored = second.store.window(LOAD, 10_000)
         np.testing.assert_array_equal(restored_t[:-1], t[-600:])  # the last window, then the gap
         np.testing.assert_array_equal(restored[:-1], values[0, -600:])
-        assert np.isnan(restored[-1]) and restored_t[-1] == wall, "the outage is a gap in the line"
+        gap_at = t[-1] + 1e-3  # right after the last sample: a push sent while it was down is still newer
+        assert np.isnan(restored[-1]) and restored_t[-1] == gap_at, "the outage is a gap in the line"
         up_t, up = second.store.window(SeriesKey.of("up", source="box"), 10_000)
-        assert up[-1] == 0 and up_t[-1] == wall, "and up=0: an outage band from the last sample to the next"
+        assert up[-1] == 0 and up_t[-1] == gap_at, "and up=0: an outage band from the last sample to the next"
+        assert wall > gap_at
     finally:
         second.close_history()
 
