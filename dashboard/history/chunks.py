@@ -8,33 +8,41 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import os
 import shutil
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .converter import Converter, convert_segment, write_chunk
-from .files import COMPACT_ROWS, Chunk
+from .files import (
+    COMPACT_ROWS,
+    FAST_SAMPLES_PER_SECOND,
+    LOG_SCHEMA,
+    TIER_SCHEMA,
+    Chunk,
+    number,
+    write_parquet,
+)
 from .retention import Retention
-from .tiers import PERIODS, TIERS
+from .tiers import PERIODS, TIERS, aggregate, coarsen
 
 log = logging.getLogger("dashboard.history")
 
 #: Chunks of a tier's current period merged into one once there are this many (a finished period's are
 #: merged at once).
 OPEN_PERIOD_CHUNKS = 16
-#: Segments of at least this many samples are converted in a process of their own: the numpy work of a
-#: fast source's conversion, in a thread, took the GIL from the event loop often enough to add 10-20 ms to
-#: the page's latency at 300,000 points/s (``benchmarks/streaming.py``, dashboard-history).
-PROCESS_ROWS = 200_000
-#: Only chunks smaller than this are merged: a fast source's chunks are large enough that a file's own
-#: overhead is nothing, and merging them again and again (a sort and a rewrite of millions of rows every
-#: 16 segments) cost the server as much CPU as collecting.
+#: Only chunks smaller than this are merged while their period lasts: a fast source's chunks are large
+#: enough that a file's own overhead is nothing, and merging them again and again (a sort and a rewrite of
+#: millions of rows every 16 segments) cost the server as much CPU as collecting.
 SMALL_CHUNK_BYTES = 256 * 1024
+#: A finished period's chunks are merged once, when they hold at most this many bytes together (more is
+#: a fast source's: its chunks are large already, and reading them all again each round would cost more).
+MERGE_BYTES = 64 << 20
 
 
 class ChunkFiles:
@@ -49,7 +57,6 @@ class ChunkFiles:
     _merged_away: list[Path]  # chunks merged into others, deleted at the next compaction
     _pending: dict[Path, list[pa.RecordBatch]]
     _clock: Callable[[], float]
-    _converter: Converter
 
     def _move_aside(self, path: Path, reason: str) -> None:
         target = self.folder / "corrupt" / f"{path.parent.name}-{path.name}"
@@ -62,16 +69,8 @@ class ChunkFiles:
         log.warning("history: %s moved aside to %s: %s", path, target, reason)
 
     def _convert(self, segment: Path, batches: list[pa.RecordBatch]) -> None:
-        """Write a segment's samples as a raw chunk and their aggregates as a chunk in each coarser tier: in a
-        process of its own when the segment is large (:data:`PROCESS_ROWS`, :mod:`.converter`), else here."""
-        written = None
-        if sum(b.num_rows for b in batches) >= PROCESS_ROWS:
-            try:
-                written = self._converter.convert(self.folder, segment)
-            except OSError as exc:
-                log.warning("history: converting %s in a process failed (%s); converting it here", segment, exc)
-        if written is None:
-            written = convert_segment(self.folder, segment, batches)
+        """Write a segment's samples as a raw chunk and their aggregates as a chunk in each coarser tier."""
+        written = convert_segment(self.folder, segment, batches)
         with self._lock:
             for tier, chunk in written:
                 self._chunks[tier].append(chunk)
@@ -112,18 +111,25 @@ class ChunkFiles:
                 self._merge(tier, group)
 
     def _groups(self, tier: str) -> list[list[Chunk]]:
-        """The small chunks to merge, per period of the tier: all of a finished period's, and those of the
-        current one once there are :data:`OPEN_PERIOD_CHUNKS` (a coarse tier's period lasts weeks, and a
-        chunk a minute would leave thousands of files to open)."""
+        """The chunks to merge, per period of the tier: all of a finished period's (up to :data:`MERGE_BYTES`),
+        and the small ones of the current period once there are :data:`OPEN_PERIOD_CHUNKS` (a coarse tier's
+        period lasts weeks, and a chunk a minute would leave thousands of files to open)."""
         with self._lock:
             chunks = list(self._chunks[tier])
         if len(chunks) < 2:
             return []
         period = PERIODS[tier]
         current = chunks[-1].t0 // period
-        small = [c for c in chunks if c.size < SMALL_CHUNK_BYTES]  # a large chunk's overhead is nothing
-        groups = [list(group) for _, group in itertools.groupby(small, key=lambda c: c.t0 // period)]
-        return [g for g in groups if len(g) >= (OPEN_PERIOD_CHUNKS if g[0].t0 // period >= current else 2)]
+        out = []
+        for span, group in itertools.groupby(chunks, key=lambda c: c.t0 // period):
+            members = list(group)
+            if span >= current:  # still growing: its small chunks, 16 at a time
+                members = [c for c in members if c.size < SMALL_CHUNK_BYTES]
+                if len(members) >= OPEN_PERIOD_CHUNKS:
+                    out.append(members)
+            elif len(members) >= 2 and sum(c.size for c in members) <= MERGE_BYTES:
+                out.append(members)  # over: once (a fast source's hour is too large to be worth it)
+        return out
 
     def _merge(self, tier: str, group: list[Chunk]) -> None:
         tables, rows = [], 0
@@ -178,3 +184,43 @@ class ChunkFiles:
             masks += [pc.greater(table.column(column), start), pc.less_equal(table.column(column), end)]
         return table.filter(functools.reduce(pc.and_, masks)) if masks else table
 
+
+def convert_segment(folder: Path, segment: Path, batches: list[pa.RecordBatch]) -> list[tuple[str, Chunk]]:
+    """A segment's samples as a raw chunk and a chunk of aggregates in each coarser tier, written in
+    ``folder``: (tier, chunk) of each."""
+    table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
+    series = table.column("series").to_numpy()
+    t = table.column("time").to_numpy()
+    v = table.column("value").to_numpy()
+    order = np.argsort(series, kind="stable")  # a radix sort: a series' samples are logged in time order
+    series, t, v = series[order], t[order], v[order]
+    same = series[1:] == series[:-1]
+    if not (t[1:][same] > t[:-1][same]).all():  # not so (a log written otherwise): by time as well
+        order = np.lexsort((t, series))
+        series, t, v = series[order], t[order], v[order]
+    seq = number(segment)
+    first, last = float(t.min()), float(t.max())
+    fast = t.size > FAST_SAMPLES_PER_SECOND * max(last - first, 1.0)
+    samples = pa.table({"series": series, "time": t, "value": v}, schema=LOG_SCHEMA)
+    written = [("raw", write_chunk(folder, "raw", samples, first, last, seq, fast))]
+    rows = None
+    for tier in list(TIERS)[1:]:  # the finest from the samples, each coarser one from the one below
+        rows = aggregate(series, t, v, TIERS[tier], ordered=True) if rows is None else coarsen(rows, TIERS[tier])
+        written.append((tier, write_chunk(folder, tier, pa.table(rows, schema=TIER_SCHEMA), float(rows["t"].min()),
+                                          float(rows["t"].max() + TIERS[tier]), seq)))
+    return written
+
+
+def write_chunk(folder: Path, tier: str, table: pa.Table, t0: float, t1: float, seq: int, fast: bool = False
+                ) -> Chunk:
+    """``table`` as a chunk of ``tier``, whole or absent: written to a temporary name, synced, renamed."""
+    path = folder / tier / Chunk.name(t0, t1, seq)
+    temporary = path.with_suffix(".tmp")
+    write_parquet(table, temporary, tier, fast)
+    fd = os.open(temporary, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    return Chunk(t0, t1, seq, path, path.stat().st_size)

@@ -47,7 +47,6 @@ import pyarrow as pa
 from ..metrics.model import Batch, SeriesInfo
 from .catalog import Catalog
 from .chunks import ChunkFiles
-from .converter import Converter
 from .files import LOG_SCHEMA, Chunk, number, parse_precision, read_segment, round_significant, sync, write_all
 from .queries import Queries
 from .retention import Retention
@@ -79,7 +78,6 @@ class History(ChunkFiles, Queries):
         self._clock = clock
         self._lock = threading.RLock()
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dashboard-history")
-        self._converter = Converter()  # large segments' converter process
         self.error = ""  # the last write error, "" while writing works
         self.samples_written = 0
         self.samples_lost = 0  # accepted while the disk failed: in memory only
@@ -300,7 +298,6 @@ class History(ChunkFiles, Queries):
         self.flush()
         self.closed = True
         self._worker.shutdown(wait=True)
-        self._converter.close()
         for path in self._merged_away:  # no query reads them any more
             path.unlink(missing_ok=True)
         self.catalog.close()

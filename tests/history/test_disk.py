@@ -6,7 +6,6 @@ import itertools
 import logging
 import os
 import re
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -15,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.history import History, Retention
-from dashboard.history.chunks import OPEN_PERIOD_CHUNKS, PROCESS_ROWS
-from dashboard.history.converter import Converter
+from dashboard.history.chunks import OPEN_PERIOD_CHUNKS
 from dashboard.history.files import parse_precision, round_significant
 from dashboard.history.tiers import TIERS, aggregate, coarsen, columns_from_tier
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
@@ -53,7 +51,6 @@ def killed(h: History) -> None:
     os.close(h._fd)
     h._fd = -1
     h._worker.shutdown(wait=True)
-    h._converter.close()
     h.catalog.close()
     os.close(h._lock_fd)
     h.closed = True
@@ -368,32 +365,3 @@ def test_a_coarser_tier_from_the_finer_one_equals_one_from_the_samples(samples):
                 np.testing.assert_array_equal(direct[name], derived[name], err_msg=f"{name} at {width:g} s")
         fine = derived
 
-
-def test_a_large_segment_is_converted_in_a_process_of_its_own(tmp_path, opened):
-    """A segment of at least PROCESS_ROWS samples goes to the converter process; the chunks are the same."""
-    h = opened(tmp_path, segment_seconds=1e9, segment_bytes=1 << 40)
-    t = 1_800_000_000.0 + np.arange(PROCESS_ROWS // 2 + 1) / 100
-    v = np.random.default_rng(0).normal(size=(2, t.size))
-    h.write(Batch("fast", (A, B), t, v, INFO))
-    h.flush()
-    assert h._converter._process is not None and h._converter._process.poll() is None, "converted there"
-    (ta, va), (_tb, vb) = h.raw([A, B], -np.inf, np.inf)
-    np.testing.assert_array_equal(ta, t)
-    np.testing.assert_array_equal(np.vstack([va, vb]), v)
-    _rows_t, rows_v = h.columns([A], t[0] - 1, t[-1], 10)
-    assert np.nanmax(rows_v) == v[0].max() and np.nanmin(rows_v) == v[0].min()
-
-
-def test_a_converter_that_fails_leaves_the_work_to_the_history_itself(tmp_path, opened, caplog):
-    """The converter process cannot run (here it exits at once): the segment is converted in the history's
-    own thread, with a warning naming it; nothing is lost."""
-    h = opened(tmp_path, segment_seconds=1e9, segment_bytes=1 << 40)
-    h._converter = Converter([sys.executable, "-c", "raise SystemExit(3)"])
-    t = 1_800_000_000.0 + np.arange(PROCESS_ROWS) / 100
-    h.write(Batch("fast", (A,), t, np.arange(t.size, dtype=float).reshape(1, -1), INFO))
-    with caplog.at_level(logging.WARNING, logger="dashboard.history"):
-        h.flush()
-    assert "in a process failed (the converter process ended (exit status 3)); converting it here" in caplog.text
-    ((back_t, back_v),) = h.raw([A], -np.inf, np.inf)
-    np.testing.assert_array_equal(back_t, t)
-    assert back_v.size == t.size and len(list((tmp_path / "raw").glob("*.parquet"))) == 1
