@@ -18,7 +18,10 @@
    loads pyarrow's readers and thread pool, a cost of the server's start, not of a zoom. The process keeps
    freed memory as ``dashboard serve`` does (:mod:`dashboard.core.memory`).
 
-``--parts bytes,restore,zoom`` runs some of them (all by default).
+4. **Write cost** (``--parts write``): CPU seconds per second of a 300,000 samples/s stream written
+   through a history as ``dashboard serve`` keeps it (its worker thread included).
+
+``--parts bytes,restore,write,zoom`` runs some of them (all by default).
 """
 
 from __future__ import annotations
@@ -186,13 +189,34 @@ def zooms(folder: Path, days: int, series: int, count: int, columns: int = 1200)
     return times
 
 
+def write_cpu(folder: Path, seconds: int = 90, rate: float = 300_000.0) -> float:
+    """CPU seconds per second of a ``rate`` samples/s stream (the synthetic source's 4 series, in 50 ms
+    batches) written through a history kept as ``dashboard serve`` keeps it, its worker included: the
+    history's own cost, without a server or a browser."""
+    from dashboard.cli import SERVE_PRECISION
+
+    keys = tuple(SeriesKey.of("synthetic", wave=str(i)) for i in range(4))
+    clock = [1_800_000_000.0]
+    history = History(folder, precision=SERVE_PRECISION, clock=lambda: clock[0])
+    rows = int(rate / 4 / 20)
+    began = time.process_time()
+    for i in range(20 * seconds):
+        t, v = waves(np.arange(i * rows, (i + 1) * rows, dtype=np.float64), rate / 4, 1_800_000_000.0, 4)
+        clock[0] = float(t[-1])
+        history.write(Batch("synthetic", keys, t, v))
+        if i % 20 == 0:
+            time.sleep(0.05)  # the worker's turn, as a collection loop gives it
+    history.close()
+    return (time.process_time() - began) / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--system-seconds", type=float, default=180.0)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--zooms", type=int, default=50)
-    parser.add_argument("--parts", default="bytes,restore,zoom")
+    parser.add_argument("--parts", default="bytes,restore,write,zoom")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="dashboard-bench-history-") as tmp:
@@ -216,6 +240,9 @@ def main() -> None:
             median, restored = restore_seconds(root / "restore")
             print(f"Restore: {restored:,} samples in memory {median:.3f} s after MetricsService(history=...) "
                   "(median of 5)\n")
+        if "write" in parts:
+            print(f"Writing 300,000 samples/s (90 s of the synthetic source through History, 4 digits): "
+                  f"{write_cpu(root / 'write'):.3f} s of CPU a second, waves generated included\n")
         if "zoom" not in parts:
             return
         print(f"Zoom from disk, {args.days} days x {args.series} series at 1 Hz "
