@@ -43,8 +43,7 @@ def embed_app(dashboard: Callable[[], Any]) -> Callable[[], Any]:
         part = names.get(asked)
         if part is None:
             return _message(f"No panel is named {asked!r} here. The panels are: {', '.join(names) or 'none'}.")
-        part.param.update(sizing_mode="stretch_both", height=None, styles={}, margin=0,
-                          **({"show_downloads": False} if "show_downloads" in part.param else {}))
+        part.param.update(sizing_mode="stretch_both", height=None, styles={}, margin=0)
         shown = pn.Column(part, sizing_mode="stretch_both", min_height=120, margin=0)
         return _with_stylesheets_from_this_server(shown)
 

@@ -39,8 +39,6 @@ class PlotOptions(param.Parameterized):
 
     log_y = param.Boolean(default=False, doc="A logarithmic y axis (values at or below zero are not drawn).")
 
-    show_downloads = param.Boolean(default=True, doc="Offer the samples in view as CSV and Parquet under the plot.")
-
     y_min = param.Number(default=None, allow_None=True, bounds=(None, None),
                          doc="The y axis' lower end (None: follow the data).")
 

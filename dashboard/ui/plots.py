@@ -13,13 +13,9 @@ time a source of the plot was down (its ``up`` series was 0), from its last good
 
 from __future__ import annotations
 
-import io
-import re
 import time
 
 import numpy as np
-import pandas as pd
-import panel as pn
 from bokeh.models import (
     AdaptiveTicker,
     ColumnDataSource,
@@ -68,46 +64,6 @@ class TimeSeriesPlot(PlotOptions, LiveComponent):
 
     def _build(self, feed: Feed) -> _PlotView:
         return _PlotView(self, feed)
-
-    def view_range(self) -> tuple[float, float]:
-        """The range in view (epoch seconds): the held one, or the live window up to the newest sample."""
-        if not self.live and self.start is not None and self.end is not None:
-            return float(self.start), float(self.end)
-        newest = [n for n in (f.newest() for f in self.feeds()) if n is not None]
-        end = max(newest) if newest else time.time()
-        return end - (self.view_window or self.window or self.service.window), end
-
-    def view_frame(self) -> pd.DataFrame:
-        """Every stored sample in view, tidy: time (in the plot's time zone, UTC when it follows the
-        browser's), metric, labels, value. What the downloads hold; ``svc.frame(metric, start=, end=)``
-        gives the same rows."""
-        start, end = self.view_range()
-        frame = self.service.frame(self.metric, start=start, end=end, **self.labels)
-        frame["time"] = frame["time"].dt.tz_convert(self.timezone or "UTC")
-        return frame
-
-    def view_csv(self) -> io.BytesIO:
-        """:meth:`view_frame` as CSV, times in ISO 8601 with their offset."""
-        frame = self.view_frame()
-        frame["time"] = frame["time"].map(lambda t: t.isoformat())
-        return io.BytesIO(frame.to_csv(index=False).encode())
-
-    def view_parquet(self) -> io.BytesIO:
-        """:meth:`view_frame` as Parquet (times as instants with the time zone)."""
-        out = io.BytesIO()
-        self.view_frame().to_parquet(out, index=False)
-        out.seek(0)
-        return out
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        pane = super().__panel__()
-        if not self.show_downloads:
-            return pane
-        name = _file_name(self.metric or "metrics")
-        buttons = [pn.widgets.FileDownload(callback=callback, filename=f"{name}.{kind.lower()}", label=kind,
-                                           width=90, height=30, margin=(0, 4), embed=False)
-                   for kind, callback in (("CSV", self.view_csv), ("Parquet", self.view_parquet))]
-        return pn.Column(pane, pn.Row(*buttons, margin=0), sizing_mode=self.sizing_mode, margin=0)
 
 
 class _PlotView:
@@ -236,11 +192,6 @@ const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 1000
 const label = time(tick, tz, step)
 return index == 0 && step < 86400000 ? label + '\\n' + day(tick, tz) : label
 """
-
-
-def _file_name(metric: str) -> str:
-    """A download's file name from a metric name (which comes from a source: nothing but [\\w.-] kept)."""
-    return re.sub(r"[^\w.-]+", "_", metric)[:100] or "metrics"
 
 
 def _limits(component: TimeSeriesPlot) -> dict[str, float]:
