@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -29,6 +30,9 @@ import tornado.web
 from panel.io.resources import LOCAL_DIST, patch_model_css
 
 EMBED_PATH = "/embed"
+#: A Host header fit to be written into a script (Tornado refuses malformed ones already; this holds the
+#: guard to it whatever serves the request).
+HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
 def embed_app(dashboard: Callable[[], Any]) -> Callable[[], Any]:
@@ -104,8 +108,8 @@ class EmbedGuard(tornado.web.OutputTransform):
             page = self._embedding_origin()
             if page is not None and urlsplit(page).netloc not in self.origins:
                 chunk = self._refusal(page).encode()
-            else:  # Panel names one script relative to the page ("../static/..."): another server's path there
-                here = f"{self.request.protocol}://{self.request.host}/static/".encode()
+            elif HOST.fullmatch(self.request.host):  # Panel names one script relative to the page
+                here = f"{self.request.protocol}://{self.request.host}/static/".encode()  # ("../static/...")
                 chunk = chunk.replace(b'"../static/', b'"' + here)
             headers["Content-Length"] = str(len(chunk))
         return status_code, headers, chunk
