@@ -5,7 +5,6 @@ when unreadable), retention, and the compaction of a finished period's small chu
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import os
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .files import (
@@ -26,6 +24,7 @@ from .files import (
     TIER_SCHEMA,
     Chunk,
     number,
+    rows_of,
     write_parquet,
 )
 from .retention import Retention
@@ -76,9 +75,6 @@ class ChunkFiles:
                 self._chunks[tier].append(chunk)
                 self._chunks[tier].sort()
             self._pending.pop(segment, None)
-
-    def _write_chunk(self, tier: str, table: pa.Table, t0: float, t1: float, seq: int) -> Chunk:
-        return write_chunk(self.folder, tier, table, t0, t1, seq)
 
     def _retire(self) -> None:
         """Delete the chunks past each tier's age, then the oldest while a tier is over its size."""
@@ -148,7 +144,7 @@ class ChunkFiles:
         with self._lock:
             seq = self._seq
             self._seq += 1
-        merged = self._write_chunk(tier, table, min(c.t0 for c in group), max(c.t1 for c in group), seq)
+        merged = write_chunk(self.folder, tier, table, min(c.t0 for c in group), max(c.t1 for c in group), seq)
         with self._lock:
             self._chunks[tier] = sorted([c for c in self._chunks[tier] if c not in group] + [merged])
         self._merged_away += [chunk.path for chunk in group]
@@ -179,10 +175,8 @@ class ChunkFiles:
                     self._chunks[tier].remove(chunk)
             self._move_aside(chunk.path, f"unreadable ({type(exc).__name__}: {exc})")
             return None
-        masks = [] if every else [pc.is_in(table.column("series"), pa.array(list(ids), pa.int32()))]
-        if not (chunk.t0 > start and chunk.t1 <= end):
-            masks += [pc.greater(table.column(column), start), pc.less_equal(table.column(column), end)]
-        return table.filter(functools.reduce(pc.and_, masks)) if masks else table
+        inside = chunk.t0 > start and chunk.t1 <= end
+        return rows_of(table, None if every else ids, column, None if inside else start, end)
 
 
 def convert_segment(folder: Path, segment: Path, batches: list[pa.RecordBatch]) -> list[tuple[str, Chunk]]:

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from ..metrics.model import SeriesInfo, SeriesKey
 from .catalog import Catalog
-from .files import DRAWN, LOG_SCHEMA, TIER_SCHEMA, Chunk, joined
+from .files import DRAWN, LOG_SCHEMA, TIER_SCHEMA, Chunk, joined, rows_of
 from .tiers import TIERS, aggregate, columns_from_rows
 
 
@@ -132,7 +132,4 @@ class Queries:
             batches = [b for bs in self._pending.values() for b in bs]
         if not batches or not ids:
             return []
-        table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
-        mask = pc.and_(pc.is_in(table.column("series"), pa.array(list(ids), pa.int32())),
-                       pc.and_(pc.greater(table.column("time"), start), pc.less_equal(table.column("time"), end)))
-        return [table.filter(mask)]
+        return [rows_of(pa.Table.from_batches(batches, schema=LOG_SCHEMA), ids, "time", start, end)]
