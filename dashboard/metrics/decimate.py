@@ -38,7 +38,8 @@ def buckets(t: np.ndarray, width: float, gap: np.ndarray | None = None, origin: 
     if n > 64 * max(1.0, (t[-1] - t[0]) / width):  # many samples a bucket: binary searches, not a pass
         first, last = np.floor((t[0] - origin) / width), np.floor((t[-1] - origin) / width)
         edges = origin + np.arange(first + 1, last + 1) * width
-        near = np.searchsorted(t, edges, side="left")
+        # both ends of each edge's run of equal times: rounding may put a whole run on either side of it
+        near = np.concatenate((np.searchsorted(t, edges, side="left"), np.searchsorted(t, edges, side="right")))
         starts = np.concatenate(([0], _true_changes(t, width, near[near < n], origin)))
     else:
         ids = np.floor((t - origin) / width)
@@ -54,7 +55,8 @@ def buckets(t: np.ndarray, width: float, gap: np.ndarray | None = None, origin: 
 
 def _true_changes(t: np.ndarray, width: float, near: np.ndarray, origin: float) -> np.ndarray:
     """The indices where ``floor(t / width)`` changes, given the binary searches' answers ``near`` (each
-    true change is within one sample of one of them: ``k * width`` and ``t / width`` may round apart)."""
+    true change is within one sample of one of them: ``k * width`` and ``t / width`` may round apart, and a
+    run of equal times at an edge has both its ends among them)."""
     n = t.size
     candidates = np.unique(np.clip(np.concatenate((near - 1, near, near + 1)), 1, n - 1))
     changes = np.floor((t[candidates] - origin) / width) != np.floor((t[candidates - 1] - origin) / width)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dashboard.metrics.decimate import Decimator, buckets, minmax
@@ -151,6 +151,7 @@ def reference_buckets(t: np.ndarray, width: float) -> np.ndarray:
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(1, 5000), buckets_in_range=st.integers(1, 40), offset=st.floats(0, 1e9),
        on_edges=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@example(n=1024, buckets_in_range=17, offset=136945992.0, on_edges=True, seed=16)  # a run of equal times at an edge
 def test_bucket_starts_by_binary_search_are_those_of_a_full_pass(n, buckets_in_range, offset, on_edges, seed):
     rng = np.random.default_rng(seed)
     width = float(rng.uniform(0.001, 10.0))
