@@ -52,6 +52,9 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
 
     show_controls = param.Boolean(default=True, doc="Show the view's controls above the plots.")
 
+    show_downloads = param.Boolean(default=True, doc="Offer the samples in each plot's view as CSV and "
+                                                     "Parquet, with two buttons under it.")
+
     show_title = param.Boolean(default=True, doc="Show the title above the plots (a served page shows it in "
                                                  "its template's header instead).")
 
@@ -77,7 +80,8 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         if self.cards:
             parts.append(pn.FlexBox(*self.cards, flex_wrap="wrap", sizing_mode="stretch_width"))
         if self.plots:
-            parts.append(pn.FlexBox(*self.plots, flex_wrap="wrap", sizing_mode="stretch_width"))
+            self._cells = [self._cell(p) for p in self.plots]
+            parts.append(pn.FlexBox(*self._cells, flex_wrap="wrap", sizing_mode="stretch_width"))
         self._flow()
         if self.auto_plots is not None:
             parts.append(self.auto_plots)
@@ -94,9 +98,19 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         """Cards and plots wrap: ``columns`` plots a row at most, one a row on a phone (no horizontal scroll)."""
         for card in self.cards:
             card.styles = {**card.styles, "flex": "1 1 150px", "min-width": "130px"}
-        for plot in self.plots:
-            plot.styles = {**plot.styles, "flex": f"1 1 calc({100 / self.columns:.4f}% - 12px)",
+        for cell in getattr(self, "_cells", []):
+            cell.styles = {**cell.styles, "flex": f"1 1 calc({100 / self.columns:.4f}% - 12px)",
                            "min-width": "min(100%, 360px)"}
+
+    def _cell(self, plot: Any) -> Any:
+        """A plot in the grid, with its downloads under it (a plot's own layout params stay its own)."""
+        if not self.show_downloads or not isinstance(plot, TimeSeriesPlot):
+            return plot
+        name = plot.file_name()
+        buttons = [pn.widgets.FileDownload(callback=callback, filename=f"{name}.{kind.lower()}", label=kind,
+                                           width=80, height=28, margin=(0, 4), embed=False)
+                   for kind, callback in (("CSV", plot.view_csv), ("Parquet", plot.view_parquet))]
+        return pn.Column(plot, pn.Row(*buttons, margin=(0, 0, 6, 0)), sizing_mode="stretch_width", margin=0)
 
     @param.depends("show_controls", "show_title", watch=True)
     def _show_header(self) -> None:

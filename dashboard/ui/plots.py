@@ -13,9 +13,12 @@ time a source of the plot was down (its ``up`` series was 0), from its last good
 
 from __future__ import annotations
 
+import io
+import re
 import time
 
 import numpy as np
+import pandas as pd
 from bokeh.models import (
     AdaptiveTicker,
     ColumnDataSource,
@@ -64,6 +67,41 @@ class TimeSeriesPlot(PlotOptions, LiveComponent):
 
     def _build(self, feed: Feed) -> _PlotView:
         return _PlotView(self, feed)
+
+    def view_range(self) -> tuple[float, float]:
+        """The range in view (epoch seconds): the held one, or the live window up to the newest sample."""
+        if not self.live and self.start is not None and self.end is not None:
+            return float(self.start), float(self.end)
+        newest = [n for n in (f.newest() for f in self.feeds()) if n is not None]
+        end = max(newest) if newest else time.time()
+        return end - (self.view_window or self.window or self.service.window), end
+
+    def view_frame(self) -> pd.DataFrame:
+        """Every stored sample in view, tidy: time (in the plot's time zone, UTC when it follows the
+        browser's), metric, labels, value: what the downloads hold. ``svc.frame(metric, start=, end=)``
+        gives the same rows in UTC."""
+        start, end = self.view_range()
+        frame = self.service.frame(self.metric, start=start, end=end, **self.labels)
+        frame["time"] = frame["time"].dt.tz_convert(self.timezone or "UTC")
+        return frame
+
+    def view_csv(self) -> io.BytesIO:
+        """:meth:`view_frame` as CSV, times in ISO 8601 with their offset."""
+        frame = self.view_frame()
+        frame["time"] = frame["time"].map(lambda t: t.isoformat())
+        return io.BytesIO(frame.to_csv(index=False).encode())
+
+    def view_parquet(self) -> io.BytesIO:
+        """:meth:`view_frame` as Parquet (times as instants with the time zone)."""
+        out = io.BytesIO()
+        self.view_frame().to_parquet(out, index=False)
+        out.seek(0)
+        return out
+
+    def file_name(self) -> str:
+        """A download's file name without extension, from the metric (a name from a source: only
+        ``[\\w.-]`` kept)."""
+        return re.sub(r"[^\w.-]+", "_", self.metric or "metrics")[:100] or "metrics"
 
 
 class _PlotView:
