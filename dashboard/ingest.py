@@ -25,13 +25,16 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import tornado.web
 
+from .annotations import check_annotation
 from .errors import ParseError
+from .metrics.frames import to_epoch
 from .metrics.model import SeriesKey
 from .sources.exposition import Sample, parse_lines
 from .sources.push import PushSource, check_labels, check_name, check_timestamp, check_value
@@ -147,6 +150,10 @@ class IngestHandler(tornado.web.RequestHandler):
         self.finish({"error": reason})
 
     def prepare(self) -> None:
+        self._authorize()
+
+    def _authorize(self) -> None:
+        """Refuse the request (and finish it) unless its token, or its loopback address, lets it write."""
         if any(p in self.request.query_arguments for p in _TOKEN_PARAMS):
             return self._refuse(400, "a token in the URL is refused (URLs are logged); send it in the "
                                      "Authorization: Bearer header")
@@ -198,3 +205,59 @@ class IngestHandler(tornado.web.RequestHandler):
 
     def get(self) -> None:
         self._refuse(405, "POST metrics here (JSON or Prometheus text)", Allow="POST")
+
+
+class AnnotationsHandler(IngestHandler):
+    """``POST /annotations``: JSON, one ``{"text", "time", "end", "labels"}`` object or an array of them,
+    with the token, loopback and size rules of ``/ingest`` and its per-item errors (good items are kept).
+    ``GET /annotations?from=&to=`` lists those in a range (epoch seconds or ISO 8601; open ends by default)
+    as JSON; like the page, it needs no token."""
+
+    def initialize(self, service: Any, token: str | None = None, max_body: int = MAX_BODY) -> None:  # type: ignore[override]
+        super().initialize(lambda: None, token, max_body)  # type: ignore[arg-type, return-value]
+        self._service = service
+
+    def prepare(self) -> None:
+        if self.request.method != "GET":
+            self._authorize()
+
+    async def post(self) -> None:
+        if self._finished:
+            return None
+        if self._size > self._max_body:
+            return self._refuse(413, f"body of {self._size} bytes is over the limit of {self._max_body}")
+        try:
+            doc = json.loads(b"".join(self._chunks))
+        except (ValueError, RecursionError) as exc:
+            return self._refuse(400, f"body: not JSON: {str(exc)[:200]}")
+        items = doc if isinstance(doc, list) else [doc]
+        kept, errors = 0, []
+        for number, item in enumerate(items, start=1):
+            try:
+                self._service.add_annotation(check_annotation(item, number))
+                kept += 1
+            except ParseError as exc:
+                errors.append(exc)
+        self.set_status(400 if errors and not kept else 200)
+        self.finish({"accepted": kept, "errors": [e.as_dict() for e in errors[:MAX_ERRORS_LISTED]],
+                     "error_count": len(errors)})
+        return None
+
+    def get(self) -> None:
+        bounds = []
+        for name, default in (("from", -math.inf), ("to", math.inf)):
+            given = self.get_query_argument(name, None)
+            try:
+                bounds.append(default if given in (None, "") else to_epoch(_number_or_text(given)))
+            except ValueError as exc:
+                return self._refuse(400, f"{name}: {exc}")
+        notes = self._service.annotations.between(*bounds)
+        self.finish({"annotations": [n.as_dict() for n in notes]})
+        return None
+
+
+def _number_or_text(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text

@@ -21,7 +21,7 @@ from typing import Any
 import panel as pn
 
 from .embed import EMBED_PATH, EmbedGuard, embed_app
-from .ingest import MAX_BODY, IngestHandler
+from .ingest import MAX_BODY, AnnotationsHandler, IngestHandler
 from .service import MetricsService
 from .sources.push import PushSource
 from .spec import Spec
@@ -81,9 +81,10 @@ def ingest_refusal(address: str, token: str | None) -> str | None:
 
 
 def ingest_patterns(service: MetricsService, token: str | None, max_body: int = MAX_BODY) -> list[tuple]:
-    """The Tornado route of ``POST /ingest`` for ``service``."""
+    """The Tornado routes of ``POST /ingest`` and ``/annotations`` for ``service``."""
     source = ingest_source(service)
-    return [(r"/ingest", IngestHandler, {"source": lambda: source, "token": token, "max_body": max_body})]
+    return [(r"/ingest", IngestHandler, {"source": lambda: source, "token": token, "max_body": max_body}),
+            (r"/annotations", AnnotationsHandler, {"service": service, "token": token, "max_body": max_body})]
 
 
 def websocket_origins(address: str, port: int, extra: Sequence[str] = ()) -> list[str]:

@@ -40,22 +40,21 @@ import numpy as np
 import pandas as pd
 import param
 
+from .annotations import Annotation, Annotations, LabelChanges, check_annotation
 from .collection import Outcome, Step, Wait, decide
 from .core.aio import Sleep, with_timeout
 from .core.lifecycle import Service, ServiceError, ServiceRegistry
 from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
-from .errors import DataError, SourceUnavailable, describe_error
+from .errors import DataError, ParseError, SourceUnavailable, describe_error
 from .metrics.frames import to_epoch, to_frame
 from .metrics.model import Batch, SeriesInfo, SeriesKey
 from .metrics.store import Store
+from .sources import default_sources
 from .sources.base import Source
-from .sources.gpu import GpuSource, gpu_status
-from .sources.system import SystemSource
 
 log = logging.getLogger("dashboard.service")
-
 
 
 @dataclass(frozen=True)
@@ -113,6 +112,8 @@ class MetricsService(Service):
         self._sleep = sleep
         self._wall = wall
         self.http: Any = None
+        self.annotations = Annotations()
+        self.annotation_rules: list[LabelChanges] = []
         for source in sources:
             self.add_source(source)
         if self.history is not None:
@@ -128,6 +129,7 @@ class MetricsService(Service):
             with param.edit_constant(self):
                 self.history = History(self.history)
         self.store.history = self.history
+        self.annotations.keep_in(self.history.folder)
         last = self.store.restore(self.window)
         now = self._wall()
         for source, t in last.items():  # right after its last sample: samples pushed since (in flight
@@ -326,6 +328,32 @@ class MetricsService(Service):
     def _write(self, batch: Batch) -> None:
         self.store.append(batch)
         self.publisher.publish(batch)
+        for rule in self.annotation_rules:
+            for note in rule.changes(batch):
+                self.add_annotation(note)
+
+    # -- annotations --------------------------------------------------------------------------------------
+    def annotate(self, text: str, time: Any = None, end: Any = None, labels: dict[str, str] | None = None
+                 ) -> Annotation:
+        """Mark an event on the time axis of every plot (or of those whose series agree with ``labels``):
+        at ``time`` (epoch seconds, ISO 8601 or a datetime; now by default), over a span up to ``end``."""
+        try:
+            note = check_annotation({"text": text, "time": time, "end": end, "labels": labels}, clock=self._wall)
+        except ParseError as exc:
+            raise ValueError(f"annotate: {exc.field}: {exc.reason}") from None
+        return self.add_annotation(note)
+
+    def add_annotation(self, note: Annotation) -> Annotation:
+        self.annotations.add(note)
+        self.publisher.publish(note)  # open views draw it at their next flush
+        return note
+
+    def annotate_changes(self, metric: str, label: str, text: str = "{label} {value}") -> LabelChanges:
+        """An annotation at every change of ``label``'s value in ``metric`` (a spec's ``annotations:``)."""
+        rule = LabelChanges(metric, label, text)
+        rule.seed(self.annotations)
+        self.annotation_rules.append(rule)
+        return rule
 
     # -- queries for notebooks ----------------------------------------------------------------------------
     def keys(self, metric: str | None = None, source: str | None = None, **labels: str) -> list[SeriesKey]:
@@ -367,15 +395,6 @@ def _describe(exc: BaseException, source: Source) -> str:
 def _merge(a: Batch, b: Batch) -> Batch:
     """Two batches of one source at the same times, as one."""
     return Batch(a.source, a.keys + b.keys, a.time, np.vstack((a.values, b.values)), {**a.info, **b.info})
-
-
-def default_sources(nvml: Any = None) -> list[Source]:
-    """The sources of the default dashboard: this machine, and its GPUs when NVML (``nvml``: the
-    ``pynvml`` module by default) finds any."""
-    sources: list[Source] = [SystemSource()]
-    if gpu_status(nvml) is None:
-        sources.append(GpuSource(nvml=nvml))
-    return sources
 
 
 ServiceRegistry.default().register("metrics")(MetricsService)

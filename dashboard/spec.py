@@ -22,6 +22,10 @@
       retention: 7d        # or per tier: {raw: 2d, minute: 30d}
       max_disk: 1GiB
       precision: 4         # significant digits of each value on disk, or exact
+    annotations:           # an annotation at every change of a label's value
+      - metric: app_info
+        label: version
+        text: "deploy {value}"   # over {metric}, {label}, {value} (default: "{label} {value}")
 
 A spec is data. ``load_spec(path)`` reads and checks one without starting anything; every problem is
 reported at once, each with its file, line, field and what was expected (``spec.yaml:7:
@@ -49,20 +53,19 @@ from .options import PANEL_TYPES, DashboardOptions
 from .service import MetricsService, default_sources
 from .sources import Source, source_types
 from .sources.gpu import gpu_status
+from .specfields import kind_of, param_problem, settable
 
 #: What the top level of a spec configures: each field and the class whose param checks it.
 TOP_LEVEL: dict[str, type[param.Parameterized] | None] = {
     "title": DashboardOptions, "window": MetricsService, "system": DashboardOptions,
-    "columns": DashboardOptions, "sources": None, "panels": None, "history": None, "allow_websocket_origin": None}
+    "columns": DashboardOptions, "sources": None, "panels": None, "history": None, "allow_websocket_origin": None,
+    "annotations": None}
 #: A panel's ``id`` (what ``/embed?panel=ID`` names) and an origin a page may embed from.
 PANEL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 ORIGIN = re.compile(r"[A-Za-z0-9.\[\]:_-]+(:\d{1,5})?")
 #: The fields of a spec's ``history`` (the command line's ``--retention``, ``--max-disk`` and ``--precision``
 #: win over them).
 HISTORY_FIELDS = ("retention", "max_disk", "precision")
-#: Params of a source that a spec may not set (they report state).
-_STATUS = {"state", "running", "error", "connection", "reason", "last_success", "last_error", "collections",
-           "failures", "data_errors", "health", "dropped_series", "dropped_rows", "accepted", "overflow"}
 
 
 class SpecError(ValueError):
@@ -102,6 +105,7 @@ class Spec:
     panels: list[PanelSpec] = field(default_factory=list)
     history: dict[str, str] = field(default_factory=dict)  # retention, max_disk: the command line's texts
     allow_websocket_origin: list[str] = field(default_factory=list)  # host[:port]s of pages that may embed
+    annotations: list[dict[str, str]] = field(default_factory=list)  # {metric, label, text}: LabelChanges
 
     def build_sources(self) -> list[Source]:
         """Fresh source objects for this spec (nothing is opened yet)."""
@@ -118,7 +122,10 @@ class Spec:
         params: dict[str, Any] = {} if self.window is None else {"window": float(self.window)}
         if history is not None:
             params["history"] = history
-        return MetricsService(self.build_sources(), **params)
+        service = MetricsService(self.build_sources(), **params)
+        for rule in self.annotations:
+            service.annotate_changes(**rule)
+        return service
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -161,7 +168,7 @@ class _Checker:
 
     def mapping(self, node: Node | None, where: str) -> dict[str, tuple[Node, Node]] | None:
         if not isinstance(node, MappingNode):
-            self.fail(node, where, f"expected a mapping of name: value, got {_kind(node)}")
+            self.fail(node, where, f"expected a mapping of name: value, got {kind_of(node)}")
             return None
         out = {}
         for key_node, value_node in node.value:
@@ -185,7 +192,7 @@ class _Checker:
                 ok = False
                 continue
             value = self.value(node)
-            problem = _param_problem(allowed[name], value)
+            problem = param_problem(allowed[name], value)
             if problem:
                 self.fail(node, f"{where}.{name}", problem)
                 ok = False
@@ -206,7 +213,7 @@ class _Checker:
                 self.fail(key_node, name, f"unknown field; expected one of {', '.join(TOP_LEVEL)}")
             elif owner is not None:
                 value = self.value(node)
-                problem = _param_problem(owner.param[name], value)
+                problem = param_problem(owner.param[name], value)
                 if problem:
                     self.fail(node, name, problem)
                 else:
@@ -217,6 +224,8 @@ class _Checker:
             spec.panels = self.panels(fields["panels"][1])
         if "history" in fields:
             spec.history = self.history(fields["history"][1])
+        if "annotations" in fields:
+            spec.annotations = self.annotations(fields["annotations"][1])
         if "allow_websocket_origin" in fields:
             spec.allow_websocket_origin = self.origins(fields["allow_websocket_origin"][1])
         return spec
@@ -243,9 +252,36 @@ class _Checker:
             out[name] = text
         return out
 
+    def annotations(self, node: Node) -> list[dict[str, str]]:
+        """``annotations: [{metric, label, text}]``: an annotation at every change of a label's value."""
+        if not isinstance(node, SequenceNode):
+            self.fail(node, "annotations", f"expected a list of {{metric, label, text}}, got {kind_of(node)}")
+            return []
+        out = []
+        for i, item in enumerate(node.value):
+            where = f"annotations[{i}]"
+            fields = self.mapping(item, where) or {}
+            rule = {}
+            for name, (key_node, value_node) in fields.items():
+                value = self.value(value_node)
+                if name not in ("metric", "label", "text"):
+                    self.fail(key_node, f"{where}.{name}", "unknown field; expected one of metric, label, text")
+                elif not isinstance(value, str) or not value:
+                    self.fail(value_node, f"{where}.{name}", f"expected a non-empty string, got {value!r}")
+                elif name == "text" and (bad := _template_problem(value)):
+                    self.fail(value_node, f"{where}.text", bad)
+                else:
+                    rule[name] = value
+            missing = [n for n in ("metric", "label") if n not in fields]
+            for name in missing:
+                self.fail(item, f"{where}.{name}", f"missing; expected the {name} whose changes are marked")
+            if fields and not missing and len(rule) == len(fields):
+                out.append(rule)
+        return out
+
     def sources(self, node: Node) -> list[SourceSpec]:
         if not isinstance(node, SequenceNode):
-            self.fail(node, "sources", f"expected a list of sources, got {_kind(node)}")
+            self.fail(node, "sources", f"expected a list of sources, got {kind_of(node)}")
             return []
         kinds = source_types()
         out, names = [], set()
@@ -262,7 +298,7 @@ class _Checker:
                 self.fail(fields["type"][1], f"{where}.type", f"expected one of {', '.join(kinds)}, got {kind!r}")
                 continue
             cls = kinds[kind]
-            params = self.params({k: v for k, v in fields.items() if k != "type"}, _settable(cls, named=True),
+            params = self.params({k: v for k, v in fields.items() if k != "type"}, settable(cls, named=True),
                                  where, cls.__name__)
             given = self.value(fields["name"][1]) if "name" in fields else None
             name = given if isinstance(given, str) else cls.type
@@ -291,7 +327,7 @@ class _Checker:
 
     def panels(self, node: Node) -> list[PanelSpec]:
         if not isinstance(node, SequenceNode):
-            self.fail(node, "panels", f"expected a list of panels, got {_kind(node)}")
+            self.fail(node, "panels", f"expected a list of panels, got {kind_of(node)}")
             return []
         out = []
         for i, item in enumerate(node.value):
@@ -324,7 +360,7 @@ class _Checker:
             self.fail(fields["type"][1], f"{where}.type", f"expected one of {', '.join(PANEL_TYPES)}, got {kind!r}")
             return None
         cls = PANEL_TYPES[kind]
-        options = self.params({k: v for k, v in fields.items() if k != "type"}, _settable(cls), where,
+        options = self.params({k: v for k, v in fields.items() if k != "type"}, settable(cls), where,
                               f"a {kind} panel")
         if options is not None and "labels" in options:
             labels = options["labels"]
@@ -346,55 +382,10 @@ class _Checker:
         return PanelSpec(metric, item.start_mark.line + 1, kind, options, panel_id)
 
 
-def _settable(cls: type[param.Parameterized], named: bool = False) -> dict[str, param.Parameter]:
-    """The params of ``cls`` that a spec may set: not constant or read-only, not status, not an object
-    (a spec holds data); ``name`` only when ``named``."""
-    return {n: p for n, p in cls.param.objects("existing").items()
-            if (n == "name" and named) or (n != "name" and n not in _STATUS and not p.constant and not p.readonly
-                                           and (isinstance(p, param.Dict) or not isinstance(p, param.ClassSelector)))}
-
-
-def _param_problem(p: param.Parameter, value: Any) -> str | None:
-    """What is wrong with ``value`` for param ``p`` (None when it is fine), in the user's terms."""
-    if isinstance(value, bool) and isinstance(p, param.Number):
-        return f"{_expected(p)}, got {value!r}"  # YAML's yes/no: never a number here
+def _template_problem(text: str) -> str | None:
+    """What is wrong with an annotation text template (None when it formats)."""
     try:
-        p._validate(value)
-    except (ValueError, TypeError) as exc:
-        text = str(exc)
-        return f"{_expected(p)}, got {value!r}" if _expected(p) else text
+        text.format(metric="m", label="l", value="v")
+    except (KeyError, IndexError, ValueError) as exc:
+        return f"expected a text over {{metric}}, {{label}} and {{value}}, got {text!r} ({type(exc).__name__}: {exc})"
     return None
-
-
-def _expected(p: param.Parameter) -> str:
-    bounds = getattr(p, "bounds", None)
-    if isinstance(p, param.Number):
-        low, high = bounds or (None, None)
-        kind = "an integer" if isinstance(p, param.Integer) else "a number"
-        if low is not None and high is not None:
-            return f"expected {kind} from {_num(low)} to {_num(high)}"
-        if low is not None:
-            return f"expected {kind} >= {_num(low)}"
-        return f"expected {kind}"
-    if isinstance(p, param.Boolean):
-        return "expected true or false"
-    if isinstance(p, param.Selector):
-        return f"expected one of {', '.join(map(str, p.objects))}"
-    if isinstance(p, param.List):
-        item = getattr(p, "item_type", None)
-        return f"expected a list{f' of {item.__name__}' if isinstance(item, type) else ''}"
-    if isinstance(p, param.Dict):
-        return "expected a mapping"
-    if isinstance(p, param.String):
-        return "expected a string"
-    return ""
-
-
-def _num(x: float) -> str:
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
-
-
-def _kind(node: Node | None) -> str:
-    if node is None:
-        return "nothing"
-    return {MappingNode: "a mapping", SequenceNode: "a list"}.get(type(node), f"{node.value!r}")

@@ -31,6 +31,7 @@ from bokeh.core.property.validation import validate
 from bokeh.document import Document
 from bokeh.models import ColumnDataSource
 
+from ..annotations import Annotation
 from ..config import config
 from ..core.batching import BatchProcessor
 from ..metrics.model import Batch, SeriesKey
@@ -194,7 +195,7 @@ class Feed(ViewerControls):
             return
         if self.closed:
             return
-        if isinstance(item, SourceEvent):
+        if isinstance(item, (SourceEvent, Annotation)):  # annotations: the plots draw them
             self._events.append(item)
             if len(self._events) > config.max_pending:
                 del self._events[0]
@@ -305,7 +306,8 @@ class Feed(ViewerControls):
             self._refresh(self.views, events)
             return
         self.paused_flushes += 1
-        views = [v for v in self.views if getattr(v, "while_paused", False)] if events else []
+        marked = any(isinstance(e, Annotation) for e in events)  # a held view shows new annotations too
+        views = [v for v in self.views if marked or getattr(v, "while_paused", False)] if events else []
         if views:
             self._refresh(views, events)
 

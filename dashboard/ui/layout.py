@@ -68,6 +68,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         self.cards += [p for p in self.panels if isinstance(p, StatCard)]
         self.plots: list[Any] = self._system_plots() if self.system else []
         self.plots += [p for p in self.panels if not isinstance(p, StatCard)]
+        self.cells = [self._cell(p) for p in self.plots]  # each plot with its downloads
         named = [p.metric for p in [*self.cards, *self.plots] if getattr(p, "metric", None)]
         self.auto_plots = AutoPlots(service=svc, exclude=named) if self.auto else None
         self.status = SourceStatus(service=svc)
@@ -80,8 +81,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         if self.cards:
             parts.append(pn.FlexBox(*self.cards, flex_wrap="wrap", sizing_mode="stretch_width"))
         if self.plots:
-            self._cells = [self._cell(p) for p in self.plots]
-            parts.append(pn.FlexBox(*self._cells, flex_wrap="wrap", sizing_mode="stretch_width"))
+            parts.append(pn.FlexBox(*self.cells, flex_wrap="wrap", sizing_mode="stretch_width"))
         self._flow()
         if self.auto_plots is not None:
             parts.append(self.auto_plots)
@@ -98,7 +98,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         """Cards and plots wrap: ``columns`` plots a row at most, one a row on a phone (no horizontal scroll)."""
         for card in self.cards:
             card.styles = {**card.styles, "flex": "1 1 150px", "min-width": "130px"}
-        for cell in getattr(self, "_cells", []):
+        for cell in self.cells:
             cell.styles = {**cell.styles, "flex": f"1 1 calc({100 / self.columns:.4f}% - 12px)",
                            "min-width": "min(100%, 360px)"}
 

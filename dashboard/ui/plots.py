@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ from bokeh.models import (
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
+from ..annotations import Annotation, Annotations
 from ..metrics.model import SeriesKey
 from ..options import PlotOptions
 from ..service import MetricsService, SourceEvent
@@ -134,7 +136,8 @@ class _PlotView:
                                         code=f"{TIME_JS}\nreturn time(value, tz, null)")
         self.hover = HoverTool(
             tooltips=[("series", "$name"), ("time", "@time{custom}"), ("value", "$snap_y{custom}")],
-            formatters={"@time": self.time_hover, "$snap_y": _hover_formatter("")}, renderers=[], mode="vline")
+            formatters={"@time": self.time_hover, "$snap_y": _hover_formatter("")}, renderers=[], mode="vline",
+            name="series")
         # Times in the display time zone (Bokeh draws them in UTC): the date under the first tick
         self.model.xaxis.formatter = CustomJSTickFormatter(args={"tz": component.timezone or ""}, code=TICK_JS)
         crosshair = feed.shared("crosshair", lambda: Span(dimension="height", line_color="#888888", line_width=1,
@@ -151,7 +154,9 @@ class _PlotView:
         self.outage_renderer = self.model.quad(
             left="x0", right="x1", bottom=0, top=1, y_range_name="outages", source=self.outages,
             fill_color="#d62728", fill_alpha=0.15, line_alpha=0, level="underlay")
+        self.notes = AnnotationMarks(self.model, self.time_hover)
         self.sources: set[str] = set()
+        self.keys: list[SeriesKey] = []
         self._outages_checked = -1.0
         self.legend: Legend | None = None
         if component.show_legend:  # built up front: a legend added to a live plot has no view in a notebook
@@ -178,6 +183,8 @@ class _PlotView:
         store = self.component.service.store
         if key in store:
             self.sources.add(store.source_of(key))
+        self.keys.append(key)
+        self.notes.drawn = -1
         if self.legend is not None:
             label = series_label(key, self.component.metric)
             self.legend.items = [*self.legend.items, LegendItem(label=label, renderers=[renderer])]
@@ -209,18 +216,53 @@ class _PlotView:
     def follow_window(self, seconds: float) -> None:
         """The viewer's view changed (its shared x range follows by itself): redraw the outage bands."""
         self._outages_checked = -1.0
+        self.notes.drawn = -1
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         """Lines update through the shared sources; the outage bands at a state change or once a second."""
         now = time.monotonic()
+        held = feed.view_range() if self.component.window is None else None
+        seconds = self.component.window or feed.view_window
+        self.notes.update(feed.service.annotations, self.keys, held or (time.time() - seconds, np.inf))
         if not self.sources or (not events and now - self._outages_checked < 1.0):
             return
         self._outages_checked = now
-        held = feed.view_range() if self.component.window is None else None
-        x0, x1 = outages(feed.service, self.sources, self.component.window or feed.view_window, held)
+        x0, x1 = outages(feed.service, self.sources, seconds, held)
         old = self.outages.data
         if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
             self.outages.data = {"x0": x0, "x1": x1}
+
+
+class AnnotationMarks:
+    """A plot's annotations: a dotted line at each one's time and a light band over its span, on the
+    outage bands' 0-1 y range, the text and labels on hover (fields Bokeh escapes)."""
+
+    def __init__(self, fig: figure, time_hover: CustomJSHover) -> None:
+        self.source = ColumnDataSource(data=annotation_columns([]))
+        self.drawn = -1  # the annotations' version drawn (-1: draw at the next refresh)
+        band = fig.quad(left="x0", right="x1", bottom=0, top=1, y_range_name="outages", source=self.source,
+                        fill_color="#7f7f7f", fill_alpha=0.15, line_alpha=0, level="underlay")
+        line = fig.segment(x0="x0", y0=0, x1="x0", y1=1, y_range_name="outages", source=self.source,
+                           line_color="#555555", line_width=1, line_dash="dotted")
+        fig.add_tools(HoverTool(renderers=[band, line], tooltips=[("event", "@text"), ("labels", "@labels"),
+                                                                  ("at", "@x0{custom}")],
+                                formatters={"@x0": time_hover}, description="Annotations", name="annotations"))
+
+    def update(self, annotations: Annotations, keys: list[SeriesKey], between: tuple[float, float]) -> None:
+        """Draw the annotations within ``between`` that apply to ``keys`` (when they or the view changed)."""
+        if annotations.version == self.drawn:
+            return
+        self.drawn = annotations.version
+        notes = [n for n in annotations.between(*between) if keys and n.applies_to(keys)]
+        self.source.data = annotation_columns(notes)
+
+
+def annotation_columns(notes: list[Annotation]) -> dict[str, Any]:
+    """Columns of annotation marks: start and end (ms; an instant ends where it starts), text, labels."""
+    return {"x0": np.array([n.time * 1000.0 for n in notes], dtype=np.float64),
+            "x1": np.array([(n.end if n.end is not None else n.time) * 1000.0 for n in notes], dtype=np.float64),
+            "text": [n.text for n in notes],
+            "labels": [", ".join(f"{k}={v}" for k, v in n.labels.items()) for n in notes]}
 
 
 #: The x axis' ticks: clock times in the display time zone, as precise as the ticks' spacing, the date under the

@@ -139,7 +139,7 @@ def test_plot_options_units_log_scale_and_limits(svc):
     _, feed = render(plot)
     fig = the_view_model(feed, TimeSeriesPlot)
     assert isinstance(fig.y_scale, LogScale) and (fig.y_range.start, fig.y_range.end) == (1.0, 1e9)
-    hover = fig.select_one({"type": HoverTool}).formatters["$snap_y"]
+    hover = fig.select_one({"type": HoverTool, "name": "series"}).formatters["$snap_y"]
     assert isinstance(hover, CustomJSHover) and hover.args == {"unit": "B/s"}, "the unit travels as data"
     linear = TimeSeriesPlot(service=svc, metric="cpu_percent", unit="<b>s</b>")
     _, feed = render(linear)
@@ -155,7 +155,7 @@ def test_the_time_zone_reaches_the_time_axis_and_the_hover_and_follows_a_change(
     _, feed = render(plot)
     fig = the_view_model(feed, TimeSeriesPlot)
     (xaxis,) = fig.xaxis
-    hover = fig.select_one({"type": HoverTool}).formatters["@time"]
+    hover = fig.select_one({"type": HoverTool, "name": "series"}).formatters["@time"]
     assert xaxis.formatter.args == {"tz": "Asia/Tokyo"} and hover.args == {"tz": "Asia/Tokyo"}
     plot.timezone = "America/New_York"
     assert xaxis.formatter.args == {"tz": "America/New_York"} and hover.args == {"tz": "America/New_York"}
@@ -172,6 +172,7 @@ def test_every_plot_of_a_viewer_shares_one_crosshair(svc):
     root, _ = render(pn.Column(*plots))
     tools = list(root.select({"type": CrosshairTool}))
     assert len(tools) == 2 and tools[0].overlay is tools[1].overlay and isinstance(tools[0].overlay, Span)
-    assert all(h.mode == "vline" for h in root.select({"type": HoverTool})), "each series' value at that time"
+    series_hovers = root.select({"type": HoverTool, "name": "series"})
+    assert all(h.mode == "vline" for h in series_hovers), "each series' value at that time"
     other_root, _ = render(TimeSeriesPlot(service=svc, metric="cpu_percent"))
     assert other_root.select_one({"type": CrosshairTool}).overlay is not tools[0].overlay, "one per viewer"
