@@ -1,4 +1,5 @@
-"""Command line: ``dashboard serve [SPEC]`` and ``dashboard validate SPEC`` (also ``python -m dashboard``).
+"""Command line: ``dashboard serve [SPEC]``, ``dashboard validate SPEC`` and ``dashboard snapshot URL`` (also
+``python -m dashboard``).
 
 ``dashboard serve`` serves a live dashboard of this machine on ``http://localhost:5006/`` with no
 configuration, or the dashboard a YAML spec describes; ``--port``, ``--address``, ``--show/--no-show``,
@@ -6,7 +7,8 @@ configuration, or the dashboard a YAML spec describes; ``--port``, ``--address``
 per-user folder by default, printed at start; ``--retention``, ``--max-disk``, ``--precision``;
 ``--no-history`` turns it off). ``POST /ingest`` is on: without a token on loopback addresses only;
 ``--ingest-token`` (or ``DASHBOARD_INGEST_TOKEN``) requires one. ``dashboard validate SPEC`` checks a spec
-and prints every problem with its line; exit status 1 when there is one.
+and prints every problem with its line; exit status 1 when there is one. ``dashboard snapshot URL
+--window 1h -o run.html`` saves a running server's snapshot (:mod:`dashboard.ui.snapshot`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help=argparse.SUPPRESS)
     validate = commands.add_parser("validate", help="check a YAML spec and print every problem")
     validate.add_argument("spec", help="the spec file")
+    snapshot = commands.add_parser("snapshot", help="save a running dashboard's snapshot (one HTML file)")
+    snapshot.add_argument("url", help="the dashboard's address (http://127.0.0.1:5006)")
+    snapshot.add_argument("--window", default=None, help="how far back from now (1h, the default; 30m, 7d)")
+    snapshot.add_argument("--from", dest="start", default=None, metavar="TIME",
+                          help="the range's start (epoch seconds or ISO 8601) instead of --window")
+    snapshot.add_argument("--to", dest="end", default=None, metavar="TIME", help="the range's end (default: now)")
+    snapshot.add_argument("-o", "--output", default="snapshot.html", help="file to write (default: snapshot.html)")
+    snapshot.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it (default: 60)")
     return parser
 
 
@@ -90,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args.spec)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "snapshot":
+        return _snapshot(args)
     return 2  # pragma: no cover - argparse requires a command
 
 
@@ -110,6 +122,26 @@ def _validate(path: str) -> int:
         return 1
     print(f"{path}: ok ({len(spec.sources)} source(s), {len(spec.panels)} panel(s)"
           f"{', with this machine' if spec.system else ''})")
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    """``dashboard snapshot URL``: GET URL/snapshot with the range asked for, into ``--output``."""
+    import httpx
+
+    params = {k: v for k, v in (("window", args.window), ("from", args.start), ("to", args.end)) if v}
+    url = args.url.rstrip("/") + "/snapshot"
+    try:
+        answer = httpx.get(url, params=params, timeout=args.timeout)
+    except httpx.HTTPError as exc:
+        print(f"dashboard snapshot: {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if answer.status_code != 200:
+        print(f"dashboard snapshot: {url}: HTTP {answer.status_code}: {answer.text[:300]}", file=sys.stderr)
+        return 1
+    with open(args.output, "wb") as f:
+        f.write(answer.content)
+    print(f"{args.output}: {len(answer.content):,} bytes")
     return 0
 
 

@@ -37,7 +37,7 @@ class _CardView:
     def __init__(self, component: StatCard, feed: Feed) -> None:
         self.component = component
         self.key: SeriesKey | None = None
-        self.model = Div(text=self._html("no data", ""))
+        self.model = Div(text=self._html("no data", ""), disable_math=True)  # $$..$$ stays text
 
     def _html(self, value: str, trend: str) -> str:
         title = html.escape(self.component.title or self.component.metric)

@@ -11,6 +11,7 @@ line there.
 from __future__ import annotations
 
 import html
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,9 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         self.auto_plots = AutoPlots(service=svc, exclude=named) if self.auto else None
         self.status = SourceStatus(service=svc)
         self.controls = ViewControls(self)
+        self._snapshot_button = pn.widgets.FileDownload(
+            callback=self._snapshot_file, filename="dashboard-snapshot.html", label="Snapshot", embed=False,
+            width=100, height=32, margin=(5, 10), description="This view as one HTML file that opens offline")
         self._title = pn.pane.Markdown(f"## {escape_markdown(self.title)}", margin=(0, 10))
         self.header = pn.FlexBox(flex_wrap="wrap", align_items="end", sizing_mode="stretch_width",
                                  css_classes=["dashboard-header"])
@@ -116,7 +120,9 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
     def _show_header(self) -> None:
         parts = [self._title] if self.show_title else []
         if self.show_controls:
-            parts += [pn.HSpacer(), self.controls.row()]
+            controls = self.controls.row()
+            controls.append(self._snapshot_button)
+            parts += [pn.HSpacer(), controls]
         self.header.objects = parts
         self.header.visible = bool(parts)
 
@@ -224,6 +230,31 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
                         columns=spec.columns, **params)
         dashboard.embed_names = ids
         return dashboard
+
+    def save(self, path: str | Path, start: Any = None, end: Any = None, window: float | None = None) -> Path:
+        """Write a snapshot (:mod:`dashboard.ui.snapshot`): one HTML file of every plot, the status table
+        and the annotations, from ``start`` to ``end`` (epoch seconds, ISO 8601 or datetimes), or the last
+        ``window`` seconds, or what the dashboard shows now; it opens from disk with no network."""
+        from ..metrics.frames import to_epoch
+        from .snapshot import snapshot_html, view_of
+
+        if window is not None:
+            t1 = to_epoch(end) if end is not None else time.time()
+            t0 = t1 - float(window)
+        elif start is not None or end is not None:
+            shown = view_of(self)
+            t0 = to_epoch(start) if start is not None else shown[0]
+            t1 = to_epoch(end) if end is not None else shown[1]
+        else:
+            t0, t1 = view_of(self)
+        out = Path(path)
+        out.write_text(snapshot_html(self, t0, t1), encoding="utf-8")
+        return out
+
+    def _snapshot_file(self) -> Any:
+        from .snapshot import snapshot_bytes
+
+        return snapshot_bytes(self)
 
     def named_panels(self) -> dict[str, Any]:
         """Every card and plot by name, in page order: its ``id`` in the spec, by default its metric (a

@@ -105,7 +105,7 @@ class _StatusView:
 
     def __init__(self, component: SourceStatus) -> None:
         self.component = component
-        self.model = Div(text=render_rows(component.rows()))
+        self.model = Div(text=render_rows(component.rows()), disable_math=True)  # $$..$$ stays text
         self._last_refresh = time.monotonic()
 
     def accepts(self, key: SeriesKey) -> bool:
