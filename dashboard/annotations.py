@@ -173,6 +173,39 @@ class Annotations:
         return len(self.items)
 
 
+class Annotating:
+    """The service's side of annotations (a mixin of :class:`~dashboard.service.MetricsService`, which has
+    ``annotations``, ``annotation_rules``, ``publisher`` and a wall clock)."""
+
+    annotations: Annotations
+    annotation_rules: list[LabelChanges]
+    publisher: Any
+    _wall: Callable[[], float]
+
+    def annotate(self, text: str, time: Any = None, end: Any = None, labels: dict[str, str] | None = None
+                 ) -> Annotation:
+        """Mark an event on the time axis of every plot (or of those whose series agree with ``labels``):
+        at ``time`` (epoch seconds, ISO 8601 or a datetime; now by default), over a span up to ``end``."""
+        try:
+            note = check_annotation({"text": text, "time": time, "end": end, "labels": labels}, clock=self._wall)
+        except ParseError as exc:
+            raise ValueError(f"annotate: {exc.field}: {exc.reason}") from None
+        return self.add_annotation(note)
+
+    def add_annotation(self, note: Annotation) -> Annotation:
+        """Keep a checked annotation (``POST /annotations``, a spec's rule) and tell the open views."""
+        self.annotations.add(note)
+        self.publisher.publish(note)  # open views draw it at their next flush
+        return note
+
+    def annotate_changes(self, metric: str, label: str, text: str = "{label} {value}") -> LabelChanges:
+        """An annotation at every change of ``label``'s value in ``metric`` (a spec's ``annotations:``)."""
+        rule = LabelChanges(metric, label, text)
+        rule.seed(self.annotations)
+        self.annotation_rules.append(rule)
+        return rule
+
+
 @dataclass
 class LabelChanges:
     """A spec's rule: an annotation at every change of ``label``'s value in the series of ``metric``

@@ -29,6 +29,7 @@ name, and published as a :class:`SourceEvent` so that status displays update eve
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import math
 import time
@@ -40,14 +41,14 @@ import numpy as np
 import pandas as pd
 import param
 
-from .annotations import Annotation, Annotations, LabelChanges, check_annotation
+from .annotations import Annotating, Annotations, LabelChanges
 from .collection import Outcome, Step, Wait, decide
 from .core.aio import Sleep, with_timeout
 from .core.lifecycle import Service, ServiceError, ServiceRegistry
 from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
-from .errors import DataError, ParseError, SourceUnavailable, describe_error
+from .errors import DataError, SourceUnavailable, describe_error
 from .metrics.frames import to_epoch, to_frame
 from .metrics.model import Batch, SeriesInfo, SeriesKey
 from .metrics.store import Store
@@ -67,7 +68,7 @@ class SourceEvent:
     at: float
 
 
-class MetricsService(Service):
+class MetricsService(Annotating, Service):
     """Collects from sources into a bounded store and publishes every batch to the viewers.
 
     ``clock`` (monotonic) and ``sleep`` pace the loops and the breakers; ``wall`` stamps gaps. All three
@@ -332,29 +333,6 @@ class MetricsService(Service):
             for note in rule.changes(batch):
                 self.add_annotation(note)
 
-    # -- annotations --------------------------------------------------------------------------------------
-    def annotate(self, text: str, time: Any = None, end: Any = None, labels: dict[str, str] | None = None
-                 ) -> Annotation:
-        """Mark an event on the time axis of every plot (or of those whose series agree with ``labels``):
-        at ``time`` (epoch seconds, ISO 8601 or a datetime; now by default), over a span up to ``end``."""
-        try:
-            note = check_annotation({"text": text, "time": time, "end": end, "labels": labels}, clock=self._wall)
-        except ParseError as exc:
-            raise ValueError(f"annotate: {exc.field}: {exc.reason}") from None
-        return self.add_annotation(note)
-
-    def add_annotation(self, note: Annotation) -> Annotation:
-        self.annotations.add(note)
-        self.publisher.publish(note)  # open views draw it at their next flush
-        return note
-
-    def annotate_changes(self, metric: str, label: str, text: str = "{label} {value}") -> LabelChanges:
-        """An annotation at every change of ``label``'s value in ``metric`` (a spec's ``annotations:``)."""
-        rule = LabelChanges(metric, label, text)
-        rule.seed(self.annotations)
-        self.annotation_rules.append(rule)
-        return rule
-
     # -- queries for notebooks ----------------------------------------------------------------------------
     def keys(self, metric: str | None = None, source: str | None = None, **labels: str) -> list[SeriesKey]:
         """Known series, filtered by metric name, source and label values."""
@@ -368,6 +346,15 @@ class MetricsService(Service):
         that range is drawn from."""
         bounds = {"start": None if start is None else to_epoch(start), "end": None if end is None else to_epoch(end)}
         return to_frame(self.store, self.keys(metric, source, **labels), seconds, wide=wide, **bounds)
+
+    def snapshot(self, path: Any, start: Any = None, end: Any = None, window: float | None = None) -> Any:
+        """Write a snapshot of this service's default dashboard (:meth:`MetricsDashboard.save
+        <dashboard.ui.layout.MetricsDashboard.save>`: one HTML file that opens offline); the path."""
+        layout = importlib.import_module("dashboard.ui.layout")  # the layer above, loaded when asked for
+        system = any(type(s).__name__ == "SystemSource" for s in self.sources.values())
+        if window is None and start is None and end is None:
+            window = self.window
+        return layout.MetricsDashboard(service=self, system=system).save(path, start, end, window)
 
     def close_history(self) -> None:
         """Write what is logged into chunks and stop the history's worker (the folder stays)."""

@@ -106,3 +106,12 @@ def test_ranges_are_checked_and_named():
         parse_range({"from": "soon"}, 0.0)
     with pytest.raises(ValueError, match="from/to: expected from < to"):
         parse_range({"from": "200", "to": "100"}, 0.0)
+
+
+def test_a_service_saves_its_default_dashboard(tmp_path):
+    svc, end = an_hour_of_this_machine()
+    path = svc.snapshot(tmp_path / "svc.html", start=end - 600, end=end)
+    text = path.read_text()
+    assert "dashboard: this machine" in text and "CPU per core" in text
+    (doc,) = documents(text)
+    assert len(json.dumps(doc)) > 10_000, "the plots' data"
