@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import param
 
+from .alerts.alerting import Alerting
 from .annotations import Annotating, Annotations, LabelChanges
 from .collection import Outcome, Step, Wait, decide
 from .core.aio import Sleep, with_timeout
@@ -68,7 +69,7 @@ class SourceEvent:
     at: float
 
 
-class MetricsService(Annotating, Service):
+class MetricsService(Alerting, Annotating, Service):
     """Collects from sources into a bounded store and publishes every batch to the viewers.
 
     ``clock`` (monotonic) and ``sleep`` pace the loops and the breakers; ``wall`` stamps gaps. All three
@@ -209,6 +210,7 @@ class MetricsService(Annotating, Service):
         for source in self.sources.values():
             source.http = self.http
             self._spawn(source)
+        self._start_alerts()
 
     async def _close_http(self) -> None:
         client, self.http = self.http, None
@@ -219,6 +221,7 @@ class MetricsService(Annotating, Service):
 
     async def _shutdown(self) -> None:
         await self.resources.release_all()  # cancels the collection loops first
+        self._stop_alerts()
         for source in self.sources.values():
             await source.shutdown()
             if source.state_machine.state is not ConnectionState.STOPPED:

@@ -1,4 +1,4 @@
-"""The connection state machine of a source, with an explicit table of allowed transitions.
+"""State machines with an explicit table of allowed transitions: a source's connection, an alert's state.
 
 The seed's ``ConnectionState`` ignored a bad transition silently; here a refused transition raises
 :class:`InvalidTransition`, naming the machine, both states and what *is* allowed. Every change is
@@ -13,8 +13,9 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger("dashboard.state")
 
@@ -54,8 +55,8 @@ class InvalidTransition(RuntimeError):
 class Transition:
     """One recorded change of state."""
 
-    previous: ConnectionState
-    target: ConnectionState
+    previous: Any
+    target: Any
     reason: str
     at: float
 
@@ -63,46 +64,54 @@ class Transition:
 Listener = Callable[[Transition], None]
 
 
-class ConnectionStateMachine:
-    """Holds a :class:`ConnectionState`, changes it only along :data:`TRANSITIONS`."""
+class StateMachine:
+    """Holds one state of an ``enum``, changes it only along ``table`` (state -> the states that may
+    follow it). Refused transitions raise :class:`InvalidTransition`; a change is recorded, logged (at
+    WARNING for the states in ``warn``) and passed to the listeners."""
 
-    def __init__(self, owner: str, clock: Callable[[], float] = time.time, history: int = 50) -> None:
+    def __init__(self, owner: str, table: Mapping[Any, frozenset[Any]], initial: Any,
+                 clock: Callable[[], float] = time.time, history: int = 50, warn: frozenset[Any] = frozenset()
+                 ) -> None:
         self.owner = owner
+        self.table = table
+        self._kind = type(initial)
         self._clock = clock
-        self._state = ConnectionState.IDLE
+        self._state = initial
         self.reason = ""
         self.since = clock()
         self.history: list[Transition] = []
         self._history_size = history
+        self._warn = warn
         self._listeners: list[Listener] = []
 
     @property
-    def state(self) -> ConnectionState:
+    def state(self) -> Any:
         return self._state
 
-    def can(self, target: ConnectionState) -> bool:
+    def can(self, target: Any) -> bool:
         """Whether ``target`` may follow the current state."""
-        return target is self._state or target in TRANSITIONS[self._state]
+        return target is self._state or target in self.table[self._state]
 
     def on_change(self, listener: Listener) -> None:
         """Call ``listener(transition)`` after every change."""
         self._listeners.append(listener)
 
-    def transition(self, target: ConnectionState | str, reason: str = "") -> bool:
-        """Move to ``target``; returns False when already there. Raises InvalidTransition if refused."""
-        target = ConnectionState(target)
+    def transition(self, target: Any, reason: str = "", at: float | None = None) -> bool:
+        """Move to ``target`` (at time ``at``, now by default); returns False when already there. Raises
+        InvalidTransition if refused."""
+        target = self._kind(target)
         if target is self._state:
             self.reason = reason or self.reason
             return False
-        allowed = TRANSITIONS[self._state]
+        allowed = self.table[self._state]
         if target not in allowed:
             names = ", ".join(sorted(s.value for s in allowed))
             raise InvalidTransition(
                 f"{self.owner}: cannot go from {self._state.value} to {target.value} (allowed: {names})")
-        change = Transition(self._state, target, reason, self._clock())
+        change = Transition(self._state, target, reason, self._clock() if at is None else at)
         self._state, self.reason, self.since = target, reason, change.at
         self.history = [*self.history[-(self._history_size - 1):], change]
-        level = logging.WARNING if target in (S.RETRYING, S.CIRCUIT_OPEN) else logging.INFO
+        level = logging.WARNING if target in self._warn else logging.INFO
         log.log(level, "%s: %s -> %s%s", self.owner, change.previous.value, target.value,
                 f" ({reason})" if reason else "")
         for listener in list(self._listeners):
@@ -113,4 +122,12 @@ class ConnectionStateMachine:
         return True
 
     def __repr__(self) -> str:
-        return f"<ConnectionStateMachine {self.owner!r} {self._state.value}>"
+        return f"<{type(self).__name__} {self.owner!r} {self._state.value}>"
+
+
+class ConnectionStateMachine(StateMachine):
+    """Holds a :class:`ConnectionState`, changes it only along :data:`TRANSITIONS`."""
+
+    def __init__(self, owner: str, clock: Callable[[], float] = time.time, history: int = 50) -> None:
+        super().__init__(owner, TRANSITIONS, ConnectionState.IDLE, clock, history,
+                         warn=frozenset({S.RETRYING, S.CIRCUIT_OPEN}))

@@ -252,6 +252,20 @@ class Store:
         with self._lock:
             return buf.last_time, buf.last_value
 
+    def latest_many(self, keys: Sequence[SeriesKey]) -> tuple[np.ndarray, np.ndarray]:
+        """Time and value of the newest sample of each of ``keys`` (-inf and NaN where none), under one
+        hold of the lock: what alert rules evaluate."""
+        t = np.full(len(keys), -np.inf)
+        v = np.full(len(keys), np.nan)
+        with self._lock:
+            buffers = self._buffers
+            for i, key in enumerate(keys):
+                buf = buffers.get(key)
+                if buf is not None and buf.count:
+                    j = (buf.count - 1) % buf.capacity
+                    t[i], v[i] = buf._t[j], buf._v[j]
+        return t, v
+
     def since(self, key: SeriesKey, t0: float) -> tuple[np.ndarray, np.ndarray]:
         """Samples of ``key`` strictly after ``t0``."""
         with self._lock:
