@@ -245,3 +245,12 @@ class LabelChanges:
         self.present = set(first)
         return [Annotation(self.text.format(metric=self.metric, label=self.label, value=v)[:MAX_TEXT], t, None,
                            {self.label: v, "annotation_rule": self.name}) for t, v in new]
+
+
+def text_problem(text: str) -> str | None:
+    """What is wrong with a :class:`LabelChanges` text template (None when it formats)."""
+    try:
+        text.format(metric="m", label="l", value="v")
+    except (KeyError, IndexError, ValueError) as exc:
+        return f"expected a text over {{metric}}, {{label}} and {{value}}, got {text!r} ({type(exc).__name__}: {exc})"
+    return None

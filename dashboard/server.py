@@ -7,7 +7,7 @@ on loopback by default, with websocket origins restricted to the address that wa
 ``POST /ingest`` (:mod:`dashboard.ingest`) feeding the service's ``ingest`` push source: with a token,
 or without one on a loopback address only; and ``GET /metrics`` (:mod:`dashboard.exporter`), the process's
 own metrics for Prometheus; and ``GET /snapshot`` (:mod:`dashboard.ui.snapshot`), a self-contained HTML file
-of the dashboard over a range.
+of the dashboard over a range; ``GET /alerts`` (:mod:`dashboard.alerts.http`), the current alerts.
 """
 
 from __future__ import annotations
@@ -118,10 +118,12 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
     service = service or MetricsService.shared()
     dashboard = dashboard or (lambda: default_dashboard(service))
     origins = websocket_origins(address, port, allow_websocket_origin)
+    from .alerts.http import AlertsHandler
     from .exporter import MetricsHandler
     from .ui.snapshot import SnapshotHandler
 
     patterns: list[tuple] = [(r"/metrics", MetricsHandler, {"service": service}),
+                             (r"/alerts", AlertsHandler, {"service": service}),
                              (r"/snapshot", SnapshotHandler, {"dashboard": dashboard})]
     if ingest:
         refusal = ingest_refusal(address, ingest_token)

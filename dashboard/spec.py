@@ -22,6 +22,8 @@
       retention: 7d        # or per tier: {raw: 2d, minute: 30d}
       max_disk: 1GiB
       precision: 4         # significant digits of each value on disk, or exact
+    receivers: [{name: ops, type: alertmanager, url: "http://127.0.0.1:9093"}]   # dashboard.alerts.spec
+    alerts: [{name: Hot, metric: cpu_percent, above: 90, clear: 80, for: 60s, receivers: [ops]}]
     annotations:           # an annotation at every change of a label's value
       - metric: app_info
         label: version
@@ -49,6 +51,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .alerts.spec import check_alerts, check_receivers
+from .annotations import text_problem
 from .options import PANEL_TYPES, DashboardOptions
 from .service import MetricsService, default_sources
 from .sources import Source, source_types
@@ -59,7 +63,7 @@ from .specfields import kind_of, param_problem, settable
 TOP_LEVEL: dict[str, type[param.Parameterized] | None] = {
     "title": DashboardOptions, "window": MetricsService, "system": DashboardOptions,
     "columns": DashboardOptions, "sources": None, "panels": None, "history": None, "allow_websocket_origin": None,
-    "annotations": None}
+    "annotations": None, "receivers": None, "alerts": None}
 #: A panel's ``id`` (what ``/embed?panel=ID`` names) and an origin a page may embed from.
 PANEL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 ORIGIN = re.compile(r"[A-Za-z0-9.\[\]:_-]+(:\d{1,5})?")
@@ -106,6 +110,8 @@ class Spec:
     history: dict[str, str] = field(default_factory=dict)  # retention, max_disk: the command line's texts
     allow_websocket_origin: list[str] = field(default_factory=list)  # host[:port]s of pages that may embed
     annotations: list[dict[str, str]] = field(default_factory=list)  # {metric, label, text}: LabelChanges
+    receivers: list[dict[str, Any]] = field(default_factory=list)  # Receiver params (and default)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # AlertRule params
 
     def build_sources(self) -> list[Source]:
         """Fresh source objects for this spec (nothing is opened yet)."""
@@ -125,6 +131,10 @@ class Spec:
         service = MetricsService(self.build_sources(), **params)
         for rule in self.annotations:
             service.annotate_changes(**rule)
+        for receiver in self.receivers:
+            service.add_receiver(**receiver)
+        for alert in self.alerts:
+            service.add_alert(**alert)
         return service
 
 
@@ -224,6 +234,10 @@ class _Checker:
             spec.panels = self.panels(fields["panels"][1])
         if "history" in fields:
             spec.history = self.history(fields["history"][1])
+        if "receivers" in fields:
+            spec.receivers = check_receivers(self, fields["receivers"][1])
+        if "alerts" in fields:
+            spec.alerts = check_alerts(self, fields["alerts"][1], [r["name"] for r in spec.receivers])
         if "annotations" in fields:
             spec.annotations = self.annotations(fields["annotations"][1])
         if "allow_websocket_origin" in fields:
@@ -268,7 +282,7 @@ class _Checker:
                     self.fail(key_node, f"{where}.{name}", "unknown field; expected one of metric, label, text")
                 elif not isinstance(value, str) or not value:
                     self.fail(value_node, f"{where}.{name}", f"expected a non-empty string, got {value!r}")
-                elif name == "text" and (bad := _template_problem(value)):
+                elif name == "text" and (bad := text_problem(value)):
                     self.fail(value_node, f"{where}.text", bad)
                 else:
                     rule[name] = value
@@ -381,11 +395,3 @@ class _Checker:
         options.pop("metric")
         return PanelSpec(metric, item.start_mark.line + 1, kind, options, panel_id)
 
-
-def _template_problem(text: str) -> str | None:
-    """What is wrong with an annotation text template (None when it formats)."""
-    try:
-        text.format(metric="m", label="l", value="v")
-    except (KeyError, IndexError, ValueError) as exc:
-        return f"expected a text over {{metric}}, {{label}} and {{value}}, got {text!r} ({type(exc).__name__}: {exc})"
-    return None

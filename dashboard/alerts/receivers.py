@@ -36,10 +36,10 @@ KINDS = ("alertmanager", "webhook")
 class Receiver(param.Parameterized):
     """One place alerts are delivered."""
 
-    name = param.String(default="receiver", regex=r"[A-Za-z0-9_.-]{1,100}", doc="Its name, as rules refer to it.")
+    name = param.String(default="receiver", regex=r"^[A-Za-z0-9_.-]{1,100}$", doc="Its name, as rules refer to it.")
     type = param.Selector(default="alertmanager", objects=list(KINDS),
                           doc="alertmanager (its v2 API at url) or webhook (JSON POSTed to url).")
-    url = param.String(default="http://127.0.0.1:9093", regex=r"https?://\S+",
+    url = param.String(default="http://127.0.0.1:9093", regex=r"^https?://\S+$",
                        doc="Alertmanager's base address, or the webhook's address.")
     timeout = param.Number(default=5.0, bounds=(0.1, 120), doc="Seconds a delivery may take.")
     repeat_interval = param.Number(default=None, allow_None=True, bounds=(1, 30 * 86400),

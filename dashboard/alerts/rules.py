@@ -60,7 +60,7 @@ RESOLVED_KEEP = 900.0
 class AlertRule(param.Parameterized):
     """One rule: a condition on the series of a metric, and what to do when it holds."""
 
-    name = param.String(default="Alert", regex=r"[A-Za-z_][A-Za-z0-9_]{0,99}",
+    name = param.String(default="Alert", regex=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$",
                         doc="The alert's name (its alertname label): letters, digits and _.")
     metric = param.String(default="", doc="The metric whose series are checked.")
     labels = param.Dict(default={}, doc="Only series whose labels have these values.")

@@ -31,6 +31,7 @@ from bokeh.core.property.validation import validate
 from bokeh.document import Document
 from bokeh.models import ColumnDataSource
 
+from ..alerts.engine import AlertEvent
 from ..annotations import Annotation
 from ..config import config
 from ..core.batching import BatchProcessor
@@ -195,7 +196,7 @@ class Feed(ViewerControls):
             return
         if self.closed:
             return
-        if isinstance(item, (SourceEvent, Annotation)):  # annotations: the plots draw them
+        if isinstance(item, (SourceEvent, Annotation, AlertEvent)):  # the plots draw annotations and alerts
             self._events.append(item)
             if len(self._events) > config.max_pending:
                 del self._events[0]
@@ -306,7 +307,7 @@ class Feed(ViewerControls):
             self._refresh(self.views, events)
             return
         self.paused_flushes += 1
-        marked = any(isinstance(e, Annotation) for e in events)  # a held view shows new annotations too
+        marked = any(isinstance(e, (Annotation, AlertEvent)) for e in events)  # a held view shows them too
         views = [v for v in self.views if marked or getattr(v, "while_paused", False)] if events else []
         if views:
             self._refresh(views, events)
