@@ -5,6 +5,8 @@
   to see an outage.
 * :class:`LocalPrometheus`: Debian's (or any) ``prometheus`` binary started on loopback with a temporary
   config and data folder, scraping the targets you give; stopped and cleaned up on exit.
+* :class:`LocalAlertmanager`: Debian's ``prometheus-alertmanager`` the same way, forwarding what it
+  receives to a webhook.
 
 Everything binds to 127.0.0.1. Nothing here is imported by the dashboard itself.
 """
@@ -82,14 +84,13 @@ class Exporter:
         self.stop()
 
 
-class LocalPrometheus:
-    """A Prometheus server on 127.0.0.1 with a temporary config and data folder."""
+class _LocalServer:
+    """A server binary started on 127.0.0.1 with a temporary config and data folder."""
 
-    def __init__(self, targets: list[str], scrape_interval: str = "1s", binary: str | None = None,
-                 port: int | None = None) -> None:
-        self.binary = binary or shutil.which("prometheus") or "/usr/bin/prometheus"
-        self.targets = targets
-        self.scrape_interval = scrape_interval
+    program = ""
+
+    def __init__(self, binary: str | None = None, port: int | None = None) -> None:
+        self.binary = binary or shutil.which(self.program) or f"/usr/bin/{self.program}"
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._dir: tempfile.TemporaryDirectory | None = None
@@ -97,27 +98,26 @@ class LocalPrometheus:
         self.log_path: Path | None = None
 
     def config(self) -> str:
-        targets = ", ".join(f"'{t}'" for t in self.targets)
-        return (f"global:\n  scrape_interval: {self.scrape_interval}\n  evaluation_interval: {self.scrape_interval}\n"
-                f"scrape_configs:\n  - job_name: demo\n    static_configs:\n      - targets: [{targets}]\n")
+        raise NotImplementedError
 
-    def start(self, timeout: float = 30) -> LocalPrometheus:
+    def arguments(self, root: Path) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30) -> Any:
         if not Path(self.binary).exists():
-            raise FileNotFoundError(f"no prometheus binary at {self.binary} (apt-get install prometheus)")
-        self._dir = tempfile.TemporaryDirectory(prefix="dashboard-prometheus-")
+            raise FileNotFoundError(f"no {self.program} binary at {self.binary} (apt-get install {self.program})")
+        self._dir = tempfile.TemporaryDirectory(prefix=f"dashboard-{self.program}-")
         root = Path(self._dir.name)
-        (root / "prometheus.yml").write_text(self.config())
-        self.log_path = root / "prometheus.log"
+        (root / "config.yml").write_text(self.config())
+        self.log_path = root / "server.log"
         with open(self.log_path, "wb") as log:
-            self._process = subprocess.Popen(
-                [self.binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen([self.binary, *self.arguments(root)], stdout=log,
+                                             stderr=subprocess.STDOUT)
         try:
             wait_until(lambda: self._process.poll() is not None or _answers(f"{self.url}/-/ready"), timeout,
-                       "prometheus was not ready")
+                       f"{self.program} was not ready")
             if self._process.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(f"{self.program} exited: {self.log_path.read_text()[-2000:]}")
         except BaseException:
             self.stop()
             raise
@@ -136,9 +136,51 @@ class LocalPrometheus:
             self._dir.cleanup()
             self._dir = None
 
-    def __enter__(self) -> LocalPrometheus:
+    def __enter__(self) -> Any:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+class LocalPrometheus(_LocalServer):
+    """A Prometheus server on 127.0.0.1 with a temporary config and data folder."""
+
+    program = "prometheus"
+
+    def __init__(self, targets: list[str], scrape_interval: str = "1s", binary: str | None = None,
+                 port: int | None = None) -> None:
+        super().__init__(binary, port)
+        self.targets = targets
+        self.scrape_interval = scrape_interval
+
+    def config(self) -> str:
+        targets = ", ".join(f"'{t}'" for t in self.targets)
+        return (f"global:\n  scrape_interval: {self.scrape_interval}\n  evaluation_interval: {self.scrape_interval}\n"
+                f"scrape_configs:\n  - job_name: demo\n    static_configs:\n      - targets: [{targets}]\n")
+
+    def arguments(self, root: Path) -> list[str]:
+        return [f"--config.file={root / 'config.yml'}", f"--storage.tsdb.path={root / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"]
+
+
+class LocalAlertmanager(_LocalServer):
+    """Debian's Alertmanager on 127.0.0.1 (no cluster), with a temporary config and data folder; it sends
+    every notification, firing and resolved, to ``webhook`` (a URL) at once when one is given."""
+
+    program = "prometheus-alertmanager"
+
+    def __init__(self, webhook: str | None = None, binary: str | None = None, port: int | None = None) -> None:
+        super().__init__(binary, port)
+        self.webhook = webhook
+
+    def config(self) -> str:
+        hook = (f"    webhook_configs:\n      - url: '{self.webhook}'\n        send_resolved: true\n"
+                if self.webhook else "")
+        return ("route:\n  receiver: out\n  group_by: ['...']\n  group_wait: 0s\n  group_interval: 1s\n"
+                f"  repeat_interval: 1h\nreceivers:\n  - name: out\n{hook}")
+
+    def arguments(self, root: Path) -> list[str]:
+        return [f"--config.file={root / 'config.yml'}", f"--storage.path={root / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=", "--log.level=warn"]

@@ -167,8 +167,8 @@ class Receiver(param.Parameterized):
         """A row of the status table."""
         return {"source": f"receiver {self.name} ({self.type})", "state": self.state,
                 "health": "error" if self.last_error else ("ok" if self.deliveries else "waiting"),
-                "last_success": self.last_delivery, "collections": self.deliveries, "failures": self.failures,
-                "last_error": self.last_error}
+                "last_sample": self.last_delivery, "collections": self.deliveries, "failures": self.failures,
+                "dropped": 0, "last_error": self.last_error}
 
 
 def _iso(t: float) -> str:

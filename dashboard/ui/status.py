@@ -90,6 +90,12 @@ class SourceStatus(LiveComponent):
             data["collections"].append(str(source.collections))
             data["failures"].append(str(source.failures))
             data["last_error"].append(source.last_error)
+        engine = self.service._alert_engine
+        for receiver in engine.receivers.values() if engine is not None else ():
+            row = receiver.status()
+            for column in COLUMNS:
+                value = row.get(column, "")
+                data[column].append(_ago(value, now) if column == "last_sample" else str(value))
         if self.service.history is not None:
             _history_row(data, self.service.history.status())
         return data
