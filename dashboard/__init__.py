@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .alerts import AlertRule, Receiver
 from .config import Config, config
 from .core import (
     BatchProcessor,
@@ -49,6 +50,7 @@ from .sources import (
 __version__ = "0.1.0"
 
 _UI = {
+    "AlertList": "dashboard.ui.alerts",
     "Feed": "dashboard.ui.feed",
     "MetricsDashboard": "dashboard.ui.layout",
     "SourceStatus": "dashboard.ui.status",
@@ -58,6 +60,8 @@ _UI = {
 }
 
 __all__ = [
+    "AlertList",
+    "AlertRule",
     "Batch",
     "BatchProcessor",
     "CircuitBreaker",
@@ -75,6 +79,7 @@ __all__ = [
     "PrometheusQuery",
     "PrometheusScrape",
     "PushSource",
+    "Receiver",
     "ReplaySource",
     "ResourceManager",
     "RetryPolicy",

@@ -19,6 +19,7 @@ class Alerting:
     """Alert rules and receivers of a service; evaluated by the service, never per viewer."""
 
     _alert_engine: AlertEngine | None = None
+    _alert_tasks: frozenset[str] = frozenset()  # the tasks started (the evaluation, each receiver)
 
     @property
     def alert_engine(self) -> AlertEngine:
@@ -60,8 +61,7 @@ class Alerting:
         engine = self._alert_engine
         if engine is None or (not engine.groups and not engine.receivers):
             return
-        started = getattr(self, "_alert_tasks", set())
-        self._alert_tasks = started
+        started = set(self._alert_tasks)
         spawn = self.resources.spawn  # type: ignore[attr-defined]
         if "evaluate" not in started and engine.groups:
             started.add("evaluate")
@@ -71,10 +71,11 @@ class Alerting:
                 started.add(name)
                 receiver.http = self.http  # type: ignore[attr-defined]
                 spawn(receiver.run(self._sleep), name=f"receiver:{name}")  # type: ignore[attr-defined]
+        self._alert_tasks = frozenset(started)
 
     def _stop_alerts(self) -> None:
         """The tasks were cancelled with the service's resources: they start again with it."""
-        self._alert_tasks = set()
+        self._alert_tasks = frozenset()
 
     async def _evaluate_alerts(self) -> None:
         engine = self.alert_engine

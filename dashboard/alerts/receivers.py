@@ -53,7 +53,8 @@ class Receiver(param.Parameterized):
     deliveries = param.Integer(default=0, bounds=(0, None), constant=True, doc="Requests delivered.")
     delivered = param.Integer(default=0, bounds=(0, None), constant=True, doc="Alert notifications delivered.")
     failures = param.Integer(default=0, bounds=(0, None), constant=True, doc="Deliveries that failed.")
-    last_delivery = param.Number(default=None, allow_None=True, constant=True, doc="When the last one succeeded.")
+    last_delivery = param.Number(default=None, allow_None=True, bounds=(0, None), constant=True,
+                                 doc="When the last one succeeded (epoch seconds).")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

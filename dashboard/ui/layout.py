@@ -22,6 +22,7 @@ from ..options import DashboardOptions, ViewOptions
 from ..service import MetricsService
 from ..sources.gpu import GpuSource
 from ..spec import Spec, load_spec
+from .alerts import AlertList
 from .auto import AutoPlots
 from .base import LiveComponent, check_timezone, resolve_view, show_view, stretch_width
 from .controls import ViewControls
@@ -73,6 +74,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         named = [p.metric for p in [*self.cards, *self.plots] if getattr(p, "metric", None)]
         self.auto_plots = AutoPlots(service=svc, exclude=named) if self.auto else None
         self.status = SourceStatus(service=svc)
+        self.alert_list = AlertList(service=svc)
         self.controls = ViewControls(self)
         self._snapshot_button = pn.widgets.FileDownload(
             callback=self._snapshot_file, filename="dashboard-snapshot.html", label="Snapshot", embed=False,
@@ -89,7 +91,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         self._flow()
         if self.auto_plots is not None:
             parts.append(self.auto_plots)
-        parts.append(self.status)
+        parts += [self.alert_list, self.status]
         self._layout = pn.Column(*parts)
         for part in self._live_parts():
             part._view_observers.append(self._from_part)
@@ -173,7 +175,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         return list(unique.values())
 
     def _live_parts(self) -> list[LiveComponent]:
-        parts = [*self.cards, *self.plots, self.auto_plots, self.status]
+        parts = [*self.cards, *self.plots, self.auto_plots, self.alert_list, self.status]
         return [p for p in parts if isinstance(p, LiveComponent)]
 
     @param.depends("paused", watch=True)

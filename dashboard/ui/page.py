@@ -52,6 +52,7 @@ def page(dash: MetricsDashboard, args: dict[str, Any] | None = None) -> pn.templ
                              css_classes=["dashboard-url-error"]) for message in errors]
     for message in errors:
         log.info("%s", message)
+    pn.config.notifications = True  # alerts fire and resolve as page notifications (dashboard.ui.alerts)
     template = pn.template.BootstrapTemplate(
         title=dash.title, theme="dark" if dark else "default", main=[*notices, dash],
         header_background="#1f4e79")

@@ -44,6 +44,7 @@ from ..metrics.model import SeriesKey
 from ..options import PlotOptions
 from ..service import MetricsService, SourceEvent
 from ..units import FORMAT_JS, TIME_JS
+from .alerts import AlertMarks
 from .base import LiveComponent
 from .feed import Feed
 from .themes import FigureTheme
@@ -155,6 +156,7 @@ class _PlotView:
             left="x0", right="x1", bottom=0, top=1, y_range_name="outages", source=self.outages,
             fill_color="#d62728", fill_alpha=0.15, line_alpha=0, level="underlay")
         self.notes = AnnotationMarks(self.model, self.time_hover)
+        self.alerts = AlertMarks(self.model)
         self.sources: set[str] = set()
         self.keys: list[SeriesKey] = []
         self._outages_checked = -1.0
@@ -227,6 +229,7 @@ class _PlotView:
         if not self.sources or (not events and now - self._outages_checked < 1.0):
             return
         self._outages_checked = now
+        self.alerts.update(feed.service, self.component.metric, self.keys, held or (time.time() - seconds, np.inf))
         x0, x1 = outages(feed.service, self.sources, seconds, held)
         old = self.outages.data
         if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):

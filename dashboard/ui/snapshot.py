@@ -34,6 +34,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, Range1d
 from bokeh.resources import Resources
 
+from .alerts import render_alerts
 from .plots import TimeSeriesPlot, _PlotView, outages
 from .status import render_rows
 
@@ -96,9 +97,10 @@ def snapshot_html(dash: Any, start: float | None = None, end: float | None = Non
     head = _div(_heading(dash.title, start, end, tz))
     status = _div(render_rows(dash.status.rows(now=end)))
     notes = _div(_annotation_list(dash.service, start, end, tz))
+    alerts = _div(render_alerts(dash.alert_list.rows(now=end)) if dash.service._alert_engine else "")
     per_row = max(1, int(dash.columns))
     rows = [row(*figures[i:i + per_row], sizing_mode="stretch_width") for i in range(0, len(figures), per_row)]
-    layout = column(head, *rows, status, notes, sizing_mode="stretch_width")
+    layout = column(head, *rows, alerts, status, notes, sizing_mode="stretch_width")
     title = f"{dash.title}: {_when(start, tz)} to {_when(end, tz)}"
     return file_html(layout, resources=_BokehOnly(mode="inline"), title=title)
 
@@ -137,6 +139,7 @@ def _figure(plot: TimeSeriesPlot, viewer: _StaticViewer, start: float, end: floa
     x0, x1 = outages(service, view.sources, end - start, (start, end))
     view.outages.data = {"x0": x0, "x1": x1}
     view.notes.update(service.annotations, view.keys, (start, end))
+    view.alerts.update(service, plot.metric, view.keys, (start, end))
     return view.model
 
 

@@ -204,7 +204,7 @@ async def test_dashboard_is_one_feed_with_one_source_per_metrics_source(svc):
     assert feed is not None and len(Feed.open_feeds()) == 1
     assert list(feed.columns) == ["sys"] and svc.publisher.subscriber_count == 1
     n_views = len(feed.views)
-    assert n_views == len(dash.cards) + len(dash.plots) + 2  # the automatic plots and the status
+    assert n_views == len(dash.cards) + len(dash.plots) + 3  # the automatic plots, the alerts and the status
     dash._cleanup(doc.roots[0])
     assert svc.publisher.subscriber_count == 0
 

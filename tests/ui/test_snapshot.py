@@ -90,8 +90,9 @@ def test_range_time_zone_outages_and_annotations_are_written(tmp_path):
     assert "onerror=alert(1)" in json.dumps(doc), "the hover's text is data, which Bokeh escapes"
     up = TimeSeriesPlot(service=svc, metric="up")
     fig = _figure(up, _StaticViewer(end - HOUR, end), end - HOUR, end, COLUMNS)
-    bands = {id(r.data_source): r.data_source.data for r in fig.renderers if "x1" in r.data_source.data}
-    outage, notes = sorted(bands.values(), key=lambda d: "text" in d)
+    sources = {id(r.data_source): r.data_source.data for r in fig.renderers}.values()
+    (outage,) = [d for d in sources if set(d) == {"x0", "x1"}]
+    (notes,) = [d for d in sources if "labels" in d]
     assert len(outage["x0"]) == 1 and outage["x1"][0] - outage["x0"][0] == pytest.approx(10_500, abs=1)
     assert notes["text"] == ["<img src=x onerror=alert(1)> deploy"] and notes["labels"] == ["env=</script>"]
 
