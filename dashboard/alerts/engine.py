@@ -54,17 +54,15 @@ class AlertEvent:
 
 @dataclass
 class _RuleAlerts:
-    """A rule's alerts, one per matched series, and their state as arrays (the engine's working copy)."""
+    """A rule and its alerts (one per matched series); their states live in the engine's flat arrays."""
 
     rule: AlertRule
     alerts: list[Alert] = field(default_factory=list)
-    keys: list[SeriesKey] = field(default_factory=list)
-    codes: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))
-    since: np.ndarray = field(default_factory=lambda: np.empty(0))
-    pending_since: np.ndarray = field(default_factory=lambda: np.empty(0))
-    last_breach: np.ndarray = field(default_factory=lambda: np.empty(0))
-    values: np.ndarray = field(default_factory=lambda: np.empty(0))
-    columns: np.ndarray = field(default_factory=lambda: np.empty(0, np.intp))  # into the evaluation's keys
+    keys: set[SeriesKey] = field(default_factory=set)
+
+
+#: Condition kinds, as the engine's per-alert array holds them.
+KINDS = ("above", "below", "outside", "absent", "source_down")
 
 
 class AlertEngine:
@@ -79,11 +77,18 @@ class AlertEngine:
         self.version = 0  # bumped at every change of state: views redraw when it moves
         self.evaluations = 0
         self.started = clock()
-        self._seen_series = -1
+        self._seen_series = 0
+        self._fresh: set[str] = set()  # rules added since the last match: every series is new to them
         self._saved: dict[str, dict[str, Any]] = {}
-        self._keys: list[SeriesKey] = []
-        self._sources: list[str] = []
         self.path: Path | None = None
+        # every alert of every rule, flat, with its state and its rule's numbers as arrays
+        self._alerts: list[Alert] = []
+        self._changed: list[Alert] = []  # the alerts of the last evaluation's events
+        self._rule_of: list[AlertRule] = []
+        self._keys: list[SeriesKey] = []
+        self._col = np.empty(0, dtype=np.intp)
+        self._codes = np.empty(0, dtype=np.int8)
+        self._since = self._pending = self._last_breach = self._values = np.empty(0)
 
     # -- rules ----------------------------------------------------------------------------------------------
     def add(self, rule: AlertRule) -> AlertRule:
@@ -94,7 +99,7 @@ class AlertEngine:
             raise ValueError(f"alert {rule.name}: no receiver named {unknown[0]!r} (receivers: "
                              f"{', '.join(self.receivers) or 'none'})")
         self.groups[rule.name] = _RuleAlerts(rule)
-        self._seen_series = -1
+        self._fresh.add(rule.name)
         return rule
 
     def rules(self) -> list[AlertRule]:
@@ -114,15 +119,12 @@ class AlertEngine:
         """Evaluate every rule at ``now`` (epoch seconds); the changes of state, published and stored."""
         now = self._clock() if now is None else now
         store = self.service.store
-        if len(store) != self._seen_series:
+        if len(store) != self._seen_series or self._fresh:
             self._match(store)
-        keys = self._keys
-        t, v = store.latest_many(keys)
-        failing = self._failing_sources()
         events: list[AlertEvent] = []
-        for group in self.groups.values():
-            if group.keys:
-                events += self._step(group, now, t[group.columns], v[group.columns], failing)
+        if self._alerts:
+            t, v = store.latest_many(self._keys)
+            events = self._step(now, t[self._col], v[self._col])
         self.evaluations += 1
         if events:
             self.version += 1
@@ -130,94 +132,118 @@ class AlertEngine:
         return events
 
     def _match(self, store: Any) -> None:
-        """Each rule's series (new ones get an alert, resumed from the saved state where there is one)."""
+        """Give the series new to the store (and every series, to a rule new to the engine) an alert of each
+        rule they match, resumed from the saved state where there is one."""
+        keys = store.keys()
+        new_keys, self._seen_series = keys[max(self._seen_series, 0):], len(keys)
         by_metric: dict[str, list[SeriesKey]] = defaultdict(list)
-        for key in store.keys():
+        for key in keys if self._fresh else new_keys:
             by_metric[key.name].append(key)
-        index: dict[SeriesKey, int] = {}
+        fresh = {k for ks in by_metric.values() for k in ks} if self._fresh else set(new_keys)
+        grew = False
         for group in self.groups.values():
             rule = group.rule
-            name = "up" if rule.source_down else rule.metric
-            found = [k for k in by_metric.get(name, ()) if k.matches(labels=rule.labels)]
-            if not found and rule.absent is not None:
+            found = [k for k in by_metric.get("up" if rule.source_down else rule.metric, ())
+                     if k.matches(labels=rule.labels) and (rule.name in self._fresh or k in fresh)]
+            if not found and rule.absent is not None and not group.alerts:
                 found = [SeriesKey.of(rule.metric, rule.labels)]  # absent(): one alert for the rule
-            known = set(group.keys)
-            new = [k for k in found if k not in known]
+            new = [k for k in found if k not in group.keys]
             if new:
                 self._grow(group, new)
-            group.columns = np.array([index.setdefault(k, len(index)) for k in group.keys], dtype=np.intp)
-        self._keys = list(index)
-        self._sources = [store.source_of(k) if k in store else "" for k in self._keys]
-        self._seen_series = len(store)
+                grew = True
+        self._fresh = set()
+        if grew or not len(self._col):
+            self._keys = list(dict.fromkeys(a.key for a in self._alerts))
+            index = {k: i for i, k in enumerate(self._keys)}
+            self._col = np.array([index[a.key] for a in self._alerts], dtype=np.intp)
+            self._source_of = np.array([store.source_of(k) if k in store else "" for k in self._keys], dtype=object)
+            self._rule_params()
 
     def _grow(self, group: _RuleAlerts, keys: list[SeriesKey]) -> None:
+        codes, since, pending, breach = [], [], [], []
         for key in keys:
-            alert = Alert(group.rule, key, self._clock)
-            saved = self._saved.get(alert.id)
-            code = I_
+            saved = self._saved.get(f"{group.rule.name}:{key}")
             if saved:
                 alert = Alert(group.rule, key, self._clock, AlertState(saved["state"]), saved["since"])
                 alert.sent = dict(saved.get("sent", {}))
-                code = CODE[alert.state]
+            else:
+                alert = Alert(group.rule, key, self._clock)
             group.alerts.append(alert)
-            group.keys.append(key)
-            group.codes = np.append(group.codes, np.int8(code))
-            group.since = np.append(group.since, alert.machine.since)
-            group.pending_since = np.append(group.pending_since, (saved or {}).get("pending_since") or math.nan)
-            group.last_breach = np.append(group.last_breach, (saved or {}).get("last_breach") or -math.inf)
-            group.values = np.append(group.values, math.nan)
+            group.keys.add(key)
+            self._alerts.append(alert)
+            self._rule_of.append(group.rule)
+            codes.append(CODE[alert.state])
+            since.append(alert.machine.since)
+            pending.append((saved or {}).get("pending_since") or math.nan)
+            breach.append((saved or {}).get("last_breach") or -math.inf)
+        self._codes = np.append(self._codes, np.array(codes, dtype=np.int8))
+        self._since = np.append(self._since, since)
+        self._pending = np.append(self._pending, pending)
+        self._last_breach = np.append(self._last_breach, breach)
+        self._values = np.append(self._values, np.full(len(keys), math.nan))
 
-    def _failing_sources(self) -> set[str]:
-        return {name for name, s in self.service.sources.items() if s.health == "error"}
+    def _rule_params(self) -> None:
+        """Each alert's rule's numbers, as arrays beside its state (read once a rule, gathered per alert)."""
+        rules = [g.rule for g in self.groups.values()]
+        position = {id(r): i for i, r in enumerate(rules)}
+        self._rule_index = np.array([position[id(r)] for r in self._rule_of], dtype=np.intp)
+        per_rule = np.array([_numbers(r) for r in rules], dtype=np.float64).reshape(len(rules), 8)
+        kind, self._hi, self._lo, self._clear, self._for, self._keep, self._stale, self._absent = \
+            per_rule[self._rule_index].T
+        self._kind = kind.astype(np.int8)
 
-    def _step(self, group: _RuleAlerts, now: float, t: np.ndarray, v: np.ndarray, failing: set[str]
-              ) -> list[AlertEvent]:
-        rule = group.rule
-        cur = group.codes
-        age = now - np.where(np.isfinite(t), t, self.started)
-        breach, cleared = _condition(rule, v, age)
-        if rule.absent is not None and np.isfinite(t).any():
-            breach &= np.isfinite(t)  # the rule's own alert (no series yet) ends once a series exists
-        held = breach | ((cur == F_) & ~cleared)
-        group.last_breach = np.where(breach, now, group.last_breach)
-        held |= (cur == F_) & (now - group.last_breach < rule.keep_firing_for)
-        pend_start = np.where(cur == P_, group.pending_since, now)
-        fire = held & ((cur == F_) | (now - pend_start >= rule.for_))
+    def _step(self, now: float, t: np.ndarray, v: np.ndarray) -> list[AlertEvent]:
+        cur, kind = self._codes, self._kind
+        seen = np.isfinite(t)
+        age = now - np.where(seen, t, self.started)
+        breach, cleared = _conditions(kind, v, age, self._hi, self._lo, self._clear, self._absent)
+        absent = kind == 3
+        if absent.any():  # an absent rule's own alert (no series yet) ends once one of its series exists
+            has_series = np.bincount(self._rule_index[absent], weights=seen[absent], minlength=len(self.groups)) > 0
+            breach &= ~(absent & ~seen & has_series[self._rule_index])
+        firing = cur == F_
+        held = breach | (firing & ~cleared)
+        self._last_breach = np.where(breach, now, self._last_breach)
+        held |= firing & (now - self._last_breach < self._keep)
+        pend_start = np.where(cur == P_, self._pending, now)
+        fire = held & (firing | (now - pend_start >= self._for))
         nxt = np.full(cur.shape, I_, dtype=np.int8)
         nxt[held] = P_
         nxt[fire] = F_
-        keep_resolved = ~held & (cur == R_) & (now - group.since < RESOLVED_KEEP)
-        nxt[(~held & (cur == F_)) | keep_resolved] = R_
-        if rule.absent is None and not rule.source_down:
-            nxt[(age > rule.stale) | ~np.isfinite(v)] = N_
-            sources = np.array([self._sources[c] in failing for c in group.columns], dtype=bool)
-            nxt[sources] = E_
-        group.pending_since = np.where(nxt == P_, pend_start, np.nan)
-        group.values = v
+        nxt[~held & (firing | ((cur == R_) & (now - self._since < RESOLVED_KEEP)))] = R_
+        valued = kind < 3  # thresholds: no fresh sample is no data; a failing source is an error
+        nxt[valued & ((age > self._stale) | ~np.isfinite(v))] = N_
+        failing = [name for name, src in self.service.sources.items() if src.health == "error"]
+        if failing:
+            nxt[valued & np.isin(self._source_of[self._col], failing)] = E_
+        self._pending = np.where(nxt == P_, pend_start, np.nan)
+        self._values = v
         changed = np.flatnonzero(nxt != cur)
-        events = [self._change(group, int(i), CODES[nxt[i]], now) for i in changed]
-        group.codes = nxt
-        group.since[changed] = now
+        events = [self._change(int(i), CODES[nxt[i]], now) for i in changed]
+        self._changed = [self._alerts[int(i)] for i in changed]
+        self._codes = nxt
+        self._since[changed] = now
         return events
 
-    def _change(self, group: _RuleAlerts, i: int, target: AlertState, now: float) -> AlertEvent:
-        alert = group.alerts[i]
+    def _change(self, i: int, target: AlertState, now: float) -> AlertEvent:
+        alert = self._alerts[i]
+        rule = alert.rule
         previous = alert.state
-        value = float(group.values[i])
+        value = float(self._values[i])
         alert.value = value
-        alert.summary = group.rule.describe(alert.key, target, value)
+        alert.summary = rule.describe(alert.key, target, value)
         alert.machine.transition(target, alert.summary, at=now)
-        return AlertEvent(group.rule.name, target.value, previous.value, alert.labels(), alert.summary, value, now,
-                          group.rule.severity)
+        labels = alert.labels()
+        return AlertEvent(labels["alertname"], target.value, previous.value, labels, alert.summary, value, now,
+                          labels["severity"])
 
     # -- what a change does -----------------------------------------------------------------------------------
     def _publish(self, events: list[AlertEvent], now: float) -> None:
         keys, values = [], []
-        for e in events:
-            series = {k: v for k, v in e.labels.items() if k not in ("alertname", "severity")}
+        for e, alert in zip(events, self._changed, strict=True):
             for state, value in ((e.previous, 0.0), (e.state, 1.0)):
                 if state in ("pending", "firing"):
-                    keys.append(SeriesKey.of("ALERTS", series, alertname=e.name, alertstate=state))
+                    keys.append(alert.alerts_key(state))
                     values.append(value)
         if keys:
             self.service._write(Batch(ALERTS_SOURCE, tuple(keys), np.array([now]), np.array(values)[:, None]))
@@ -239,13 +265,12 @@ class AlertEngine:
         if self.path is None:
             return
         state = {}
-        for group in self.groups.values():
-            for i, alert in enumerate(group.alerts):
-                if alert.state is not A.INACTIVE or alert.sent:
-                    state[alert.id] = {"state": alert.state.value, "since": float(group.since[i]),
-                                       "pending_since": _finite(group.pending_since[i]),
-                                       "last_breach": _finite(group.last_breach[i]),
-                                       "sent": alert.sent}
+        keep = set(np.flatnonzero(self._codes != I_).tolist()) | {i for i, a in enumerate(self._alerts) if a.sent}
+        for i in sorted(keep):
+            alert = self._alerts[i]
+            state[alert.id] = {"state": alert.state.value, "since": float(self._since[i]),
+                               "pending_since": _finite(self._pending[i]),
+                               "last_breach": _finite(self._last_breach[i]), "sent": alert.sent}
         tmp = self.path.with_suffix(".tmp")
         try:
             tmp.write_text(json.dumps(state))
@@ -274,33 +299,37 @@ class AlertEngine:
 
     # -- reading --------------------------------------------------------------------------------------------
     def alerts(self, include_inactive: bool = False) -> list[Alert]:
+        """The alerts (not the inactive ones unless asked), with their newest values."""
+        shown = range(len(self._alerts)) if include_inactive else np.flatnonzero(self._codes != I_).tolist()
         out = []
-        for group in self.groups.values():
-            for i, alert in enumerate(group.alerts):
-                if include_inactive or alert.state is not A.INACTIVE:
-                    alert.value = float(group.values[i]) if i < len(group.values) else math.nan
-                    out.append(alert)
+        for i in shown:
+            alert = self._alerts[i]
+            alert.value = float(self._values[i])
+            out.append(alert)
         return out
 
 
-def _condition(rule: AlertRule, v: np.ndarray, age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(breached now, past the clear level) for each series; NaN breaches nothing and clears."""
+def _conditions(kind: np.ndarray, v: np.ndarray, age: np.ndarray, hi: np.ndarray, lo: np.ndarray,
+                clear: np.ndarray, absent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(breached now, past the clear level) of every alert at once, by its rule's kind of condition; NaN
+    breaches nothing and clears."""
     with np.errstate(invalid="ignore"):
-        if rule.above is not None:
-            clear = rule.above if rule.clear is None else rule.clear
-            return v > rule.above, ~(v >= clear)
-        if rule.below is not None:
-            clear = rule.below if rule.clear is None else rule.clear
-            return v < rule.below, ~(v <= clear)
-        if rule.outside is not None:
-            low, high = rule.outside
-            out = (v < low) | (v > high)
-            return out, ~out
-        if rule.absent is not None:
-            gone = age > rule.absent
-            return gone, ~gone
-        down = v == 0  # source_down: the source's up series
-        return down, ~down
+        above, below, outside = kind == 0, kind == 1, kind == 2
+        out_of_range = (v < lo) | (v > hi)
+        breach = np.where(above, v > hi, np.where(below, v < lo, np.where(outside, out_of_range,
+                                                                           np.where(kind == 3, age > absent, v == 0))))
+        held = np.where(above, v >= clear, np.where(below, v <= clear, breach))
+    return breach, ~held
+
+
+def _numbers(r: AlertRule) -> tuple[float, ...]:
+    """A rule's kind of condition and levels, in the order of the engine's arrays."""
+    above, below, outside, clear = r.above, r.below, r.outside, r.clear
+    hi = above if above is not None else (outside[1] if outside else math.nan)
+    lo = below if below is not None else (outside[0] if outside else math.nan)
+    level = clear if clear is not None else (above if above is not None else below if below is not None else math.nan)
+    absent = r.absent if r.absent is not None else math.inf
+    return (KINDS.index(r.condition), hi, lo, level, r.for_, r.keep_firing_for, r.stale, absent)
 
 
 def _finite(x: float) -> float | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import math
-import string
 from typing import Any
 
 import param
@@ -122,7 +121,7 @@ class AlertRule(param.Parameterized):
         """The summary for one series (a missing label reads as empty)."""
         fields = _Fields(dict(key.labels), alertname=self.name, state=state.value, value=value)
         try:
-            return string.Formatter().vformat(self.summary, (), fields)[:1000]
+            return self.summary.format_map(fields)[:1000]
         except (ValueError, TypeError, IndexError, AttributeError) as exc:
             return f"{self.name} {state.value} (summary: {type(exc).__name__}: {exc})"
 
@@ -139,7 +138,7 @@ class _Fields(dict):
 def template_problem(text: str) -> str | None:
     """What is wrong with a summary template (None when it formats with any labels)."""
     try:
-        string.Formatter().vformat(text, (), _Fields({}, alertname="a", state="firing", value=1.5))
+        text.format_map(_Fields({}, alertname="a", state="firing", value=1.5))
     except (ValueError, TypeError, IndexError, AttributeError) as exc:
         return f"expected a text over labels, {{value}}, {{alertname}} and {{state}}, got {text!r} ({exc})"
     return None
@@ -158,7 +157,17 @@ class Alert:
             self.machine.since = since
         self.value = math.nan
         self.summary = ""
+        self._labels = {**dict(self.key.labels), "alertname": rule.name, "severity": rule.severity}
         self.sent: dict[str, dict[str, Any]] = {}  # receiver -> what it was last told: {"state", "at", "starts"}
+
+    def alerts_key(self, state: str) -> SeriesKey:
+        """Its ``ALERTS`` series in ``state`` (pending or firing): alertname, alertstate and the series' labels."""
+        cache = self.__dict__.setdefault("_alerts_keys", {})
+        key = cache.get(state)
+        if key is None:
+            key = cache[state] = SeriesKey.of("ALERTS", dict(self.key.labels), alertname=self.rule.name,
+                                              alertstate=state)
+        return key
 
     @property
     def series_text(self) -> str:
@@ -175,7 +184,7 @@ class Alert:
 
     def labels(self) -> dict[str, str]:
         """What a receiver groups by: the series' labels, alertname and severity."""
-        return {**dict(self.key.labels), "alertname": self.rule.name, "severity": self.rule.severity}
+        return dict(self._labels)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.rule.name, "state": self.state.value, "labels": self.labels(), "summary": self.summary,
