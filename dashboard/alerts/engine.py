@@ -89,6 +89,9 @@ class AlertEngine:
         self._col = np.empty(0, dtype=np.intp)
         self._codes = np.empty(0, dtype=np.int8)
         self._since = self._pending = self._last_breach = self._values = np.empty(0)
+        self._due = np.empty(0)  # per rule: when it is evaluated next
+        self._interval = np.empty(0)
+        self._seen_rules = 0
 
     # -- rules ----------------------------------------------------------------------------------------------
     def add(self, rule: AlertRule) -> AlertRule:
@@ -122,9 +125,11 @@ class AlertEngine:
         if len(store) != self._seen_series or self._fresh:
             self._match(store)
         events: list[AlertEvent] = []
-        if self._alerts:
+        due = now >= self._due - 1e-9  # each rule at its own interval
+        if self._alerts and due.any():
+            self._due = np.where(due, now + self._interval, self._due)
             t, v = store.latest_many(self._keys)
-            events = self._step(now, t[self._col], v[self._col])
+            events = self._step(now, t[self._col], v[self._col], due[self._rule_index])
         self.evaluations += 1
         if events:
             self.version += 1
@@ -191,8 +196,12 @@ class AlertEngine:
         kind, self._hi, self._lo, self._clear, self._for, self._keep, self._stale, self._absent = \
             per_rule[self._rule_index].T
         self._kind = kind.astype(np.int8)
+        self._interval = np.array([r.interval for r in rules])
+        self._due = np.resize(self._due, len(rules))  # a rule new to the engine is due at once
+        self._due[self._seen_rules:] = -np.inf
+        self._seen_rules = len(rules)
 
-    def _step(self, now: float, t: np.ndarray, v: np.ndarray) -> list[AlertEvent]:
+    def _step(self, now: float, t: np.ndarray, v: np.ndarray, due: np.ndarray) -> list[AlertEvent]:
         cur, kind = self._codes, self._kind
         seen = np.isfinite(t)
         age = now - np.where(seen, t, self.started)
@@ -203,7 +212,7 @@ class AlertEngine:
             breach &= ~(absent & ~seen & has_series[self._rule_index])
         firing = cur == F_
         held = breach | (firing & ~cleared)
-        self._last_breach = np.where(breach, now, self._last_breach)
+        self._last_breach = np.where(breach & due, now, self._last_breach)
         held |= firing & (now - self._last_breach < self._keep)
         pend_start = np.where(cur == P_, self._pending, now)
         fire = held & (firing | (now - pend_start >= self._for))
@@ -216,8 +225,9 @@ class AlertEngine:
         failing = [name for name, src in self.service.sources.items() if src.health == "error"]
         if failing:
             nxt[valued & np.isin(self._source_of[self._col], failing)] = E_
-        self._pending = np.where(nxt == P_, pend_start, np.nan)
-        self._values = v
+        nxt = np.where(due, nxt, cur)  # rules not due keep their alerts as they are
+        self._pending = np.where(nxt == P_, np.where(due, pend_start, self._pending), np.nan)
+        self._values = np.where(due, v, self._values)
         changed = np.flatnonzero(nxt != cur)
         events = [self._change(int(i), CODES[nxt[i]], now) for i in changed]
         self._changed = [self._alerts[int(i)] for i in changed]

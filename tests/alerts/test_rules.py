@@ -173,3 +173,31 @@ def test_states_survive_a_restart_with_history(tmp_path):
     (alert,) = again.alert_engine.alerts()
     assert alert.state is AlertState.FIRING and alert.machine.since == T0 and alert.sent["ops"]["at"] == T0
     again.close_history()
+
+
+def test_each_rule_at_its_own_interval():
+    svc, clock = service()
+    svc.add_alert(name="Fast", metric="temp", above=80, interval=1)
+    svc.add_alert(name="Slow", metric="temp", above=80, interval=10)
+    write(svc, clock, 0, g0=50)
+    assert svc.alert_engine.evaluate(clock.t) == []
+    write(svc, clock, 1, g0=90)
+    assert [e.name for e in svc.alert_engine.evaluate(clock.t)] == ["Fast"], "Slow is not due for 9 s"
+    write(svc, clock, 5, g0=91)
+    assert svc.alert_engine.evaluate(clock.t) == []
+    write(svc, clock, 10, g0=92)
+    assert [(e.name, e.value) for e in svc.alert_engine.evaluate(clock.t)] == [("Slow", 92.0)]
+
+
+def test_alerts_series_are_exposed_for_prometheus():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from dashboard.exporter import SeriesCollector
+
+    svc, clock = service()
+    svc.add_alert(name="Hot", metric="temp", above=80)
+    step(svc, clock, 0, g0=90)
+    registry = CollectorRegistry()
+    registry.register(SeriesCollector(svc))
+    text = generate_latest(registry).decode()
+    assert 'ALERTS{alertname="Hot",alertstate="firing",gpu="g0",source="alerts"} 1.0' in text
