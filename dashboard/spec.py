@@ -26,8 +26,7 @@
     alerts: [{name: Hot, metric: cpu_percent, above: 90, clear: 80, for: 60s, receivers: [ops]}]
     annotations:           # an annotation at every change of a label's value
       - metric: app_info
-        label: version
-        text: "deploy {value}"   # over {metric}, {label}, {value} (default: "{label} {value}")
+        label: version     # text: "deploy {value}" (over {metric}, {label}, {value})
 
 A spec is data. ``load_spec(path)`` reads and checks one without starting anything; every problem is
 reported at once, each with its file, line, field and what was expected (``spec.yaml:7:
@@ -192,8 +191,9 @@ class _Checker:
         return out
 
     def params(self, fields: dict[str, tuple[Node, Node]], allowed: dict[str, param.Parameter], where: str,
-               owner: str) -> dict[str, Any] | None:
-        """The values of ``fields``, each checked against its param in ``allowed``; None if any is wrong."""
+               owner: str, convert: Any = None) -> dict[str, Any] | None:
+        """The values of ``fields``, each checked against its param in ``allowed`` (after ``convert(name,
+        value)``, which may raise ValueError, and then return a problem too); None if any is wrong."""
         out, ok = {}, True
         for name, (key_node, node) in fields.items():
             if name not in allowed:
@@ -201,8 +201,11 @@ class _Checker:
                           f"unknown field for {owner}; expected one of {', '.join(sorted(allowed))}")
                 ok = False
                 continue
-            value = self.value(node)
-            problem = param_problem(allowed[name], value)
+            try:
+                value, problem = convert(name, self.value(node)) if convert else (self.value(node), None)
+            except ValueError as exc:
+                value, problem = None, str(exc)
+            problem = problem or param_problem(allowed[name], value)
             if problem:
                 self.fail(node, f"{where}.{name}", problem)
                 ok = False

@@ -25,7 +25,7 @@ from typing import Any
 
 from yaml.nodes import Node, SequenceNode
 
-from ..specfields import kind_of, param_problem
+from ..specfields import kind_of
 from .receivers import Receiver
 from .rules import AlertRule, template_problem
 
@@ -93,35 +93,21 @@ def _items(checker: Any, node: Node, name: str) -> list[tuple[str, Node, dict[st
 
 def _params(checker: Any, fields: dict[str, tuple[Node, Node]], allowed: dict[str, Any], where: str, owner: str
             ) -> dict[str, Any] | None:
+    return checker.params(fields, allowed, where, owner, convert=_convert)
+
+
+def _convert(name: str, value: Any) -> tuple[Any, str | None]:
+    """A field's value as its param takes it (durations as text, a range as a list), and what is wrong with
+    it beyond the param's own check (a summary that does not format)."""
     from ..viewurl import parse_duration
 
-    out: dict[str, Any] = {}
-    ok = True
-    for name, (key_node, node) in fields.items():
-        if name not in allowed:
-            checker.fail(key_node, f"{where}.{name}", f"unknown field for {owner}; expected one of "
-                                                      f"{', '.join(sorted(allowed))}")
-            ok = False
-            continue
-        value = checker.value(node)
-        if name in DURATIONS and isinstance(value, str):
-            try:
-                value = parse_duration(value)
-            except ValueError as exc:
-                checker.fail(node, f"{where}.{name}", str(exc))
-                ok = False
-                continue
-        if name == "outside" and isinstance(value, list):
-            value = tuple(value)
-        problem = param_problem(allowed[name], value)
-        if not problem and name == "summary":
-            problem = template_problem(value)
-        if problem:
-            checker.fail(node, f"{where}.{name}", problem)
-            ok = False
-        else:
-            out[name] = value
-    return out if ok else None
+    if name in DURATIONS and isinstance(value, str):
+        return parse_duration(value), None
+    if name == "outside" and isinstance(value, list):
+        return tuple(value), None
+    if name == "summary" and isinstance(value, str):
+        return value, template_problem(value)
+    return value, None
 
 
 def _required(checker: Any, item: Node, where: str, params: dict[str, Any], names: tuple[str, ...]) -> None:
