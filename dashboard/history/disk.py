@@ -32,6 +32,7 @@ This module is part of the storage layer: it never imports panel or bokeh.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import fcntl
 import logging
 import os
@@ -77,7 +78,8 @@ class History(ChunkFiles, Queries):
         self.retry_interval = retry_interval
         self._clock = clock
         self._lock = threading.RLock()
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dashboard-history")
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dashboard-history",
+                                                             initializer=lower_priority)
         self.error = ""  # the last write error, "" while writing works
         self.samples_written = 0
         self.samples_lost = 0  # accepted while the disk failed: in memory only
@@ -306,3 +308,10 @@ class History(ChunkFiles, Queries):
 
     def __repr__(self) -> str:
         return f"<History {str(self.folder)!r} {'error' if self.error else 'ok'}>"
+
+
+def lower_priority() -> None:
+    """Run the calling thread at the lowest CPU priority (nice 19, Linux: a thread is a task of its own),
+    so that converting and compacting chunks yields the CPU to the collection loop and to the browser."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: the default priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)

@@ -8,6 +8,7 @@ figure, which keeps a new page's first paint fast.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import numpy as np
 from bokeh.models import ColumnDataSource, Div
@@ -30,6 +31,32 @@ class StatCard(StatOptions, LiveComponent):
     def _build(self, feed: Feed) -> _CardView:
         return _CardView(self, feed)
 
+    def reading(self, store: Any, key: SeriesKey, end: float | None = None) -> tuple[str, str]:
+        """(value, trend) as the card shows them: the newest value of ``key`` (up to ``end``, the newest
+        sample by default) and its change over ``trend_seconds``."""
+        unit = self.unit if self.unit is not None else store.info(key).unit
+        if end is None:
+            _t, v = store.window(key, self.trend_seconds)
+        else:
+            _t, values = store.between([key], end - self.trend_seconds, end)
+            v = values[0]
+        latest = _last_finite(v)
+        trend = ""
+        if v.size >= 2 and latest is not None and (first := _first_finite(v)) is not None:
+            delta = latest - first
+            arrow = "▲" if delta > 0 else "▼" if delta < 0 else "■"
+            trend = f"{arrow} {format_value(abs(delta), unit)} in {self.trend_seconds:g}s"
+        return format_value(latest, unit), trend
+
+    def html(self, value: str, trend: str) -> str:
+        """The card's HTML; every string escaped."""
+        title = html.escape(self.title or self.metric)
+        return (f'<div class="dashboard-card" style="font-family:sans-serif;padding:4px 8px;'
+                f'border:1px solid #e3e3e3;border-radius:4px">'
+                f'<div style="font-size:13px;font-weight:bold">{title}</div>'
+                f'<div class="value" style="font-size:28px;font-weight:bold">{html.escape(value)}</div>'
+                f'<div class="trend" style="font-size:12px;color:#666">{html.escape(trend)}</div></div>')
+
 
 class _CardView:
     """One viewer's card: a small HTML block whose every string is escaped here."""
@@ -40,12 +67,7 @@ class _CardView:
         self.model = Div(text=self._html("no data", ""), disable_math=True)  # $$..$$ stays text
 
     def _html(self, value: str, trend: str) -> str:
-        title = html.escape(self.component.title or self.component.metric)
-        return (f'<div class="dashboard-card" style="font-family:sans-serif;padding:4px 8px;'
-                f'border:1px solid #e3e3e3;border-radius:4px">'
-                f'<div style="font-size:13px;font-weight:bold">{title}</div>'
-                f'<div class="value" style="font-size:28px;font-weight:bold">{html.escape(value)}</div>'
-                f'<div class="trend" style="font-size:12px;color:#666">{html.escape(trend)}</div></div>')
+        return self.component.html(value, trend)
 
     def accepts(self, key: SeriesKey) -> bool:
         return self.key is None and self.component.accepts(key)
@@ -56,18 +78,7 @@ class _CardView:
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         if self.key is None:
             return
-        store = feed.service.store
-        unit = self.component.unit if self.component.unit is not None else store.info(self.key).unit
-        _t, v = store.window(self.key, self.component.trend_seconds)
-        latest = _last_finite(v)
-        self.value = format_value(latest, unit)
-        self.trend = ""
-        if v.size >= 2 and latest is not None:
-            first = _first_finite(v)
-            if first is not None:
-                delta = latest - first
-                arrow = "▲" if delta > 0 else "▼" if delta < 0 else "■"
-                self.trend = f"{arrow} {format_value(abs(delta), unit)} in {self.component.trend_seconds:g}s"
+        self.value, self.trend = self.component.reading(feed.service.store, self.key)
         text = self._html(self.value, self.trend)
         if text != self.model.text:
             self.model.text = text

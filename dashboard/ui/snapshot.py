@@ -1,11 +1,12 @@
 """Offline snapshots: one self-contained HTML file of a dashboard over a time range.
 
-Every plot of the dashboard (this machine's, a spec's panels, the automatic plots of pushed metrics) is
-drawn as the live page draws it (:class:`~dashboard.ui.plots._PlotView`: axes and hovers in the time
-zone, units, outage bands, annotations), from ``store.query``: the exact min and max of each of
-``columns`` pixel columns, from memory or from the history on disk. Under them the status table of the
-sources and the list of annotations in the range; above them the title, the range and the time zone. The
-file is Bokeh's standalone HTML with BokehJS inline (``bokeh.embed.file_html`` inline): it opens
+Its stat cards as they read at the end of the range, then every plot of the dashboard (this machine's, a
+spec's panels, the automatic plots of pushed metrics), drawn as the live page draws it
+(:class:`~dashboard.ui.plots._PlotView`: axes and hovers in the time zone, units, outage bands,
+annotations, alert thresholds and bands), from ``store.query``: the exact min and max of each of
+``columns`` pixel columns, from memory or from the history on disk. Under them the alerts, the status
+table of the sources and the list of annotations in the range; above them the title, the range and the
+time zone. The file is Bokeh's standalone HTML with BokehJS inline (``bokeh.embed.file_html``): it opens
 from ``file://`` with no network, and pans, zooms and hovers there.
 
 Values travel as float32 (times as float64 milliseconds), which halves the file and is far finer than a
@@ -95,12 +96,14 @@ def snapshot_html(dash: Any, start: float | None = None, end: float | None = Non
     figures = [_figure(plot, viewer, start, end, columns) for plot in _plots(dash)]
     tz = dash.timezone or "UTC"
     head = _div(_heading(dash.title, start, end, tz))
+    cards = [_card(card, end) for card in dash.cards]
     status = _div(render_rows(dash.status.rows(now=end)))
     notes = _div(_annotation_list(dash.service, start, end, tz))
     alerts = _div(render_alerts(dash.alert_list.rows(now=end)) if dash.service._alert_engine else "")
     per_row = max(1, int(dash.columns))
     rows = [row(*figures[i:i + per_row], sizing_mode="stretch_width") for i in range(0, len(figures), per_row)]
-    layout = column(head, *rows, alerts, status, notes, sizing_mode="stretch_width")
+    top = [row(*cards, sizing_mode="stretch_width")] if cards else []
+    layout = column(head, *top, *rows, alerts, status, notes, sizing_mode="stretch_width")
     title = f"{dash.title}: {_when(start, tz)} to {_when(end, tz)}"
     return file_html(layout, resources=_BokehOnly(mode="inline"), title=title)
 
@@ -141,6 +144,14 @@ def _figure(plot: TimeSeriesPlot, viewer: _StaticViewer, start: float, end: floa
     view.notes.update(service.annotations, view.keys, (start, end))
     view.alerts.update(service, plot.metric, view.keys, (start, end))
     return view.model
+
+
+def _card(card: Any, end: float) -> Div:
+    """A stat card as it read at the end of the range."""
+    store = card.service.store
+    key = next((k for k in store.keys(card.metric) if card.accepts(k)), None)
+    value, trend = card.reading(store, key, end) if key is not None else ("no data", "")
+    return Div(text=card.html(value, trend), sizing_mode="stretch_width", disable_math=True)
 
 
 def _div(text: str) -> Div:

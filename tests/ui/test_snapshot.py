@@ -4,6 +4,7 @@ plot holds the exact min and max of every pixel column, and the range, outages a
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import time
@@ -11,11 +12,12 @@ import time
 import numpy as np
 import pytest
 
-from dashboard.metrics.model import Batch
+from dashboard.metrics.model import Batch, SeriesKey
 from dashboard.service import MetricsService
 from dashboard.sources.system import SystemSource
 from dashboard.ui import MetricsDashboard, TimeSeriesPlot
 from dashboard.ui.snapshot import COLUMNS, _figure, _StaticViewer, parse_range, snapshot_html
+from dashboard.units import format_value
 
 HOUR = 3600
 
@@ -43,7 +45,21 @@ def an_hour_of_this_machine() -> tuple[MetricsService, float]:
 def documents(text: str) -> list[dict]:
     """The Bokeh documents embedded in a snapshot."""
     found = re.findall(r'<script type="application/json" id="[^"]+">\s*(.*?)\s*</script>', text, re.S)
-    return [json.loads(f) for f in found]
+    return [json.loads(html.unescape(f)) for f in found]  # Bokeh escapes the JSON as HTML text
+
+
+def _models(node: object) -> list[dict]:
+    """Every model object in a document's JSON."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "name" in node:
+            found.append(node)
+        for value in node.values():
+            found += _models(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _models(value)
+    return found
 
 
 def test_the_default_dashboard_over_an_hour_is_under_5_mb_and_needs_no_network(tmp_path):
@@ -83,6 +99,10 @@ def test_range_time_zone_outages_and_annotations_are_written(tmp_path):
     dash = MetricsDashboard(service=svc, timezone="Asia/Tokyo", title="Run <b>7</b>")
     text = snapshot_html(dash, end - HOUR, end)
     assert "Run &lt;b&gt;7&lt;/b&gt;" in text and "(Asia/Tokyo)" in text and "JST" in text
+    cpu = svc.store.between([SeriesKey.of("cpu_percent")], end - 1, end)[1][0][-1]
+    (doc,) = documents(text)
+    divs = [m["attributes"].get("text", "") for m in _models(doc) if m.get("name") == "Div"]
+    assert any(f'font-weight:bold">{format_value(cpu, "%")}</div>' in d for d in divs), "the CPU card at the end"
     assert "&lt;img src=x onerror=alert(1)&gt; deploy" in text, "the list shows the text as text"
     assert "long ago" not in text, "only the range's annotations"
     assert "<img src=x" not in text and "</script>\"" not in text
