@@ -130,3 +130,33 @@ async def test_a_webhook_gets_json_once_per_change():
         hook.server.stop()
     assert [(b["receiver"], [(a["status"], a["labels"]["alertname"], a["value"]) for a in b["alerts"]])
             for b in hook.bodies] == [("hook", [("firing", "Loss", 2.0)]), ("hook", [("resolved", "Loss", 0.5)])]
+
+
+async def test_a_restart_with_history_tells_no_receiver_twice(tmp_path):
+    hook = Hook()
+
+    def build() -> tuple[MetricsService, PushSource]:
+        app = PushSource(name="app", interval=0.05)
+        svc = MetricsService([app], history=tmp_path)
+        svc.add_receiver(name="hook", type="webhook", url=hook.url, default=True)
+        svc.add_alert(name="Loss", metric="loss", above=1.0, interval=0.05)
+        return svc, app
+
+    try:
+        svc, app = build()
+        async with svc:
+            app.push({"loss": 2.0})
+            await until(lambda: hook.alerts("firing"), 10, "the firing alert")
+        svc.close_history()
+        again, app = build()  # the alert is still firing after the restart
+        async with again:
+            app.push({"loss": 3.0})
+            await until(lambda: again.alert_engine.evaluations >= 10, 10, "ten evaluations")
+            (alert,) = again.alert_engine.alerts()
+            assert alert.state.value == "firing" and alert.sent["hook"]["state"] == "firing"
+            app.push({"loss": 0.5})
+            await until(lambda: hook.alerts("resolved"), 10, "the resolved alert")
+        again.close_history()
+    finally:
+        hook.server.stop()
+    assert [a["status"] for b in hook.bodies for a in b["alerts"]] == ["firing", "resolved"], "firing told once"
