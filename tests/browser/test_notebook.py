@@ -97,14 +97,22 @@ def test_the_explore_notebook_s_controls_work_live_in_jupyterlab(jupyterlab, pag
     last = poll(lambda since=last: _newer(page, name, since), timeout=30, what="the waves to move")
     poll(lambda: page.evaluate(RANGE_TAGS_JS)[0].get("live") == 300_000, timeout=30,
          what="the window the last cell chose (5 min) on the plots' range")
-    page.locator(".dashboard-pause button").click()
+    pause = page.locator(".dashboard-pause button")
+    pause.click()
+    poll(lambda: "bk-active" in (pause.get_attribute("class") or ""), timeout=10, what="the pause button pressed")
     paused = poll(lambda: _settled(page, name), timeout=10, what="the waves to stop after the pause")
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:  # four checks a second that nothing new is drawn while paused
         assert _figures_with_data(page)[name]["last"] == paused, "drawn while paused"
         page.wait_for_timeout(250)
-    page.locator(".dashboard-pause button").click()
-    poll(lambda: _newer(page, name, paused), timeout=30, what="the waves to move again after the pause")
+    pause.click()
+    poll(lambda: "bk-active" not in (pause.get_attribute("class") or ""), timeout=10,
+         what="the pause button released")
+    try:
+        poll(lambda: _newer(page, name, paused), timeout=30, what="the waves to move again after the pause")
+    except AssertionError:
+        page.screenshot(path=str(artifacts() / "notebook-resume-failure.png"), full_page=True)
+        raise
 
     def zoomed() -> bool:  # the kernel answers a wheel zoom in the cell by holding that range
         if "hold" in page.evaluate(RANGE_TAGS_JS)[0]:
