@@ -120,7 +120,8 @@ def _validate(path: str) -> int:
     spec = _load(path)
     if spec is None:
         return 1
-    print(f"{path}: ok ({len(spec.sources)} source(s), {len(spec.panels)} panel(s)"
+    alerts = f", {len(spec.alerts)} alert rule(s), {len(spec.receivers)} receiver(s)" if spec.alerts else ""
+    print(f"{path}: ok ({len(spec.sources)} source(s), {len(spec.panels)} panel(s){alerts}"
           f"{', with this machine' if spec.system else ''})")
     return 0
 

@@ -85,3 +85,15 @@ def test_every_problem_is_named_with_line_and_field():
         "for, interval, keep_firing_for, labels, metric, name, outside, receivers, severity, source_down, stale, "
         "summary",
     ]
+
+
+def test_validate_counts_rules_and_receivers(tmp_path, capsys):
+    from dashboard.cli import main
+
+    path = tmp_path / "alerts.yaml"
+    path.write_text(GOOD)
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == f"{path}: ok (0 source(s), 0 panel(s), 2 alert rule(s), 2 receiver(s))"
+    path.write_text(BAD)
+    assert main(["validate", str(path)]) == 1
+    assert f"{path}:19: receivers[0].type: expected one of alertmanager, webhook" in capsys.readouterr().err
