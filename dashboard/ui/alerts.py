@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, Div, HoverTool
+from bokeh.models import ColumnDataSource, Div, HoverTool, HSpan, Quad
 
 from ..alerts.engine import AlertEvent
 from ..metrics.model import SeriesKey
 from .base import LiveComponent
 from .feed import Feed
+from .glyphs import bare
 
 log = logging.getLogger("dashboard.alerts")
 
@@ -127,11 +128,11 @@ class AlertMarks:
 
     def __init__(self, fig: Any) -> None:
         self.lines = ColumnDataSource(data={"y": np.empty(0)})
-        fig.hspan(y="y", source=self.lines, line_color="#d62728", line_dash="dashed", line_width=1, line_alpha=0.7)
+        bare(fig, self.lines, HSpan(y="y", line_color="#d62728", line_dash="dashed", line_width=1, line_alpha=0.7))
         self.bands = ColumnDataSource(data={"x0": np.empty(0), "x1": np.empty(0), "color": [], "alpha": [],
                                             "text": []})
-        band = fig.quad(left="x0", right="x1", bottom=0, top=1, y_range_name="outages", source=self.bands,
-                        fill_color="color", fill_alpha="alpha", line_alpha=0, level="underlay")
+        band = bare(fig, self.bands, Quad(left="x0", right="x1", bottom=0, top=1, fill_color="color",
+                                          fill_alpha="alpha", line_alpha=0), y_range_name="outages", level="underlay")
         fig.add_tools(HoverTool(renderers=[band], tooltips=[("alert", "@text")], description="Alerts",
                                 name="alerts"))
         self.drawn: tuple[int, Any] = (-1, None)

@@ -33,7 +33,9 @@ from bokeh.models import (
     LegendItem,
     Line,
     PlainText,
+    Quad,
     Range1d,
+    Segment,
     Span,
 )
 from bokeh.palettes import Category10_10
@@ -47,6 +49,7 @@ from ..units import FORMAT_JS, TIME_JS
 from .alerts import AlertMarks
 from .base import LiveComponent
 from .feed import Feed
+from .glyphs import bare
 from .themes import FigureTheme
 
 
@@ -144,19 +147,17 @@ class _PlotView:
         crosshair = feed.shared("crosshair", lambda: Span(dimension="height", line_color="#888888", line_width=1,
                                                            line_dash="dashed"))
         self.model.add_tools(self.hover, CrosshairTool(overlay=crosshair, dimensions="height", visible=False))
-        # An invisible placeholder until the first series arrives (a plot without renderers is a
-        # Bokeh validation warning); only_visible ranges ignore it.
-        self.model.scatter([], [], visible=False)
         # Outage bands on a y range of their own (0 to 1, the plot's height), so they never stretch the data's.
         # (Assigning the ranges' renderer lists instead would recompute the live document's model graph
         # at every new series: seconds of a blocked event loop with a few sessions open.)
         self.model.extra_y_ranges = {"outages": Range1d(0, 1)}
         self.outages = ColumnDataSource(data={"x0": np.empty(0), "x1": np.empty(0)})
-        self.outage_renderer = self.model.quad(
-            left="x0", right="x1", bottom=0, top=1, y_range_name="outages", source=self.outages,
-            fill_color="#d62728", fill_alpha=0.15, line_alpha=0, level="underlay")
-        self.notes = AnnotationMarks(self.model, self.time_hover)
-        self.alerts = AlertMarks(self.model)
+        self.outage_renderer = bare(
+            self.model, self.outages, Quad(left="x0", right="x1", bottom=0, top=1, fill_color="#d62728",
+                                           fill_alpha=0.15, line_alpha=0), y_range_name="outages", level="underlay")
+        # annotations and alert marks: drawn once the service has any for this plot (most plots never do)
+        self.notes: AnnotationMarks | None = None
+        self.alerts: AlertMarks | None = None
         self.sources: set[str] = set()
         self.keys: list[SeriesKey] = []
         self._outages_checked = -1.0
@@ -186,7 +187,8 @@ class _PlotView:
         if key in store:
             self.sources.add(store.source_of(key))
         self.keys.append(key)
-        self.notes.drawn = -1
+        if self.notes is not None:
+            self.notes.drawn = -1
         if self.legend is not None:
             label = series_label(key, self.component.metric)
             self.legend.items = [*self.legend.items, LegendItem(label=label, renderers=[renderer])]
@@ -215,21 +217,36 @@ class _PlotView:
             self.time_hover.args = {"tz": tz}
             self.model.xaxis.formatter.args = {"tz": tz}
 
+    def marks(self, service: MetricsService) -> None:
+        """Add the annotation marks once the service has an annotation, the alert marks once it has a rule
+        on this plot's metric."""
+        if self.notes is None and len(service.annotations):
+            self.notes = AnnotationMarks(self.model, self.time_hover)
+        engine = service._alert_engine
+        if self.alerts is None and engine is not None and any(r.metric == self.component.metric
+                                                               for r in engine.rules()):
+            self.alerts = AlertMarks(self.model)
+
     def follow_window(self, seconds: float) -> None:
         """The viewer's view changed (its shared x range follows by itself): redraw the outage bands."""
         self._outages_checked = -1.0
-        self.notes.drawn = -1
+        if self.notes is not None:
+            self.notes.drawn = -1
 
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         """Lines update through the shared sources; the outage bands at a state change or once a second."""
         now = time.monotonic()
         held = feed.view_range() if self.component.window is None else None
         seconds = self.component.window or feed.view_window
-        self.notes.update(feed.service.annotations, self.keys, held or (time.time() - seconds, np.inf))
+        between = held or (time.time() - seconds, np.inf)
+        self.marks(feed.service)
+        if self.notes is not None:
+            self.notes.update(feed.service.annotations, self.keys, between)
         if not self.sources or (not events and now - self._outages_checked < 1.0):
             return
         self._outages_checked = now
-        self.alerts.update(feed.service, self.component.metric, self.keys, held or (time.time() - seconds, np.inf))
+        if self.alerts is not None:
+            self.alerts.update(feed.service, self.component.metric, self.keys, between)
         x0, x1 = outages(feed.service, self.sources, seconds, held)
         old = self.outages.data
         if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
@@ -243,10 +260,10 @@ class AnnotationMarks:
     def __init__(self, fig: figure, time_hover: CustomJSHover) -> None:
         self.source = ColumnDataSource(data=annotation_columns([]))
         self.drawn = -1  # the annotations' version drawn (-1: draw at the next refresh)
-        band = fig.quad(left="x0", right="x1", bottom=0, top=1, y_range_name="outages", source=self.source,
-                        fill_color="#7f7f7f", fill_alpha=0.15, line_alpha=0, level="underlay")
-        line = fig.segment(x0="x0", y0=0, x1="x0", y1=1, y_range_name="outages", source=self.source,
-                           line_color="#555555", line_width=1, line_dash="dotted")
+        band = bare(fig, self.source, Quad(left="x0", right="x1", bottom=0, top=1, fill_color="#7f7f7f",
+                                           fill_alpha=0.15, line_alpha=0), y_range_name="outages", level="underlay")
+        line = bare(fig, self.source, Segment(x0="x0", y0=0, x1="x0", y1=1, line_color="#555555", line_width=1,
+                                              line_dash="dotted"), y_range_name="outages")
         fig.add_tools(HoverTool(renderers=[band, line], tooltips=[("event", "@text"), ("labels", "@labels"),
                                                                   ("at", "@x0{custom}")],
                                 formatters={"@x0": time_hover}, description="Annotations", name="annotations"))

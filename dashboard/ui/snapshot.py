@@ -141,8 +141,11 @@ def _figure(plot: TimeSeriesPlot, viewer: _StaticViewer, start: float, end: floa
         view.model.y_range = Range1d(0, 1)
     x0, x1 = outages(service, view.sources, end - start, (start, end))
     view.outages.data = {"x0": x0, "x1": x1}
-    view.notes.update(service.annotations, view.keys, (start, end))
-    view.alerts.update(service, plot.metric, view.keys, (start, end))
+    view.marks(service)
+    if view.notes is not None:
+        view.notes.update(service.annotations, view.keys, (start, end))
+    if view.alerts is not None:
+        view.alerts.update(service, plot.metric, view.keys, (start, end))
     return view.model
 
 

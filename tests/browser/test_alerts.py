@@ -18,13 +18,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 HOSTILE = "<img src=x onerror=alert(1)> </script> $$x$$"
 
+# Rows of the plot's line.
+LINE_ROWS = "const s = m.renderers.map(r => r.data_source).find(s => s && s.data.time); return s ? s.get_length() : 0;"
+
 # Elements a hostile text would make (the notifications' own icons are <i class="notyf__icon...">).
 MARKUP = "b, i:not([class^=notyf]), mjx-container, .katex"
 
 # The plot's threshold lines, and its alert bands' colours.
 MARKS_JS = figure_js("Temperature", """
     const sources = m.renderers.map(r => r.data_source).filter(s => s);
-    const lines = sources.find(s => s.data.y && !s.data.x && !s.data.time);
+    const lines = sources.find(s => s.data.y && !s.data.time);
     const bands = sources.find(s => s.data.color);
     return {lines: lines ? Array.from(lines.data.y) : [], bands: bands ? Array.from(bands.data.color) : []};""")
 
@@ -61,8 +64,7 @@ def test_an_alert_fires_on_the_page_and_hostile_text_stays_text(page):
     try:
         page.goto(served.url)
         push(served, 50.0)
-        poll(lambda: (page.evaluate(figure_js("Temperature", "return m.renderers.length")) or 0) > 5, timeout=60,
-             what="the plot")
+        poll(lambda: page.evaluate(figure_js("Temperature", LINE_ROWS)), timeout=60, what="the plot's first point")
         before = page.evaluate(DEEP_JS, "img, script")
         markup = page.evaluate(DEEP_JS, MARKUP)
         poll(lambda: page.evaluate(MARKS_JS)["lines"] == [80.0], timeout=30, what="the threshold line")

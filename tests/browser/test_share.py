@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ..support import poll
-from .conftest import PageErrors, ServedApp, figure_js, hover_plot_titled
+from .conftest import PageErrors, ServedApp, hover_plot_titled
 from .test_sources_page import DEEP_JS, DEEP_TEXT_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -104,8 +104,7 @@ def annotate(served: ServedApp, now: float) -> None:
 def test_annotations_are_drawn_live_and_hostile_text_stays_text(page, shared):
     served, _ = shared
     page.goto(served.url)
-    poll(lambda: (page.evaluate(figure_js("Waves", "return m.renderers.length")) or 0) > 4, timeout=60,
-         what="the waves drawn")
+    poll(lambda: page.evaluate(FIGURES_JS).get("Waves", {}).get("rows", 0) > 0, timeout=60, what="the waves drawn")
     before = page.evaluate(DEEP_JS, "img, script")
     markup = page.evaluate(DEEP_JS, "b, mjx-container, .katex")
     annotate(served, time.time())
