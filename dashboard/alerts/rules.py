@@ -126,6 +126,12 @@ class AlertRule(param.Parameterized):
             return f"{self.name} {state.value} (summary: {type(exc).__name__}: {exc})"
 
 
+def alerts_key(alertname: str, series: SeriesKey, state: str) -> SeriesKey:
+    """The ``ALERTS`` series of an alert of ``series`` in ``state``: alertname, alertstate and the series'
+    labels."""
+    return SeriesKey.of("ALERTS", dict(series.labels), alertname=alertname, alertstate=state)
+
+
 class _Fields(dict):
     def __init__(self, labels: dict[str, str], **more: Any) -> None:
         super().__init__(labels)
@@ -161,12 +167,11 @@ class Alert:
         self.sent: dict[str, dict[str, Any]] = {}  # receiver -> what it was last told: {"state", "at", "starts"}
 
     def alerts_key(self, state: str) -> SeriesKey:
-        """Its ``ALERTS`` series in ``state`` (pending or firing): alertname, alertstate and the series' labels."""
+        """Its ``ALERTS`` series in ``state`` (pending or firing)."""
         cache = self.__dict__.setdefault("_alerts_keys", {})
         key = cache.get(state)
         if key is None:
-            key = cache[state] = SeriesKey.of("ALERTS", dict(self.key.labels), alertname=self.rule.name,
-                                              alertstate=state)
+            key = cache[state] = alerts_key(self.rule.name, self.key, state)
         return key
 
     @property

@@ -22,6 +22,7 @@ import param
 from bokeh.models import ColumnDataSource, Div, HoverTool, HSpan, Quad
 
 from ..alerts.engine import AlertEvent
+from ..alerts.rules import alerts_key
 from ..metrics.model import SeriesKey
 from .base import LiveComponent
 from .feed import Feed
@@ -158,7 +159,7 @@ class AlertMarks:
         for rule in rules:
             for key in (k for k in keys if rule.matches(k)):
                 for state, (colour, alpha) in BANDS.items():
-                    alert_key = SeriesKey.of("ALERTS", dict(key.labels), alertname=rule.name, alertstate=state)
+                    alert_key = alerts_key(rule.name, key, state)
                     on = (rule.name, key, state) in active
                     for start, end in _intervals(service.store, alert_key, between, now, on):
                         if end == now:

@@ -158,6 +158,7 @@ class _PlotView:
         # annotations and alert marks: drawn once the service has any for this plot (most plots never do)
         self.notes: AnnotationMarks | None = None
         self.alerts: AlertMarks | None = None
+        self._rules_seen = 0
         self.sources: set[str] = set()
         self.keys: list[SeriesKey] = []
         self._outages_checked = -1.0
@@ -223,9 +224,10 @@ class _PlotView:
         if self.notes is None and len(service.annotations):
             self.notes = AnnotationMarks(self.model, self.time_hover)
         engine = service._alert_engine
-        if self.alerts is None and engine is not None and any(r.metric == self.component.metric
-                                                               for r in engine.rules()):
-            self.alerts = AlertMarks(self.model)
+        if self.alerts is None and engine is not None and len(engine.groups) != self._rules_seen:
+            self._rules_seen = len(engine.groups)  # the rules are looked through once per change, not per flush
+            if any(r.metric == self.component.metric for r in engine.rules()):
+                self.alerts = AlertMarks(self.model)
 
     def follow_window(self, seconds: float) -> None:
         """The viewer's view changed (its shared x range follows by itself): redraw the outage bands."""
