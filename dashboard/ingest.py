@@ -124,14 +124,13 @@ def is_loopback(address: str | None) -> bool:
 
 
 @tornado.web.stream_request_body
-class IngestHandler(tornado.web.RequestHandler):
-    """``POST /ingest`` (see the module docstring). The body is streamed: a declared length over the limit
-    is refused before it is read; an undeclared one is dropped as it passes the limit (never held in memory)
-    and answered with 413 at its end (Tornado's own ``max_body_size`` bounds how long that may be)."""
+class WriteHandler(tornado.web.RequestHandler):
+    """A POST that writes into the service: a bearer token (or, without one, a loopback client) and a body
+    limit. The body is streamed: a declared length over the limit is refused before it is read; an
+    undeclared one is dropped as it passes the limit (never held in memory) and answered with 413 at its
+    end (Tornado's own ``max_body_size`` bounds how long that may be)."""
 
-    def initialize(self, source: Callable[[], PushSource], token: str | None = None,
-                   max_body: int = MAX_BODY) -> None:
-        self._source = source
+    def initialize(self, token: str | None = None, max_body: int = MAX_BODY) -> None:
         self._token = token or None
         self._max_body = max_body
         self._chunks: list[bytes] = []
@@ -179,12 +178,28 @@ class IngestHandler(tornado.web.RequestHandler):
             return
         self._chunks.append(chunk)
 
-    async def post(self) -> None:
+    def _body(self) -> bytes | None:
+        """The whole body, or None when the request was refused (and answered) already."""
         if self._finished:
             return None
         if self._size > self._max_body:
-            return self._refuse(413, f"body of {self._size} bytes is over the limit of {self._max_body}")
-        body = b"".join(self._chunks)
+            self._refuse(413, f"body of {self._size} bytes is over the limit of {self._max_body}")
+            return None
+        return b"".join(self._chunks)
+
+
+class IngestHandler(WriteHandler):
+    """``POST /ingest`` (see the module docstring)."""
+
+    def initialize(self, source: Callable[[], PushSource], token: str | None = None,  # type: ignore[override]
+                   max_body: int = MAX_BODY) -> None:
+        super().initialize(token, max_body)
+        self._source = source
+
+    async def post(self) -> None:
+        body = self._body()
+        if body is None:
+            return None
         source = self._source()
         samples, errors = parse_body(body, self.request.headers.get("Content-Type", ""))
         result = source.push_samples(samples)
@@ -207,27 +222,27 @@ class IngestHandler(tornado.web.RequestHandler):
         self._refuse(405, "POST metrics here (JSON or Prometheus text)", Allow="POST")
 
 
-class AnnotationsHandler(IngestHandler):
+class AnnotationsHandler(WriteHandler):
     """``POST /annotations``: JSON, one ``{"text", "time", "end", "labels"}`` object or an array of them,
     with the token, loopback and size rules of ``/ingest`` and its per-item errors (good items are kept).
     ``GET /annotations?from=&to=`` lists those in a range (epoch seconds or ISO 8601; open ends by default)
     as JSON; like the page, it needs no token."""
 
-    def initialize(self, service: Any, token: str | None = None, max_body: int = MAX_BODY) -> None:  # type: ignore[override]
-        super().initialize(lambda: None, token, max_body)  # type: ignore[arg-type, return-value]
+    def initialize(self, service: Any, token: str | None = None,  # type: ignore[override]
+                   max_body: int = MAX_BODY) -> None:
+        super().initialize(token, max_body)
         self._service = service
 
     def prepare(self) -> None:
         if self.request.method != "GET":
             self._authorize()
 
-    async def post(self) -> None:
-        if self._finished:
+    def post(self) -> None:
+        body = self._body()
+        if body is None:
             return None
-        if self._size > self._max_body:
-            return self._refuse(413, f"body of {self._size} bytes is over the limit of {self._max_body}")
         try:
-            doc = json.loads(b"".join(self._chunks))
+            doc = json.loads(body)
         except (ValueError, RecursionError) as exc:
             return self._refuse(400, f"body: not JSON: {str(exc)[:200]}")
         items = doc if isinstance(doc, list) else [doc]
@@ -248,16 +263,10 @@ class AnnotationsHandler(IngestHandler):
         for name, default in (("from", -math.inf), ("to", math.inf)):
             given = self.get_query_argument(name, None)
             try:
-                bounds.append(default if given in (None, "") else to_epoch(_number_or_text(given)))
+                bounds.append(default if given in (None, "") else to_epoch(given))
             except ValueError as exc:
                 return self._refuse(400, f"{name}: {exc}")
         notes = self._service.annotations.between(*bounds)
         self.finish({"annotations": [n.as_dict() for n in notes]})
         return None
 
-
-def _number_or_text(text: str) -> float | str:
-    try:
-        return float(text)
-    except ValueError:
-        return text

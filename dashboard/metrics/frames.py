@@ -5,6 +5,7 @@ Pandas appears here, at the edge, and nowhere else in the collection and storage
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -18,10 +19,13 @@ if TYPE_CHECKING:
 
 
 def to_epoch(when: float | str | object) -> float:
-    """Epoch seconds from a number, an ISO 8601 text (``2026-11-29T10:00:00Z``; without a zone, UTC) or a
+    """Epoch seconds from a number (or its text), an ISO 8601 text (``2026-11-29T10:00:00Z``; without a zone, UTC) or a
     ``datetime``/``Timestamp``; a clear error names what was given otherwise."""
     if isinstance(when, (int, float, np.integer, np.floating)) and not isinstance(when, bool):
         return float(when)
+    if isinstance(when, str):  # "1764410400.5" (a URL's query) is epoch seconds too
+        with contextlib.suppress(ValueError):
+            return float(when)
     try:
         stamp = pd.Timestamp(when)
     except (TypeError, ValueError):

@@ -199,7 +199,7 @@ def parse_range(args: dict[str, str], now: float) -> tuple[float, float]:
         if text in (None, ""):
             return None
         try:
-            return to_epoch(float(text)) if _is_number(text) else to_epoch(text)
+            return to_epoch(text)
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
 
@@ -241,11 +241,3 @@ class SnapshotHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Disposition", f'attachment; filename="dashboard-{stamp}.html"')
         self.finish(text)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
