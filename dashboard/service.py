@@ -1,13 +1,16 @@
 """``MetricsService``: one per process, it polls every source, fills the store and feeds the publisher.
 
 Every viewer (a notebook cell, a ``panel serve`` session, an embedded plot) reads from the same service:
-ten open tabs cost ten feeds, not ten scrapes. The service runs in the event loop that owns the work (the
-Bokeh server's under ``panel serve``, the kernel's in Jupyter); blocking reads go to threads inside the
-sources.
+ten open tabs cost ten feeds, not ten scrapes. The service collects in an event loop and thread of its own
+(:class:`~dashboard.core.loop.ThreadedService`): a page being built, a snapshot or a busy notebook cell
+holds the server's or the kernel's loop, never a collection; batches reach the viewers through the
+publisher, in the viewers' loop. Blocking reads go to threads inside the sources.
 
 Per source, a loop owned by the service's :class:`~dashboard.core.resources.ResourceManager`:
 
-* collects every ``interval`` seconds on the monotonic clock, sleeping only for what is left;
+* collects every ``interval`` seconds on the monotonic clock, sleeping only for what is left; a
+  collection that starts late because the host was busy is not an outage: a gap is written only where
+  the source itself was down or silent for longer than its lateness explains;
 * on failure records the error, writes a gap (NaN) for the source's series and ``up=0``, moves the
   source's state machine to ``retrying`` and waits a jittered, capped, growing backoff;
 * after ``failure_threshold`` failures in a row the source's :class:`CircuitBreaker` opens
@@ -45,7 +48,8 @@ from .alerts.alerting import Alerting
 from .annotations import Annotating, Annotations, LabelChanges
 from .collection import Outcome, Step, Wait, decide
 from .core.aio import Sleep, with_timeout
-from .core.lifecycle import Service, ServiceError, ServiceRegistry
+from .core.lifecycle import ServiceRegistry
+from .core.loop import ThreadedService
 from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
@@ -58,6 +62,9 @@ from .sources.base import Source
 
 log = logging.getLogger("dashboard.service")
 
+#: Seconds a collection may start late (a busy host) without a gap; later, the machine was stopped (suspended).
+STALL = 60.0
+
 
 @dataclass(frozen=True)
 class SourceEvent:
@@ -69,7 +76,7 @@ class SourceEvent:
     at: float
 
 
-class MetricsService(Alerting, Annotating, Service):
+class MetricsService(Alerting, Annotating, ThreadedService):
     """Collects from sources into a bounded store and publishes every batch to the viewers.
 
     ``clock`` (monotonic) and ``sleep`` pace the loops and the breakers; ``wall`` stamps gaps. All three
@@ -163,19 +170,6 @@ class MetricsService(Alerting, Annotating, Service):
         """Forget the shared instance (tests; a new one is made on next use)."""
         cls.set_shared(None)
 
-    def start(self) -> asyncio.Future | None:
-        """Schedule ``initialize()`` on the running event loop; returns the task (None if running)."""
-        if self.running:
-            return None
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            raise ServiceError(
-                f"{self.name}: start() schedules the service on the running event loop (the server's or the "
-                "kernel's) and none is running here; in a script use asyncio.run(service.initialize())"
-            ) from None
-        return loop.create_task(self.initialize(), name=f"{self.name}:initialize")
-
     # -- sources ------------------------------------------------------------------------------------------
     def add_source(self, source: Source) -> Source:
         """Add a source; it starts collecting now if the service runs, else when it starts."""
@@ -186,8 +180,7 @@ class MetricsService(Alerting, Annotating, Service):
         self.breakers[source.name] = breaker
         source.state_machine.on_change(self._publish_transition(source))
         if self.running:
-            source.http = self.http
-            self._spawn(source)
+            self.in_own_loop(self._spawn, source)
         return source
 
     def source(self, name: str) -> Source:
@@ -208,7 +201,6 @@ class MetricsService(Alerting, Annotating, Service):
 
         self.http = self.resources.add("http client", make_client(), self._close_http)
         for source in self.sources.values():
-            source.http = self.http
             self._spawn(source)
         self._start_alerts()
 
@@ -231,7 +223,13 @@ class MetricsService(Alerting, Annotating, Service):
         if self.history is not None:
             await asyncio.to_thread(self.history.flush)
 
+    async def shutdown(self) -> None:
+        """Stop collecting and release everything; safe to call more than once."""
+        await super().shutdown()
+        self.publisher.idle()  # the viewers' delivery tasks, in their own loops
+
     def _spawn(self, source: Source) -> None:
+        source.http = self.http
         self.resources.spawn(self._run(source), name=f"collect:{source.name}")
 
     # -- the collection loop ------------------------------------------------------------------------------
@@ -240,16 +238,20 @@ class MetricsService(Alerting, Annotating, Service):
         machine, breaker = source.state_machine, self.breakers[source.name]
         machine.transition(ConnectionState.CONNECTING, "starting")
         attempt = 0
+        planned: float | None = None  # when this collection was due (None: the first one)
         while True:
             started = self._clock()
+            late = 0.0 if planned is None else max(0.0, started - planned)  # the host's delay, not the source's
             outcome, batches, error = await self._collect_classified(source)
             step = decide(outcome, connection=machine.state, breaker=breaker.state, failures=breaker.failures,
                           threshold=breaker.failure_threshold, attempt=attempt,
                           error=_describe(error, source) if error is not None else "")
-            self._perform(source, step, batches, error)
+            self._perform(source, step, batches, error, late)
             if step.wait is Wait.STOP:
                 return
-            await self._sleep(self._wait_seconds(source, step.wait, started, attempt))
+            wait = self._wait_seconds(source, step.wait, started, attempt)
+            planned = self._clock() + wait
+            await self._sleep(wait)
             attempt = step.attempt
             if step.then is not None:
                 machine.transition(step.then, step.then_reason)
@@ -266,14 +268,15 @@ class MetricsService(Alerting, Annotating, Service):
         except Exception as exc:
             return Outcome.FAILURE, [], exc
 
-    def _perform(self, source: Source, step: Step, batches: list[Batch], error: BaseException | None) -> None:
+    def _perform(self, source: Source, step: Step, batches: list[Batch], error: BaseException | None,
+                 late: float = 0.0) -> None:
         breaker = self.breakers[source.name]
         if step.breaker == "success":
             breaker.record_success()
         elif step.breaker == "failure":
             breaker.record_failure()
         if step.record == "success":
-            self._record_success(source, batches)
+            self._record_success(source, batches, late)
         elif step.record == "unavailable":  # nothing was collected: no gap to write
             source.record_failure(error or "unavailable")
             log.warning("%s", source.last_error)
@@ -297,16 +300,22 @@ class MetricsService(Alerting, Annotating, Service):
     async def _collect_once(self, source: Source) -> list[Batch]:
         if not source.running:
             await source.shutdown()  # a failed open must be shut down before it may be retried
-            await with_timeout(source.initialize(), source.timeout)
+            opening = max(source.timeout, source.start_timeout)
+            try:
+                await with_timeout(source.initialize(), opening)
+            except TimeoutError:
+                raise TimeoutError(f"not open within {opening:g}s") from None
             self.store.describe(source.name, source.series)
         result = await with_timeout(source.collect(), source.timeout)
         return [b for b in (result if isinstance(result, list) else [result]) if len(b)]
 
-    def _record_success(self, source: Source, batches: list[Batch]) -> None:
+    def _record_success(self, source: Source, batches: list[Batch], late: float = 0.0) -> None:
+        """Write what a collection gave and ``up=1``; a gap before it where the source was silent (samples 2.5
+        intervals apart beyond the ``late`` seconds a busy host delayed it) or the host stalled (``STALL``)."""
         last_t, _ = self.store.latest(source.up_key) if source.up_key in self.store else (-math.inf, 0.0)
         first = batches[0] if batches else None
         if first is not None and source.late_gaps and math.isfinite(last_t) \
-                and first.time[0] - last_t > 2.5 * source.interval:
+                and (first.time[0] - last_t - late > 2.5 * source.interval or late > STALL):
             self._write(Batch.gap(source.name, (last_t + float(first.time[0])) / 2, first.keys))
         for batch in batches[:-1]:
             self._write(batch)
@@ -376,7 +385,7 @@ class MetricsService(Alerting, Annotating, Service):
 def _describe(exc: BaseException, source: Source) -> str:
     """An error as the status table shows it: ``Type: message`` (a timeout says how long it waited)."""
     if isinstance(exc, TimeoutError):
-        return f"TimeoutError: no answer within {source.timeout:g}s"
+        return f"TimeoutError: {str(exc) or f'no answer within {source.timeout:g}s'}"
     if isinstance(exc, SourceUnavailable):
         return str(exc)
     return describe_error(exc)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -13,10 +15,10 @@ import pytest
 from dashboard.core.resilience import RetryPolicy
 from dashboard.core.state import ConnectionState
 from dashboard.metrics.model import SeriesKey
-from dashboard.service import MetricsService, SourceEvent
+from dashboard.service import STALL, MetricsService, SourceEvent
 from dashboard.sources.system import SystemSource
 
-from .support import ScriptedSource, async_poll, settle
+from .support import ScriptedSource, async_poll, poll, settle
 
 S = ConnectionState
 
@@ -44,8 +46,9 @@ async def test_real_system_source_end_to_end(leak_check):
 
 
 def make_service(clock, *sources, **params):
+    """A service in virtual time: it collects in the test's loop (``threaded=False``)."""
     params.setdefault("retry", RetryPolicy(base=1, factor=2, cap=8, jitter=0))
-    return MetricsService(list(sources), clock=clock, sleep=clock.sleep, wall=clock, **params)
+    return MetricsService(list(sources), clock=clock, sleep=clock.sleep, wall=clock, threaded=False, **params)
 
 
 async def test_failures_retry_open_the_breaker_and_recover(clock, caplog_dashboard, leak_check):
@@ -101,18 +104,49 @@ async def test_a_hanging_collection_times_out(leak_check):
     assert src.last_error == "TimeoutError: no answer within 0.05s"
 
 
-async def test_a_late_collection_leaves_a_gap(clock):
+async def test_a_stalled_host_leaves_a_gap(clock):
     src = ScriptedSource([1.0], name="s", interval=1, clock=clock)
     svc = make_service(clock, src)
     await svc.initialize()
     await settle(lambda: src.collections >= 2, steps=500)
-    clock.advance(10)  # the machine was suspended, say
+    clock.advance(STALL + 10)  # the machine was suspended, say: what it would have measured is unknown
     n = src.collections
     await settle(lambda: src.collections >= n + 1, steps=500)
     await svc.shutdown()
     t, v = svc.store.window(src.key, 1e9)
     gaps = np.flatnonzero(np.isnan(v))
-    assert gaps.size == 1 and t[gaps[0] + 1] - t[gaps[0] - 1] > 9
+    assert gaps.size == 1 and t[gaps[0] + 1] - t[gaps[0] - 1] > STALL
+
+
+async def test_a_collection_a_busy_host_delayed_is_no_gap(clock):
+    """The loop started late (the host was busy: a page being built, both cores loaded): the source
+    answered as soon as it was asked, so nothing is missing and no gap is written."""
+    src = ScriptedSource([1.0], name="s", interval=1, clock=clock)
+    svc = make_service(clock, src)
+    await svc.initialize()
+    await settle(lambda: src.collections >= 2, steps=500)
+    for _ in range(3):
+        clock.advance(4)  # each collection starts 4 s late
+        n = src.collections
+        await settle(lambda n=n: src.collections >= n + 1, steps=500)
+    await svc.shutdown()
+    _, v = svc.store.window(src.key, 1e9)
+    assert v.size >= 5 and not np.isnan(v).any()
+
+
+async def test_a_source_slow_to_answer_leaves_a_gap(clock):
+    """Asked on time, the source took 5 intervals to answer: it was silent, and the line breaks."""
+    async def slow():
+        clock.advance(5)
+        return 2.0
+
+    src = ScriptedSource([1.0, 1.0, slow, 1.0], name="s", interval=1, clock=clock)
+    svc = make_service(clock, src)
+    await svc.initialize()
+    await settle(lambda: src.collections >= 4, steps=500)
+    await svc.shutdown()
+    _, v = svc.store.window(src.key, 1e9)
+    assert np.isnan(v).sum() == 1
 
 
 async def test_state_changes_are_published_for_status_displays(clock):
@@ -165,9 +199,41 @@ def test_logger_names_are_under_dashboard():
 def test_start_without_a_running_loop_says_what_to_do():
     from dashboard.core.lifecycle import ServiceError
 
-    svc = MetricsService([])
+    svc = MetricsService([], threaded=False)
     with pytest.raises(ServiceError, match=r"none is running here; in a script use asyncio.run"):
         svc.start()
+
+
+def test_start_without_a_running_loop_collects_in_its_own_thread():
+    """A script with no event loop: ``start()`` runs the service on its own thread."""
+    src = ScriptedSource([1.0], name="s", interval=0.05)
+    svc = MetricsService([src])
+    svc.start().result(timeout=30)
+    try:
+        poll(lambda: src.collections >= 3, timeout=30, what="three collections")
+        assert svc._loop_thread is not None and svc._loop_thread.alive
+    finally:
+        asyncio.run(svc.shutdown())
+    assert svc.state == "stopped" and svc._loop_thread is None
+
+
+async def test_the_collection_runs_while_the_callers_loop_is_blocked():
+    """A page build holds the server's loop for seconds: the service's own loop collects meanwhile, every
+    sample on time and no gap; the viewers get the batches in their loop once it is free again."""
+    src = ScriptedSource([1.0], name="s", interval=0.05)
+    svc = MetricsService([src])
+    here = threading.get_ident()
+    threads: set[int] = set()
+    svc.publisher.subscribe(lambda item: threads.add(threading.get_ident()))
+    async with svc:
+        await async_poll(lambda: src.collections >= 2, timeout=30)
+        n = src.collections
+        time.sleep(1.0)  # the caller's loop is blocked (a page being built)
+        assert src.collections >= n + 10
+        await async_poll(lambda: bool(threads), timeout=5)
+    _, v = svc.store.window(src.key, 1e9)
+    assert not np.isnan(v).any()
+    assert threads == {here}  # handlers run in the loop they subscribed from, never the collection's
 
 
 async def test_start_schedules_initialize_on_the_running_loop():

@@ -25,7 +25,7 @@ class Quiet(Source):
 async def test_no_data_and_error_look_different(clock, leak_check):
     quiet = Quiet(name="quiet", interval=1)
     broken = ScriptedSource([ConnectionError("refused")], name="broken", interval=1, clock=clock)
-    svc = MetricsService([quiet, broken], clock=clock, sleep=clock.sleep, wall=clock,
+    svc = MetricsService([quiet, broken], clock=clock, sleep=clock.sleep, wall=clock, threaded=False,
                          retry=RetryPolicy(base=1, factor=1, cap=1, jitter=0))
     await svc.initialize()
     await settle(lambda: quiet.collections >= 2 and broken.failures >= 2, steps=500)
@@ -52,7 +52,7 @@ def test_outages_span_from_the_last_good_sample_to_the_next():
 async def test_a_plot_shades_the_outage_of_its_source(clock):
     flaky = ScriptedSource([1.0, 2.0, OSError("down"), OSError("down"), 3.0, 4.0], name="flaky",
                            metric="value", interval=1, clock=clock)
-    svc = MetricsService([flaky], clock=clock, sleep=clock.sleep, wall=clock,
+    svc = MetricsService([flaky], clock=clock, sleep=clock.sleep, wall=clock, threaded=False,
                          retry=RetryPolicy(base=1, factor=1, cap=1, jitter=0))
     plot = TimeSeriesPlot(service=svc, metric="value")
     doc = Document()

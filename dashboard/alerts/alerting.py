@@ -35,7 +35,7 @@ class Alerting:
         rule = rule if rule is not None else AlertRule(**params)
         self.alert_engine.add(rule)
         if self.running:  # type: ignore[attr-defined]
-            self._start_alerts()
+            self.in_own_loop(self._start_alerts)  # type: ignore[attr-defined]
         return rule
 
     def add_receiver(self, receiver: Receiver | None = None, default: bool = False, **params: Any) -> Receiver:
@@ -45,7 +45,7 @@ class Alerting:
         if default:
             self.alert_engine.default_receivers.append(receiver.name)
         if self.running:  # type: ignore[attr-defined]
-            self._start_alerts()
+            self.in_own_loop(self._start_alerts)  # type: ignore[attr-defined]
         return receiver
 
     def alerts(self, include_inactive: bool = False) -> pd.DataFrame:

@@ -9,7 +9,9 @@ machine (which refuses a transition its table does not allow). A change is publi
 the rule's receivers, and, where the service keeps a history, saved in ``alerts.json`` in its data folder,
 so that a restart resumes each alert where it was and tells no receiver twice.
 
-``evaluate(now)`` takes the time explicitly: tests run it in virtual time.
+``evaluate(now)`` takes the time explicitly: tests run it in virtual time. The service evaluates in its
+collection thread while pages read the alerts in theirs: every method that reads or changes the alerts
+holds the engine's ``lock``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import logging
 import math
 import os
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -71,6 +74,7 @@ class AlertEngine:
     def __init__(self, service: Any, clock: Callable[[], float]) -> None:
         self.service = service
         self._clock = clock
+        self.lock = threading.RLock()  # evaluated in the collection thread, read by pages in theirs
         self.groups: dict[str, _RuleAlerts] = {}
         self.receivers: dict[str, Any] = {}
         self.default_receivers: list[str] = []
@@ -95,6 +99,10 @@ class AlertEngine:
 
     # -- rules ----------------------------------------------------------------------------------------------
     def add(self, rule: AlertRule) -> AlertRule:
+        with self.lock:
+            return self._add(rule)
+
+    def _add(self, rule: AlertRule) -> AlertRule:
         if rule.name in self.groups:
             raise ValueError(f"an alert rule named {rule.name!r} already exists")
         unknown = [r for r in rule.receivers if r not in self.receivers]
@@ -106,7 +114,8 @@ class AlertEngine:
         return rule
 
     def rules(self) -> list[AlertRule]:
-        return [g.rule for g in self.groups.values()]
+        with self.lock:
+            return [g.rule for g in self.groups.values()]
 
     def keep_in(self, folder: Path | str) -> None:
         """Resume alerts from ``folder/alerts.json`` and save their states there."""
@@ -120,7 +129,10 @@ class AlertEngine:
     # -- evaluation -----------------------------------------------------------------------------------------
     def evaluate(self, now: float | None = None) -> list[AlertEvent]:
         """Evaluate every rule at ``now`` (epoch seconds); the changes of state, published and stored."""
-        now = self._clock() if now is None else now
+        with self.lock:
+            return self._evaluate(self._clock() if now is None else now)
+
+    def _evaluate(self, now: float) -> list[AlertEvent]:
         store = self.service.store
         if len(store) != self._seen_series or self._fresh:
             self._match(store)
@@ -293,30 +305,33 @@ class AlertEngine:
         self._save()
 
     def add_receiver(self, receiver: Any) -> Any:
-        if receiver.name in self.receivers:
-            raise ValueError(f"a receiver named {receiver.name!r} already exists")
-        self.receivers[receiver.name] = receiver
-        receiver.engine = self
-        return receiver
+        with self.lock:
+            if receiver.name in self.receivers:
+                raise ValueError(f"a receiver named {receiver.name!r} already exists")
+            self.receivers[receiver.name] = receiver
+            receiver.engine = self
+            return receiver
 
     def alerts_for(self, receiver: Any) -> list[Alert]:
         """The alerts of the rules that name ``receiver`` (or of every rule, for a default receiver)."""
         out = []
-        for group in self.groups.values():
-            if receiver.name in (group.rule.receivers or self.default_receivers):
-                out += group.alerts
+        with self.lock:
+            for group in self.groups.values():
+                if receiver.name in (group.rule.receivers or self.default_receivers):
+                    out += group.alerts
         return out
 
     # -- reading --------------------------------------------------------------------------------------------
     def alerts(self, include_inactive: bool = False) -> list[Alert]:
         """The alerts (not the inactive ones unless asked), with their newest values."""
-        shown = range(len(self._alerts)) if include_inactive else np.flatnonzero(self._codes != I_).tolist()
-        out = []
-        for i in shown:
-            alert = self._alerts[i]
-            alert.value = float(self._values[i])
-            out.append(alert)
-        return out
+        with self.lock:
+            shown = range(len(self._alerts)) if include_inactive else np.flatnonzero(self._codes != I_).tolist()
+            out = []
+            for i in shown:
+                alert = self._alerts[i]
+                alert.value = float(self._values[i])
+                out.append(alert)
+            return out
 
 
 def _conditions(kind: np.ndarray, v: np.ndarray, age: np.ndarray, hi: np.ndarray, lo: np.ndarray,

@@ -3,6 +3,7 @@
 from .batching import BatchProcessor
 from .cache import TTLCache
 from .lifecycle import Service, ServiceError, ServiceRegistry
+from .loop import LoopThread, ThreadedService
 from .publisher import MetricsPublisher, Subscription
 from .resilience import CircuitBreaker, CircuitOpen, RetriesExhausted, RetryPolicy, retry
 from .resources import ResourceManager
@@ -15,6 +16,7 @@ __all__ = [
     "ConnectionState",
     "ConnectionStateMachine",
     "InvalidTransition",
+    "LoopThread",
     "MetricsPublisher",
     "ResourceManager",
     "RetriesExhausted",
@@ -24,6 +26,7 @@ __all__ = [
     "ServiceRegistry",
     "Subscription",
     "TTLCache",
+    "ThreadedService",
     "Transition",
     "retry",
 ]

@@ -49,6 +49,10 @@ class Service(param.Parameterized):
         default=None, allow_None=True, constant=True,
         doc="Text of the exception that made the last initialize() fail, if any.")
 
+    #: Whether a failed start-up is logged here, with its traceback. A source's is not: the loop that opens
+    #: it reports the failure (one line) and retries, since an exporter that is down is no bug.
+    log_start_failure: ClassVar[bool] = True
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._lifecycle_lock: asyncio.Lock | None = None
@@ -87,7 +91,12 @@ class Service(param.Parameterized):
                 await self._initialize()
             except BaseException as exc:
                 self._set_state("failed", error=f"{type(exc).__name__}: {exc}")
-                log.exception("%s: start-up failed", self.name)
+                if isinstance(exc, asyncio.CancelledError):
+                    log.info("%s: start-up cancelled", self.name)
+                elif self.log_start_failure:
+                    log.exception("%s: start-up failed", self.name)
+                else:
+                    log.debug("%s: start-up failed", self.name, exc_info=True)
                 await self.resources.release_all()
                 raise
             self._set_state("running")

@@ -6,8 +6,10 @@ Here:
 
 * ``publish()`` is synchronous and O(subscribers): it copies the subscriber list under a short
   ``threading.Lock`` (no awaiting inside) and appends the item to each subscriber's own bounded queue;
-* each subscription delivers from its queue in its own task, awaiting async handlers, so a slow
-  subscriber only delays itself;
+  it may be called from any thread (the service collects in a thread of its own);
+* each subscription delivers from its queue in its own task, in the event loop it was made in (a
+  page's, a notebook kernel's), awaiting async handlers, so a slow subscriber only delays itself and a
+  handler never runs in the publishing thread;
 * a full queue drops its *oldest* item (latest wins) and counts it in ``dropped``, logged once per burst;
 * a handler that raises is logged with the subscriber's name and counted in ``failures``; after
   ``max_failures`` failures in a row the subscription is removed, and that is logged too.
@@ -40,6 +42,9 @@ class Subscription:
         self.name = name
         self.max_failures = max_failures
         self._queue: deque[Any] = deque(maxlen=max_pending)
+        self._queue_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = _running_loop()  # where the handler runs
+        self._kick_pending = False
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self.active = True
@@ -54,15 +59,36 @@ class Subscription:
         return len(self._queue)
 
     def offer(self, item: Any) -> None:
-        """Queue ``item`` for delivery (called by the publisher, in the loop's thread)."""
+        """Queue ``item`` for delivery (called by the publisher, from any thread)."""
         if not self.active:
             return
-        if len(self._queue) == self._queue.maxlen:
-            self.dropped += 1
-            if not self._warned_drop:
-                self._warned_drop = True
-                log.warning("subscriber %s is falling behind: dropping its oldest items", self.name)
-        self._queue.append(item)
+        with self._queue_lock:
+            if len(self._queue) == self._queue.maxlen:
+                self.dropped += 1
+                if not self._warned_drop:
+                    self._warned_drop = True
+                    log.warning("subscriber %s is falling behind: dropping its oldest items", self.name)
+            self._queue.append(item)
+            if self._kick_pending:
+                return  # a wake-up is on its way already
+            self._kick_pending = True
+        loop = self._loop
+        if loop is None:  # made outside any loop: it delivers in the first one that offers it an item
+            loop = self._loop = asyncio.get_running_loop()
+        if _running_loop() is loop:
+            self._kick()
+            return
+        try:
+            loop.call_soon_threadsafe(self._kick)
+        except RuntimeError:  # its loop is closed: nobody is left to deliver to
+            self.cancel()
+
+    def _kick(self) -> None:
+        """Wake the delivery task (starting it if needed), in the subscription's loop."""
+        with self._queue_lock:
+            self._kick_pending = False
+        if not self.active:
+            return
         if self._task is None or self._task.done():
             self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._deliver(), name=f"deliver:{self.name}")
@@ -72,12 +98,13 @@ class Subscription:
     async def _deliver(self) -> None:
         assert self._wakeup is not None
         while self.active:
-            if not self._queue:
+            with self._queue_lock:
+                item = self._queue.popleft() if self._queue else _EMPTY
+            if item is _EMPTY:
                 self._warned_drop = False
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            item = self._queue.popleft()
             try:
                 result = self.handler(item)
                 if inspect.isawaitable(result):
@@ -102,17 +129,34 @@ class Subscription:
     def cancel(self) -> None:
         """Stop delivering; pending items are discarded."""
         self.active = False
-        self._queue.clear()
+        with self._queue_lock:
+            self._queue.clear()
         self.stop_task()
 
     def stop_task(self) -> None:
-        """Cancel the delivery task; the next offered item starts a new one."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        """Cancel the delivery task (from any thread); the next offered item starts a new one."""
+        task = self._task
+        if task is None or task.done():
+            return
+        loop = task.get_loop()
+        if _running_loop() is loop:
+            task.cancel()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
 
     def __repr__(self) -> str:
         return (f"<Subscription {self.name!r} pending={self.pending} delivered={self.delivered} "
                 f"dropped={self.dropped} failures={self.failures}>")
+
+
+_EMPTY = object()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class MetricsPublisher:

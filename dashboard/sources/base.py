@@ -55,6 +55,11 @@ class Source(Service):
     timeout = param.Number(
         default=10.0, bounds=(0.01, 600), doc="Seconds a collection may take before it counts as failed.")
 
+    start_timeout = param.Number(
+        default=120.0, bounds=(0.01, 3600),
+        doc="Seconds opening the source may take before it counts as failed (a first read on a busy machine, "
+            "a backfill, is waited for rather than cancelled).")
+
     connection = param.Selector(
         default=ConnectionState.IDLE.value, objects=[s.value for s in ConnectionState], constant=True,
         doc="Connection state: idle, connecting, connected, retrying, circuit_open or stopped.")
@@ -82,6 +87,8 @@ class Source(Service):
 
     #: The ``type`` a spec gives this class (set by :func:`source_type`), and its instances' default name.
     type: ClassVar[str | None] = None
+
+    log_start_failure = False  # the collection loop reports it, in one line, and retries
 
     #: Whether a collection that comes much later than its interval writes a gap before its samples.
     #: Pushed data comes when it comes: a push source turns this off.
