@@ -43,22 +43,24 @@ def build_app(service: MetricsService | None = None) -> Any:
     return page(default_dashboard(service))
 
 
-def default_dashboard(service: MetricsService | None = None) -> MetricsDashboard:
-    """A session's dashboard of ``service`` (the shared one by default), which it starts."""
+def default_dashboard(service: MetricsService | None = None, **params: Any) -> MetricsDashboard:
+    """A session's dashboard of ``service`` (the shared one by default), which it starts; ``params`` go to
+    the dashboard."""
     service = service or MetricsService.shared()
     service.start()
-    return MetricsDashboard(service=service)
+    return MetricsDashboard(service=service, **params)
 
 
-def spec_app(spec: Spec, history: Any = None) -> tuple[MetricsService, Callable[[], MetricsDashboard]]:
+def spec_app(spec: Spec, history: Any = None) -> tuple[MetricsService, Callable[..., MetricsDashboard]]:
     """The service a spec describes (shared by the process, with ``history`` when given) and the
-    per-session dashboard showing it (``page(dashboard())`` is the served page)."""
+    per-session dashboard showing it (``page(dashboard())`` is the served page; keywords go to the
+    dashboard)."""
     service = spec.service(history=history)
     MetricsService.set_shared(service)  # build_app() and the notebook helpers see the spec's service
 
-    def dashboard() -> MetricsDashboard:
+    def dashboard(**params: Any) -> MetricsDashboard:
         service.start()
-        return MetricsDashboard.from_spec(spec, service)
+        return MetricsDashboard.from_spec(spec, service, **params)
 
     return service, dashboard
 
@@ -108,23 +110,26 @@ def _is_loopback(address: str) -> bool:
 def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
           allow_websocket_origin: Sequence[str] = (), service: MetricsService | None = None,
           ingest: bool = True, ingest_token: str | None = None, ingest_max_bytes: int = MAX_BODY,
-          dashboard: Callable[[], MetricsDashboard] | None = None, title: str = TITLE, **kwargs: Any) -> None:
+          dashboard: Callable[..., MetricsDashboard] | None = None, title: str = TITLE, **kwargs: Any) -> None:
     """Serve the dashboard at ``http://ADDRESS:PORT/`` and its panels one by one at ``/embed?panel=NAME``
     (:mod:`dashboard.embed`) until interrupted.
 
     The service starts with the server (not with the first page), so that ``/ingest`` and the history
-    collect from the start. ``dashboard`` builds a session's dashboard (the default one by default).
+    collect from the start. ``dashboard`` builds a session's dashboard (the default one by default; it
+    takes the dashboard's params as keywords: the page's has ``download_route``).
     """
     service = service or MetricsService.shared()
-    dashboard = dashboard or (lambda: default_dashboard(service))
+    dashboard = dashboard or (lambda **params: default_dashboard(service, **params))
     origins = websocket_origins(address, port, allow_websocket_origin)
     from .alerts.http import AlertsHandler
     from .exporter import MetricsHandler
+    from .ui.downloads import DownloadHandler
     from .ui.snapshot import SnapshotHandler
 
     patterns: list[tuple] = [(r"/metrics", MetricsHandler, {"service": service}),
                              (r"/alerts", AlertsHandler, {"service": service}),
-                             (r"/snapshot", SnapshotHandler, {"dashboard": dashboard})]
+                             (r"/snapshot", SnapshotHandler, {"dashboard": dashboard}),
+                             (r"/download", DownloadHandler, {"dashboard": dashboard})]
     if ingest:
         refusal = ingest_refusal(address, ingest_token)
         if refusal:
@@ -135,8 +140,8 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
                      "token required" if ingest_token else "loopback only, no token")
     log.info("serving on http://%s:%d/ (websocket origins: %s)", address, port, ", ".join(origins))
     server = pn.serve(
-        {"/": lambda: page(dashboard()), EMBED_PATH: embed_app(dashboard)}, address=address, port=port,
-        show=False, title=title, websocket_origin=origins, threaded=False, print_url=True, start=False,
+        {"/": lambda: page(dashboard(download_route=True)), EMBED_PATH: embed_app(dashboard)}, address=address,
+        port=port, show=False, title=title, websocket_origin=origins, threaded=False, print_url=True, start=False,
         extra_patterns=patterns, **kwargs)
     EmbedGuard.install(server._tornado, origins)
     server.io_loop.add_callback(service.start)

@@ -18,7 +18,9 @@ rendering boundary escapes it). This module imports neither panel nor bokeh.
 
 from __future__ import annotations
 
+import functools
 import math
+import zoneinfo
 
 IEC = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 SI = ("", "k", "M", "G", "T", "P", "E")
@@ -180,3 +182,9 @@ function day(ms, tz) {
                                            day: 'numeric'}).format(new Date(ms))
 }
 """
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names this machine knows (read once: a walk of the zone database's folder)."""
+    return frozenset(zoneinfo.available_timezones())

@@ -21,11 +21,11 @@ from __future__ import annotations
 import math
 import re
 import time
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
 from .metrics.frames import to_epoch
+from .units import time_zones
 
 #: The query parameters of a view, in the order they are written.
 QUERY = ("window", "from", "to", "live", "tz", "theme")
@@ -81,7 +81,7 @@ def _live(text: str) -> bool:
 
 
 def _tz(text: str) -> str:
-    if text not in zoneinfo.available_timezones():
+    if text not in time_zones():
         raise ValueError(f"expected an IANA time zone such as Europe/Paris or UTC, got {text!r}")
     return text
 

@@ -26,6 +26,7 @@ from ..alerts.rules import alerts_key
 from ..metrics.model import SeriesKey
 from .base import LiveComponent
 from .feed import Feed
+from .flow import FILL
 from .glyphs import bare
 
 log = logging.getLogger("dashboard.alerts")
@@ -84,7 +85,7 @@ class _AlertListView:
 
     def __init__(self, component: AlertList) -> None:
         self.component = component
-        self.model = Div(text=self._text(), disable_math=True, sizing_mode="stretch_width")
+        self.model = Div(text=self._text(), disable_math=True, sizing_mode="stretch_width", stylesheets=[FILL])
         self.notifications = pn.state.notifications if component.notify else None  # this viewer's, if any
         self._last = time.monotonic()
 

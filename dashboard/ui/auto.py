@@ -27,6 +27,9 @@ class AutoPlots(LiveComponent):
 
     plot_height = param.Integer(default=220, bounds=(60, 4000), doc="Height of each plot in pixels.")
 
+    download_route = param.Boolean(default=False, doc="Offer each plot's samples through the server's "
+                                                      "/download route (tools in its toolbar).")
+
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self._plots: dict[str, TimeSeriesPlot] = {}
@@ -42,8 +45,9 @@ class AutoPlots(LiveComponent):
         """The (shared) component of the plot of ``metric``."""
         plot = self._plots.get(metric)
         if plot is None:
-            plot = self._plots[metric] = TimeSeriesPlot(service=self.service, metric=metric, height=self.plot_height,
-                                                        timezone=self.timezone, theme=self.theme)
+            plot = self._plots[metric] = TimeSeriesPlot(
+                service=self.service, metric=metric, height=self.plot_height, timezone=self.timezone,
+                theme=self.theme, download={"metric": metric} if self.download_route else None)
         return plot
 
     def _build(self, feed: Feed) -> _AutoView:

@@ -15,16 +15,17 @@ change later.
 from __future__ import annotations
 
 import time
-import zoneinfo
 from typing import Any
 
 import panel as pn
 import param
 from bokeh.model import Model
+from bokeh.models import Div
 from panel.viewable import Layoutable
 
 from ..options import ViewOptions
 from ..service import MetricsService
+from ..units import time_zones
 from . import transport
 from .feed import Feed, LiveView
 
@@ -78,7 +79,7 @@ def show_view(component: Any, **values: Any) -> None:
 
 def check_timezone(name: str | None) -> None:
     """Raise a clear error unless ``name`` is None or an IANA time zone this machine knows."""
-    if name is not None and name not in zoneinfo.available_timezones():
+    if name is not None and name not in time_zones():
         raise ValueError(f"timezone: expected an IANA time zone name such as 'Europe/Paris', got {name!r}")
 
 
@@ -100,6 +101,11 @@ class LivePane(pn.pane.Bokeh):
                    comm: Any = None) -> Model:
         if root is None:
             return self.get_root(doc, comm)
+        if self._component.deferred and parent is not None and comm is None and doc.session_context is not None:
+            return self._placeholder(doc, root, parent)
+        return self._build(doc, root, parent, comm)
+
+    def _build(self, doc: Any, root: Model, parent: Model | None, comm: Any) -> Model:
         component = self._component
         feed = Feed.attach(doc, component.service, comm)
         if component.view_window is not None:
@@ -118,6 +124,24 @@ class LivePane(pn.pane.Bokeh):
         self._views.setdefault(ref, []).append((feed, view))
         transport.register_model(self, ref, view.model, parent)
         return view.model
+
+    def _placeholder(self, doc: Any, root: Model, parent: Model) -> Model:
+        """A served page gets an empty box of the component's size at first, and the component is built in a
+        callback of its own right after: the page's first answer does not wait for every figure, and other
+        viewers' flushes run between two builds. The browser pulls the document once its websocket is open,
+        by which time the figures are usually there; one that is not yet comes as a change."""
+        box = Div(text="", css_classes=["dashboard-pending"], **layout_properties(self))
+        ref = root.ref["id"]
+        transport.register_model(self, ref, box, parent)
+
+        def build() -> None:
+            if self._models.get(ref, (None,))[0] is not box:  # cleaned up, or built meanwhile
+                return
+            model = self._build(doc, root, parent, None)
+            parent.children = [model if child is box else child for child in parent.children]
+
+        doc.add_next_tick_callback(build)
+        return box
 
     def feeds(self) -> list[Feed]:
         """The open feeds this pane's views are in (one per viewer)."""
@@ -146,6 +170,10 @@ class LiveComponent(ViewOptions, pn.custom.PyComponent):
     view_window = param.Number(default=None, allow_None=True, bounds=(1, 7 * 86400),
                                doc="Seconds of history this component's viewers hold and show (None: the "
                                    "service's window); a change refills them at once from the store.")
+
+    #: Whether a served page builds this component's models right after its first answer rather than in it
+    #: (figures: the costly part of a page); cards and tables are cheap and come at once.
+    deferred: bool = False
 
     def __init__(self, **params: Any) -> None:
         if params.get("width") is not None and "sizing_mode" not in params:

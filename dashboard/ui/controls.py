@@ -14,7 +14,8 @@ from typing import Any
 
 import panel as pn
 
-from ..units import format_duration
+from ..units import format_duration, time_zones
+from .flow import wrap
 
 #: The windows the selector offers (any other is added while it is in use).
 WINDOWS = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0, "1 h": 3600.0, "6 h": 21600.0, "24 h": 86400.0,
@@ -58,7 +59,7 @@ class ViewControls:
         self.refresh = pn.widgets.Select(label="Refresh", options=REFRESH, value=_refresh_value(dash.refresh),
                                          width=80, css_classes=["dashboard-refresh"])
         self.timezone = pn.widgets.AutocompleteInput(
-            label="Time zone", options=sorted(zoneinfo.available_timezones()), value=dash.timezone or "",
+            label="Time zone", options=sorted(time_zones()), value=dash.timezone or "",
             placeholder="browser's", restrict=True, case_sensitive=False, min_characters=1, width=150,
             css_classes=["dashboard-timezone"])
         self.theme = pn.widgets.Select.from_param(dash.param.theme, label="Theme", width=80,
@@ -74,10 +75,9 @@ class ViewControls:
     def widgets(self) -> list[Any]:
         return [self.held, self.live, self.window, self.refresh, self.pause, self.timezone, self.theme]
 
-    def row(self) -> pn.layout.FlexBox:
+    def row(self) -> pn.Row:
         """The controls in one row that wraps on a narrow screen."""
-        return pn.FlexBox(*self.widgets(), flex_wrap="wrap", align_items="end", justify_content="flex-end",
-                          sizing_mode="stretch_width", css_classes=["dashboard-controls"])
+        return wrap(*self.widgets(), css_classes=["dashboard-controls"])
 
     def _set(self, **values: Any) -> None:
         if not self._following:

@@ -147,7 +147,9 @@ class Feed(ViewerControls):
         model = getattr(view, "model", None)
         if model is not None:  # keeps the acknowledgement model in the document
             model.tags = [*model.tags, self.ack]
-        with self._frozen():
+        # a view built for a page not yet sent is in no document: its lines cost no recompute to add
+        attached = model is not None and model.document is not None
+        with self._frozen() if attached else contextlib.nullcontext():
             for key in self.service.store.keys():
                 if view.accepts(key):
                     cds, column = self.column(key)

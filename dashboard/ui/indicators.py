@@ -19,6 +19,7 @@ from ..service import SourceEvent
 from ..units import format_value
 from .base import LiveComponent
 from .feed import Feed
+from .flow import FILL
 
 
 class StatCard(StatOptions, LiveComponent):
@@ -52,7 +53,7 @@ class StatCard(StatOptions, LiveComponent):
         """The card's HTML; every string escaped."""
         title = html.escape(self.title or self.metric)
         return (f'<div class="dashboard-card" style="font-family:sans-serif;padding:4px 8px;'
-                f'border:1px solid #e3e3e3;border-radius:4px">'
+                f'border:1px solid #e3e3e3;border-radius:4px;box-sizing:border-box;width:100%">'
                 f'<div style="font-size:13px;font-weight:bold">{title}</div>'
                 f'<div class="value" style="font-size:28px;font-weight:bold">{html.escape(value)}</div>'
                 f'<div class="trend" style="font-size:12px;color:#666">{html.escape(trend)}</div></div>')
@@ -64,7 +65,7 @@ class _CardView:
     def __init__(self, component: StatCard, feed: Feed) -> None:
         self.component = component
         self.key: SeriesKey | None = None
-        self.model = Div(text=self._html("no data", ""), disable_math=True)  # $$..$$ stays text
+        self.model = Div(text=self._html("no data", ""), disable_math=True, stylesheets=[FILL])  # $$..$$ stays text
 
     def _html(self, value: str, trend: str) -> str:
         return self.component.html(value, trend)

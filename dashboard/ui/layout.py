@@ -26,6 +26,8 @@ from .alerts import AlertList
 from .auto import AutoPlots
 from .base import LiveComponent, check_timezone, resolve_view, show_view, stretch_width
 from .controls import ViewControls
+from .downloads import with_buttons
+from .flow import column, grid, wrap
 from .indicators import StatCard
 from .plots import TimeSeriesPlot
 from .status import SourceStatus
@@ -57,6 +59,13 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
     show_downloads = param.Boolean(default=True, doc="Offer the samples in each plot's view as CSV and "
                                                      "Parquet, with two buttons under it.")
 
+    download_route = param.Boolean(
+        default=False, doc="The server answers GET /download (dashboard serve): each plot offers its samples "
+                           "through two tools of its toolbar instead of two buttons under it.")
+
+    embed_names = param.Dict(default={}, doc="Names given to panels (a spec's ids), by the panel's id(): "
+                                             "what /embed?panel= and /download call them.")
+
     show_title = param.Boolean(default=True, doc="Show the title above the plots (a served page shows it in "
                                                  "its template's header instead).")
 
@@ -72,7 +81,8 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         self.plots += [p for p in self.panels if not isinstance(p, StatCard)]
         self.cells = [self._cell(p) for p in self.plots]  # each plot with its downloads
         named = [p.metric for p in [*self.cards, *self.plots] if getattr(p, "metric", None)]
-        self.auto_plots = AutoPlots(service=svc, exclude=named) if self.auto else None
+        self.auto_plots = AutoPlots(service=svc, exclude=named, download_route=self.download_route and
+                                    self.show_downloads) if self.auto else None
         self.status = SourceStatus(service=svc)
         self.alert_list = AlertList(service=svc)
         self.controls = ViewControls(self)
@@ -80,19 +90,17 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
             callback=self._snapshot_file, filename="dashboard-snapshot.html", label="Snapshot", embed=False,
             width=100, height=32, margin=(5, 10), description="This view as one HTML file that opens offline")
         self._title = pn.pane.Markdown(f"## {escape_markdown(self.title)}", margin=(0, 10))
-        self.header = pn.FlexBox(flex_wrap="wrap", align_items="end", sizing_mode="stretch_width",
-                                 css_classes=["dashboard-header"])
+        self.header = wrap(css_classes=["dashboard-header"])
         self._show_header()
         parts: list[Any] = [self.header]
-        if self.cards:
-            parts.append(pn.FlexBox(*self.cards, flex_wrap="wrap", sizing_mode="stretch_width"))
+        if self.cards:  # at least two a row on a phone
+            parts.append(grid(*self.cards, columns=len(self.cards), min_width=150, css_classes=["dashboard-cards"]))
         if self.plots:
-            parts.append(pn.FlexBox(*self.cells, flex_wrap="wrap", sizing_mode="stretch_width"))
-        self._flow()
+            parts.append(grid(*self.cells, columns=self.columns, min_width=360, css_classes=["dashboard-plots"]))
         if self.auto_plots is not None:
             parts.append(self.auto_plots)
         parts += [self.alert_list, self.status]
-        self._layout = pn.Column(*parts)
+        self._layout = column(*parts)
         for part in self._live_parts():
             part._view_observers.append(self._from_part)
         self.param.watch(self._view_params, [*VIEW_PARAMS, "window"])
@@ -100,31 +108,21 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
             self._show_view(live=False)
         self._push_view({"start", "end", "live"} if not self.live else set())
 
-    def _flow(self) -> None:
-        """Cards and plots wrap: ``columns`` plots a row at most, one a row on a phone (no horizontal scroll)."""
-        for card in self.cards:
-            card.styles = {**card.styles, "flex": "1 1 150px", "min-width": "130px"}
-        for cell in self.cells:
-            cell.styles = {**cell.styles, "flex": f"1 1 calc({100 / self.columns:.4f}% - 12px)",
-                           "min-width": "min(100%, 360px)"}
-
     def _cell(self, plot: Any) -> Any:
-        """A plot in the grid, with its downloads under it (a plot's own layout params stay its own)."""
+        """A plot in the grid with its downloads (:mod:`dashboard.ui.downloads`): tools in its toolbar where
+        the server has the route, else buttons under it (a plot's own layout params stay its own)."""
         if not self.show_downloads or not isinstance(plot, TimeSeriesPlot):
             return plot
-        name = plot.file_name()
-        buttons = [pn.widgets.FileDownload(callback=callback, filename=f"{name}.{kind.lower()}", label=kind,
-                                           width=80, height=28, margin=(0, 4), embed=False)
-                   for kind, callback in (("CSV", plot.view_csv), ("Parquet", plot.view_parquet))]
-        return pn.Column(plot, pn.Row(*buttons, margin=(0, 0, 6, 0)), sizing_mode="stretch_width", margin=0)
+        if self.download_route:
+            plot.download = {"panel": next(n for n, p in self.named_panels().items() if p is plot)}
+            return plot
+        return with_buttons(plot)
 
     @param.depends("show_controls", "show_title", watch=True)
     def _show_header(self) -> None:
         parts = [self._title] if self.show_title else []
         if self.show_controls:
-            controls = self.controls.row()
-            controls.append(self._snapshot_button)
-            parts += [pn.HSpacer(), controls]
+            parts += [*self.controls.widgets(), self._snapshot_button]
         self.header.objects = parts
         self.header.visible = bool(parts)
 
@@ -209,7 +207,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
                 TimeSeriesPlot(service=svc, metric="gpu_temperature_celsius", title="GPU temperature"),
                 TimeSeriesPlot(service=svc, metric="gpu_power_watts", title="GPU power"),
             ]
-        plots.append(TimeSeriesPlot(service=svc, metric="up", title="Sources up (1) or down (0)"))
+        plots.append(up_plot(svc))
         return plots
 
     @classmethod
@@ -227,11 +225,9 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
             if p.id:
                 ids[id(panels[-1])] = p.id
         if not spec.system:
-            panels.append(TimeSeriesPlot(service=service, metric="up", title="Sources up (1) or down (0)"))
-        dashboard = cls(service=service, title=spec.title, system=spec.system, panels=panels,
-                        columns=spec.columns, **params)
-        dashboard.embed_names = ids
-        return dashboard
+            panels.append(up_plot(service))
+        return cls(service=service, title=spec.title, system=spec.system, panels=panels, columns=spec.columns,
+                   embed_names=ids, **params)
 
     def save(self, path: str | Path, start: Any = None, end: Any = None, window: float | None = None) -> Path:
         """Write a snapshot (:mod:`dashboard.ui.snapshot`): one HTML file of every plot, the status table
@@ -259,12 +255,13 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         return snapshot_bytes(self)
 
     def named_panels(self) -> dict[str, Any]:
-        """Every card and plot by name, in page order: its ``id`` in the spec, by default its metric (a
-        second panel of one metric is ``NAME-2``): what ``/embed?panel=NAME`` serves alone."""
-        ids = getattr(self, "embed_names", {})  # id(component) -> the spec's id
+        """Every card and plot by name, in page order: its ``id`` in the spec, by default its metric for a
+        plot and ``METRIC-card`` for a card (a second panel of one name is ``NAME-2``): what
+        ``/embed?panel=NAME`` serves alone and ``/download?panel=NAME`` downloads."""
         out: dict[str, Any] = {}
-        for part in [*self.cards, *self.plots]:
-            base = ids.get(id(part)) or getattr(part, "metric", "") or type(part).__name__
+        for part in [*self.plots, *self.cards]:  # plots first: a plot keeps its metric's name
+            metric = getattr(part, "metric", "") or type(part).__name__
+            base = self.embed_names.get(id(part)) or (f"{metric}-card" if isinstance(part, StatCard) else metric)
             name, n = base, 2
             while name in out:
                 name, n = f"{base}-{n}", n + 1
@@ -273,6 +270,11 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+
+def up_plot(service: MetricsService) -> TimeSeriesPlot:
+    """Each source's ``up``: 1 or 0, on an axis that shows both."""
+    return TimeSeriesPlot(service=service, metric="up", title="Sources up (1) or down (0)", y_min=-0.1, y_max=1.1)
 
 
 #: The view params a dashboard passes on to its parts.

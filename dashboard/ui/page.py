@@ -26,6 +26,9 @@ from .layout import MetricsDashboard, escape_markdown
 
 log = logging.getLogger("dashboard.page")
 
+#: A phone lays the page out at its own width (without it, 980 px wide and shown at 40%).
+VIEWPORT = "width=device-width, initial-scale=1"
+
 #: The cookie in which a page keeps the browser's colour preference for ``theme=auto``.
 DARK_COOKIE = "dashboard_dark"
 
@@ -55,7 +58,7 @@ def page(dash: MetricsDashboard, args: dict[str, Any] | None = None) -> pn.templ
     pn.config.notifications = True  # alerts fire and resolve as page notifications (dashboard.ui.alerts)
     template = pn.template.BootstrapTemplate(
         title=dash.title, theme="dark" if dark else "default", main=[*notices, dash],
-        header_background="#1f4e79")
+        header_background="#1f4e79", meta_viewport=VIEWPORT)
     template.dashboard = dash  # what tests and embedding code reach through the page
     if pn.state.curdoc is not None:
         _follow_url(dash)

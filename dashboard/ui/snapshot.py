@@ -36,6 +36,7 @@ from bokeh.models import ColumnDataSource, Div, Range1d
 from bokeh.resources import Resources
 
 from .alerts import render_alerts
+from .flow import FILL
 from .plots import TimeSeriesPlot, _PlotView, outages
 from .status import render_rows
 
@@ -59,6 +60,8 @@ class _BokehOnly(Resources):
 
 class _StaticViewer:
     """What a plot view asks of its viewer, for a document that is written once: one fixed x range."""
+
+    static = True  # a file: no live tools (downloads ask a server)
 
     def __init__(self, start: float, end: float) -> None:
         self.range = Range1d(start * 1000.0, end * 1000.0)
@@ -154,12 +157,12 @@ def _card(card: Any, end: float) -> Div:
     store = card.service.store
     key = next((k for k in store.keys(card.metric) if card.accepts(k)), None)
     value, trend = card.reading(store, key, end) if key is not None else ("no data", "")
-    return Div(text=card.html(value, trend), sizing_mode="stretch_width", disable_math=True)
+    return Div(text=card.html(value, trend), sizing_mode="stretch_width", disable_math=True, stylesheets=[FILL])
 
 
 def _div(text: str) -> Div:
     """HTML built here from escaped strings; ``$$...$$`` in them stays text (never typeset)."""
-    return Div(text=text, sizing_mode="stretch_width", disable_math=True)
+    return Div(text=text, sizing_mode="stretch_width", disable_math=True, stylesheets=[FILL])
 
 
 def _heading(title: str, start: float, end: float, tz: str) -> str:

@@ -19,6 +19,7 @@ from ..metrics.model import SeriesKey
 from ..service import SourceEvent
 from .base import LiveComponent
 from .feed import Feed
+from .flow import FILL
 
 COLUMNS = ("source", "state", "health", "last_sample", "collections", "failures", "dropped", "last_error")
 TITLES = ("source", "state", "data", "last sample", "collections", "failures", "dropped", "last error")
@@ -111,7 +112,7 @@ class _StatusView:
 
     def __init__(self, component: SourceStatus) -> None:
         self.component = component
-        self.model = Div(text=render_rows(component.rows()), disable_math=True)  # $$..$$ stays text
+        self.model = Div(text=render_rows(component.rows()), disable_math=True, stylesheets=[FILL])  # $$..$$ stays text
         self._last_refresh = time.monotonic()
 
     def accepts(self, key: SeriesKey) -> bool:

@@ -43,6 +43,7 @@ PALETTES: dict[str, dict[str, dict[str, Any]]] = {
 THEME_JS = """
 if (mode !== 'auto')
   return
+const fig = cb_obj
 const jp = document.body.dataset.jpThemeLight
 const dark = jp !== undefined ? jp === 'false' : window.matchMedia('(prefers-color-scheme: dark)').matches
 const p = palettes[dark ? 'dark' : 'light']
@@ -50,10 +51,9 @@ if (fig.background_fill_color === p.figure.background_fill_color)
   return
 fig.setv(p.figure)
 fig.title.setv(p.title)
-for (const a of [...fig.left, ...fig.right, ...fig.above, ...fig.below])
-  if ('major_label_text_color' in a) a.setv(p.axis)
-for (const r of fig.center) {
-  if ('grid_line_color' in r) r.setv(p.grid)
+for (const r of [...fig.left, ...fig.right, ...fig.above, ...fig.below, ...fig.center]) {
+  if ('major_label_text_color' in r) r.setv(p.axis)
+  else if ('grid_line_color' in r) r.setv(p.grid)
   else if ('label_text_color' in r) r.setv(p.legend)
 }
 """
@@ -73,11 +73,13 @@ def apply_palette(fig: Any, theme: str) -> None:
 
 
 class FigureTheme:
-    """The theme of one figure: set in Python, or chosen by the browser for ``auto``."""
+    """The theme of one figure: set in Python, or chosen by the browser for ``auto``. The browser's hook is
+    one model per viewer (``viewer.shared``), whatever the number of its figures."""
 
-    def __init__(self, fig: Any, theme: str) -> None:
+    def __init__(self, fig: Any, theme: str, viewer: Any) -> None:
         self.fig = fig
-        self.hook = CustomJS(args={"fig": fig, "palettes": PALETTES, "mode": theme}, code=THEME_JS)
+        self.hook = viewer.shared("theme_hook", lambda: CustomJS(args={"palettes": PALETTES, "mode": theme},
+                                                                  code=THEME_JS))
         fig.js_on_change("inner_width", self.hook)  # set by the browser when the figure is first laid out
         self.set(theme)
 

@@ -155,10 +155,13 @@ def test_the_time_zone_reaches_the_time_axis_and_the_hover_and_follows_a_change(
     _, feed = render(plot)
     fig = the_view_model(feed, TimeSeriesPlot)
     (xaxis,) = fig.xaxis
-    hover = fig.select_one({"type": HoverTool, "name": "series"}).formatters["@time"]
-    assert xaxis.formatter.args == {"tz": "Asia/Tokyo"} and hover.args == {"tz": "Asia/Tokyo"}
+
+    def hover():  # the formatter of each zone is one model per viewer, shared by its plots
+        return fig.select_one({"type": HoverTool, "name": "series"}).formatters["@time"]
+
+    assert xaxis.formatter.args == {"tz": "Asia/Tokyo"} and hover().args == {"tz": "Asia/Tokyo"}
     plot.timezone = "America/New_York"
-    assert xaxis.formatter.args == {"tz": "America/New_York"} and hover.args == {"tz": "America/New_York"}
+    assert xaxis.formatter.args == {"tz": "America/New_York"} and hover().args == {"tz": "America/New_York"}
     plot.timezone = None
     assert xaxis.formatter.args == {"tz": ""}, "the browser's own zone"
     with pytest.raises(ValueError, match="IANA time zone"):
