@@ -49,11 +49,14 @@ class ServiceCollector(Collector):
         collections = CounterMetricFamily("dashboard_source_collections", "Successful collections",
                                           labels=["source"])
         failures = CounterMetricFamily("dashboard_source_failures", "Failed collections", labels=["source"])
+        gaps = CounterMetricFamily("dashboard_source_gaps", "Gaps (NaN) written into a source's series: it "
+                                   "failed, went silent, or the host stalled", labels=["source"])
         for name, source in svc.sources.items():
             up.add_metric([name], 1.0 if source.health in ("ok", "no data") else 0.0)
             collections.add_metric([name], source.collections)
             failures.add_metric([name], source.failures)
-        yield from (up, collections, failures)
+            gaps.add_metric([name], source.gaps)
+        yield from (up, collections, failures, gaps)
 
 
 _INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]")
@@ -71,8 +74,12 @@ def exported_name(name: str, kind: str) -> str:
 
 
 def exported_label(name: str) -> str:
+    """A valid label name for ``name``: invalid characters as ``_``; one beginning with a digit or with
+    ``__`` (reserved by Prometheus: a scrape refuses the whole exposition) gets a single ``_`` first."""
     label = _INVALID_LABEL.sub("_", name)
-    return f"_{label}" if label[:1].isdigit() else label
+    if label.startswith("__"):
+        label = label.lstrip("_")
+    return f"_{label}" if not label or label[:1].isdigit() or name.startswith("__") else label
 
 
 class SeriesCollector(Collector):
@@ -93,16 +100,27 @@ class SeriesCollector(Collector):
                 continue
             info = store.info(key)
             name = exported_name(key.name, info.kind)
-            labels = {exported_label(k): v for k, v in key.labels}
+            labels: dict[str, str] = {}
+            for k, v in key.labels:
+                labels.setdefault(exported_label(k), v)  # two names made one: the first is kept
             labels.setdefault("source", store.source_of(key))
             families[name].append((labels, value))
             helps.setdefault(name, info.help or f"{key.name}, as collected by the dashboard")
         for name, samples in families.items():
-            label_names = sorted({k for labels, _ in samples for k in labels})
-            family = GaugeMetricFamily(name, helps[name], labels=label_names)
-            for labels, value in samples:
-                family.add_metric([labels.get(k, "") for k in label_names], value)
-            yield family
+            yield _family(name, helps[name], samples)
+
+
+def _family(name: str, help: str, samples: list[tuple[dict[str, str], float]]) -> GaugeMetricFamily:
+    """One gauge family; of samples whose label sets came out alike (names made valid), the first."""
+    label_names = sorted({k for labels, _ in samples for k in labels})
+    family = GaugeMetricFamily(name, help, labels=label_names)
+    seen: set[tuple[str, ...]] = set()
+    for labels, value in samples:
+        values = tuple(labels.get(k, "") for k in label_names)
+        if values not in seen:
+            seen.add(values)
+            family.add_metric(list(values), value)
+    return family
 
 
 class HistoryCollector(Collector):

@@ -35,6 +35,25 @@ _COUNTER_PARTS = ("_count", "_sum")
 _SKIPPED_SUFFIXES = ("_bucket", "_created", "_gcount", "_gsum")
 _SKIPPED_TYPES = {"info", "stateset", "gaugehistogram"}
 _TYPE_LINE = re.compile(r"^#\s*TYPE\s+(\S+)\s+(\S+)\s*$")
+#: Prometheus' metric and label names (its data model); a label name beginning with ``__`` is reserved.
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid Prometheus metric name (None: it is)."""
+    if METRIC_NAME.match(name):
+        return None
+    return f"{name[:40]!r} is not a Prometheus metric name (letters, digits, '_' and ':', not first a digit)"
+
+
+def label_problem(name: str) -> str | None:
+    """Why ``name`` is not a label name a push may use (None: it is)."""
+    if not LABEL_NAME.match(name):
+        return f"label {name[:40]!r} is not a Prometheus label name (letters, digits and '_', not first a digit)"
+    if name.startswith("__"):
+        return f"label {name[:40]!r}: names beginning with '__' are reserved by Prometheus"
+    return None
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,9 @@ def _one_line(line: str, types: Mapping[str, str]) -> list[Sample]:
             kind = _declared_kind(sample.name, types)
             if kind is None:
                 continue
+            problem = name_problem(sample.name) or next(filter(None, map(label_problem, sample.labels)), None)
+            if problem:
+                raise ParseError(0, problem)
             out.append(_checked(sample.name, sample.labels, sample.value, kind, sample.timestamp, ""))
     return out
 

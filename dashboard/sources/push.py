@@ -30,7 +30,7 @@ import param
 from ..errors import ParseError
 from ..metrics.model import Batch, Kind, SeriesInfo, SeriesKey
 from .base import Source, source_type
-from .exposition import MAX_NAME, Sample
+from .exposition import MAX_NAME, Sample, label_problem, name_problem
 
 #: A timestamp above this (year 5138 in seconds) is taken to be in milliseconds by mistake.
 _LOOKS_LIKE_MS = 1e11
@@ -50,6 +50,8 @@ class PushSource(Source):
     """Samples pushed in by code or over HTTP, drained into the store every ``interval``."""
 
     interval = param.Number(default=0.1, bounds=(0.01, 60), doc="Seconds between two drains into the store.")
+
+    quiet_is_normal = True  # most drains find nothing pushed: the source is listening, not failing
 
     max_series = param.Integer(default=1000, bounds=(1, 1_000_000),
                                doc="Most distinct series this source keeps; samples of further series overflow.")
@@ -191,13 +193,18 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 def check_name(name: object, field: str = "name", line: int = 0) -> str:
-    """A metric name: a non-empty string without control characters, at most MAX_NAME long."""
+    """A metric name (or, with ``field="labels"``, a label name): a non-empty string at most MAX_NAME long
+    that Prometheus takes as one (what a scrape of ``/metrics`` must parse); a label name never begins with
+    ``__`` (Prometheus reserves those)."""
     if not isinstance(name, str) or not name.strip():
         raise ParseError(line, f"expected a non-empty string, got {_show(name)}", field=field)
     if len(name) > MAX_NAME:
         raise ParseError(line, f"longer than {MAX_NAME} characters", field=field)
     if any(ord(c) < 32 for c in name):
         raise ParseError(line, "contains a control character", field=field)
+    problem = label_problem(name) if field == "labels" else name_problem(name)
+    if problem:
+        raise ParseError(line, problem, field=field)
     return name
 
 

@@ -49,7 +49,8 @@ FLEET_JS = figure_js("Fleet load", """
     const line = m.renderers.find(r => r.data_source && r.data_source.data.time);
     if (!line) return {labels: [], rows: 0};
     const t = line.data_source.data.time;
-    const labels = m.center.filter(r => r.type === 'Legend').flatMap(l => l.items.map(i => i.label.value));
+    const labels = [...m.center, ...m.below].filter(r => r.type === 'Legend')
+      .flatMap(l => l.items.map(i => i.label.value));
     return {labels: labels, rows: t.length, first: t[0], last: t[t.length - 1]};""")
 
 

@@ -15,9 +15,13 @@ from .conftest import ServedApp, hover_plot_titled
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-NAME = "<img src=x onerror=alert('name')>"
+# Metric and label names are Prometheus names (anything else is refused); label values and source names may
+# be any text, and are shown as text.
+NAME = "pushed_queue"
 LABEL = "</script><script>alert('label')</script>"
+IMG = "<img src=x onerror=alert('value')>"
 MATH = "$$x^2$$ <b>bold</b>"
+MATH_NAME = "pushed_tex"
 SOURCE = "<img src=y onerror=alert('source')>"
 
 # Every element of the page, through open shadow roots (Bokeh renders inside them).
@@ -47,7 +51,8 @@ FIGURES_JS = """() => {
   const out = [];
   for (const doc of Bokeh.documents) for (const m of doc.all_models) {
     if (m.type !== 'Figure') continue;
-    const legend = m.center.filter(r => r.type === 'Legend').flatMap(l => l.items.map(i => i.label.value));
+    const legend = [...m.center, ...m.below].filter(r => r.type === 'Legend')
+      .flatMap(l => l.items.map(i => i.label.value));
     const title = m.title.text;
     out.push({title: typeof title === 'string' ? title : title.text, plain: typeof title !== 'string', legend});
   }
@@ -96,16 +101,17 @@ def test_one_post_makes_a_plot_on_every_page_and_hostile_text_stays_text(browser
 
     url = pushed_app.url + "ingest"
     now = time.time()
-    body = [{"name": NAME, "value": 5.0, "labels": {"worker": LABEL}, "timestamp": now - 1},
-            {"name": NAME, "value": 5.0, "labels": {"worker": LABEL}, "timestamp": now},
-            {"name": MATH, "value": 1.0}]
+    body = [{"name": NAME, "value": 5.0, "labels": {"worker": LABEL, "note": IMG}, "timestamp": now - 1},
+            {"name": NAME, "value": 5.0, "labels": {"worker": LABEL, "note": IMG}, "timestamp": now},
+            {"name": MATH_NAME, "value": 1.0, "labels": {"text": MATH}}]
     r = httpx.post(url, json=body, timeout=10)
     assert r.status_code == 200 and r.json()["accepted"] == 3
 
     for page in pages:  # one request: a plot on every open page, its legend naming the label set
-        wait_for(page, lambda page=page: any(f["title"] == NAME and f["legend"] == [f"worker={LABEL}"]
+        wait_for(page, lambda page=page: any(f["title"] == NAME and f["legend"] == [f"note={IMG}, worker={LABEL}"]
                                              for f in figures(page)), what="the pushed metric's plot")
-        wait_for(page, lambda page=page: any(f["title"] == MATH for f in figures(page)), what="the second plot")
+        wait_for(page, lambda page=page: any(f["title"] == MATH_NAME and f["legend"] == [f"text={MATH}"]
+                                             for f in figures(page)), what="the second plot")
     assert all(f["plain"] for f in figures(pages[0])), "titles from sources are PlainText, never TeX"
 
     page = pages[0]
@@ -113,11 +119,11 @@ def test_one_post_makes_a_plot_on_every_page_and_hostile_text_stays_text(browser
     text = page.evaluate(DEEP_TEXT_JS)
     assert SOURCE in text, "a hostile source name is literal text in the status table"
 
-    # hover the pushed line (flat, across the plot): the name is canvas text everywhere else, so finding it
-    # in the page's text means the tooltip shows it, as text
-    assert NAME not in text
-    wait_for(page, lambda: hover_plot_titled(page, NAME) and NAME in page.evaluate(DEEP_TEXT_JS), timeout=15,
-             what="the hover tooltip")
+    # hover the pushed line (at the right edge: the x range spans the whole window): the tooltip shows its
+    # labels as text, one more time in the page's text
+    shown = text.count(IMG)
+    wait_for(page, lambda: hover_plot_titled(page, NAME, at=0.999) and page.evaluate(DEEP_TEXT_JS).count(IMG) > shown,
+             timeout=15, what="the hover tooltip")
 
     for p in pages:
         assert p.dialogs == [], f"a dialog fired: {p.dialogs}"
