@@ -20,13 +20,13 @@ Per source, a loop owned by the service's :class:`~dashboard.core.resources.Reso
   writes the gap and ``up=0``, and collects again after the usual interval: no backoff, no breaker, since
   asking again at once would read the same thing;
 * on success writes the batch (or batches: a push source drains several) and ``up=1``, and publishes it.
-  An empty answer is "no data" (``health``), which is not an error.
+  Empty answers for longer than three intervals are "no data" (``health``), which is not an error.
+  Each gap written is counted (``Source.gaps``, ``dashboard_source_gaps_total`` on ``/metrics``).
 
 HTTP sources share one pooled ``httpx.AsyncClient`` per service (:mod:`dashboard.sources.http`): the
-seed's connection pool, done by a library that does it well (keep-alive, limits, timeouts).
-
-Every state change, retry and breaker change is logged under the ``dashboard`` logger with the source's
-name, and published as a :class:`SourceEvent` so that status displays update even when no data flows.
+seed's connection pool, done by a library that does it well. Every state change, retry and breaker
+change is logged under the ``dashboard`` logger with the source's name, and published as a
+:class:`SourceEvent` so that status displays update even when no data flows.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ from .sources import default_sources
 from .sources.base import Source
 
 log = logging.getLogger("dashboard.service")
-
 #: Seconds a collection may start late (a busy host) without a gap; later, the machine was stopped (suspended).
 STALL = 60.0
 
@@ -167,8 +166,7 @@ class MetricsService(Alerting, Annotating, ThreadedService):
 
     @classmethod
     def reset_shared(cls) -> None:
-        """Forget the shared instance (tests; a new one is made on next use)."""
-        cls.set_shared(None)
+        cls.set_shared(None)  # (tests: a new one is made on next use)
 
     # -- sources ------------------------------------------------------------------------------------------
     def add_source(self, source: Source) -> Source:
@@ -191,9 +189,8 @@ class MetricsService(Alerting, Annotating, ThreadedService):
             raise KeyError(f"{self.name}: no source named {name!r} (sources: {', '.join(self.sources)})") from None
 
     def _publish_transition(self, source: Source) -> Callable[[Transition], None]:
-        def publish(change: Transition) -> None:
-            self.publisher.publish(SourceEvent(source.name, change.target.value, change.reason, change.at))
-        return publish
+        return lambda change: self.publisher.publish(
+            SourceEvent(source.name, change.target.value, change.reason, change.at))
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def _initialize(self) -> None:
@@ -316,6 +313,8 @@ class MetricsService(Alerting, Annotating, ThreadedService):
         first = batches[0] if batches else None
         if first is not None and source.late_gaps and math.isfinite(last_t) \
                 and (first.time[0] - last_t - late > 2.5 * source.interval or late > STALL):
+            log.info("%s: no samples for %.1fs: a gap written", source.name, float(first.time[0]) - last_t)
+            source.record_gap()
             self._write(Batch.gap(source.name, (last_t + float(first.time[0])) / 2, first.keys))
         for batch in batches[:-1]:
             self._write(batch)
@@ -336,6 +335,8 @@ class MetricsService(Alerting, Annotating, ThreadedService):
         source = self.sources.get(name)
         up_key = source.up_key if source is not None else SeriesKey.of("up", source=name)
         gap = Batch.gap(name, t, [k for k in self.store.keys(source=name) if k != up_key])
+        if source is not None:
+            source.record_gap()
         self._write(gap if source is None else _merge(gap, Batch(name, (up_key,), gap.time, np.zeros((1, 1)))))
 
     def _write(self, batch: Batch) -> None:

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.thread  # (registers its exit hook now: the one below must come after it)
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -32,6 +34,22 @@ from .lifecycle import Service, ServiceError
 log = logging.getLogger("dashboard.loop")
 
 T = TypeVar("T")
+
+#: Loop threads started and not yet stopped: stopped when the interpreter exits, before the thread pools
+#: their work uses shut down (else every collection fails, and says so, until the process is gone).
+_RUNNING: weakref.WeakSet[LoopThread] = weakref.WeakSet()
+
+
+def _stop_all() -> None:
+    for thread in list(_RUNNING):
+        try:
+            thread.stop(timeout=5.0)
+        except Exception:  # exiting anyway: nothing more to do for it
+            log.debug("%s: not stopped at exit", thread.name, exc_info=True)
+
+
+# threading's own exit hooks run before it joins threads, newest first: this one before the thread pools'
+threading._register_atexit(_stop_all)  # (Python 3.9 and later)
 
 
 class LoopThread:
@@ -80,6 +98,7 @@ class LoopThread:
         self._thread = threading.Thread(target=run, name=self.name, daemon=True)
         self._thread.start()
         ready.wait()
+        _RUNNING.add(self)
         return self
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
@@ -114,6 +133,7 @@ class LoopThread:
                 log.error("%s: the loop thread did not stop within %.0f s", self.name, timeout)
                 return
         self._thread = self._loop = None
+        _RUNNING.discard(self)
 
     def __repr__(self) -> str:
         return f"<LoopThread {self.name!r} alive={self.alive}>"

@@ -14,6 +14,7 @@ register the class under the ``type`` a spec names with :func:`source_type`, whe
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
@@ -81,9 +82,14 @@ class Source(Service):
         default=0, bounds=(0, None), constant=True,
         doc="Collections whose answer could not be read (a subset of failures).")
 
+    gaps = param.Integer(
+        default=0, bounds=(0, None), constant=True,
+        doc="Gaps (a row of NaN) written into this source's series: it failed, went silent, or the host stalled.")
+
     health = param.Selector(
         default="waiting", objects=["waiting", "ok", "no data", "error"], constant=True,
-        doc="What the last collection gave: ok (samples), no data (an empty answer), error (a failure).")
+        doc="What the last collections gave: ok (samples within the last three intervals, or a push source "
+            "listening), no data (only empty answers for longer), error (a failure).")
 
     #: The ``type`` a spec gives this class (set by :func:`source_type`), and its instances' default name.
     type: ClassVar[str | None] = None
@@ -93,6 +99,12 @@ class Source(Service):
     #: Whether a collection that comes much later than its interval writes a gap before its samples.
     #: Pushed data comes when it comes: a push source turns this off.
     late_gaps: bool = True
+
+    #: Whether empty collections are what the source normally gives (a push source between pushes): it is
+    #: then "ok" while it runs, never "no data".
+    quiet_is_normal: bool = False
+
+    _delivered: float = -math.inf  # when a collection last gave samples
 
     #: Whether the series of one collection share their times (one row per collection). A push source's
     #: series come at their own times; viewers then give each series its own time column, so that one
@@ -149,9 +161,19 @@ class Source(Service):
             self.param.update(connection=change.target.value, reason=change.reason)
 
     def record_success(self, t: float | None = None, samples: int = 1) -> None:
+        t = t or time.time()
+        if samples:
+            self._delivered = t
+        # one empty answer between good ones (a rate that does not fill every interval) is not "no data"
+        fresh = self.quiet_is_normal or t - self._delivered <= 3 * self.interval
         with param.edit_constant(self):
-            self.param.update(last_success=t or time.time(), collections=self.collections + 1,
-                              health="ok" if samples else "no data")
+            self.param.update(last_success=t, collections=self.collections + 1,
+                              health="ok" if fresh else "no data")
+
+    def record_gap(self) -> None:
+        """Count a gap written into this source's series."""
+        with param.edit_constant(self):
+            self.gaps += 1
 
     def record_failure(self, error: BaseException | str, data: bool = False) -> None:
         with param.edit_constant(self):

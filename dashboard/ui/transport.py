@@ -19,6 +19,7 @@ warning naming what is gone.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -175,18 +176,33 @@ def commit_to_session(doc: Document, work: Callable[[], None]) -> None:
         events = doc.callbacks._held_events
         patches = [e for e in events if isinstance(e, DocumentPatchedEvent)]
         if patches and targets and not any(writing(c) for c in targets):
-            from panel.io.document import dispatch_tornado
-
             doc.callbacks._held_events = [e for e in events if not isinstance(e, DocumentPatchedEvent)]
             for connection in targets:
-                try:
-                    futures = dispatch_tornado(connection, events=patches)
-                except WebSocketClosedError:  # the page went away meanwhile; its session is closing
-                    log.debug("a viewer's websocket closed before a patch could be sent")
-                    continue
-                for future in futures:
-                    future.add_done_callback(_ignore_closed)
+                _send_patch(connection, patches)
         doc.unhold()
+
+
+def _send_patch(connection: Any, patches: list[DocumentPatchedEvent]) -> None:
+    """One PATCH-DOC message to ``connection``, frame by frame (as Panel's ``dispatch_tornado`` writes it),
+    each frame's outcome looked at: a page that closes mid-message is normal, not an error to log."""
+    from tornado.websocket import WebSocketHandler
+
+    socket = connection._socket
+    ws = getattr(socket, "ws_connection", None)
+    if ws is None or ws.is_closing():
+        return
+    msg = connection.protocol.create("PATCH-DOC", patches)
+    frames: list[tuple[Any, bool]] = [(msg.header_json, False), (msg.metadata_json, False),
+                                      (msg.content_json, False)]
+    for buffer in msg._buffers:
+        frames += [(json.dumps(buffer.ref), False), (buffer.to_bytes(), True)]
+    for payload, binary in frames:
+        try:
+            future = WebSocketHandler.write_message(socket, payload, binary=binary)
+        except WebSocketClosedError:  # the page went away meanwhile; its session is closing
+            log.debug("a viewer's websocket closed before a patch could be sent")
+            return
+        future.add_done_callback(_ignore_closed)
 
 
 def _ignore_closed(future: Any) -> None:
