@@ -35,8 +35,10 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, Range1d
 from bokeh.resources import Resources
 
+from ..metrics.model import SeriesKey
 from .alerts import render_alerts
 from .flow import FILL
+from .indicators import series_of
 from .plots import TimeSeriesPlot, _PlotView, outages
 from .status import render_rows
 
@@ -88,15 +90,19 @@ def view_of(dash: Any) -> tuple[float, float]:
 
 
 def snapshot_html(dash: Any, start: float | None = None, end: float | None = None,
-                  columns: int = COLUMNS) -> str:
+                  columns: int = COLUMNS, drawn: list[Drawn] | None = None) -> str:
     """The HTML of ``dash`` (a :class:`~dashboard.ui.layout.MetricsDashboard`) from ``start`` to ``end``
-    (epoch seconds; the dashboard's current view by default)."""
+    (epoch seconds; the dashboard's current view by default). ``drawn``: its plots' data, read before
+    (:func:`snapshot_data`, which may run in another thread); the models are built here, in the thread of
+    the event loop that serves the pages (Bokeh's model building is not safe beside a streaming document)."""
     if start is None or end is None:
         start, end = view_of(dash)
     if not end > start:
         raise ValueError(f"snapshot: expected start < end, got {start} and {end}")
     viewer = _StaticViewer(start, end)
-    figures = [_figure(plot, viewer, start, end, columns) for plot in _plots(dash)]
+    if drawn is None:
+        drawn = snapshot_data(dash, start, end, columns)
+    figures = [_figure(plot, viewer, start, end, data) for plot, data in drawn]
     tz = dash.timezone or "UTC"
     head = _div(_heading(dash.title, start, end, tz))
     cards = [_card(card, end) for card in dash.cards]
@@ -126,15 +132,33 @@ def _plots(dash: Any) -> list[TimeSeriesPlot]:
     return plots
 
 
-def _figure(plot: TimeSeriesPlot, viewer: _StaticViewer, start: float, end: float, columns: int) -> Any:
-    """One plot drawn over ``start`` to ``end``, its data decimated to ``columns`` pixel columns."""
+#: A plot and what it draws: its series, their times and values (decimated to pixel columns).
+Drawn = tuple[TimeSeriesPlot, tuple[list[SeriesKey], np.ndarray, list[np.ndarray]]]
+
+
+def snapshot_data(dash: Any, start: float, end: float, columns: int = COLUMNS) -> list[Drawn]:
+    """Each plot's data from ``start`` to ``end``, decimated to ``columns`` pixel columns: the store's
+    part of a snapshot, which needs no Bokeh model (a worker thread may read it)."""
+    return [(plot, plot_data(plot, start, end, columns)) for plot in _plots(dash)]
+
+
+def plot_data(plot: TimeSeriesPlot, start: float, end: float, columns: int = COLUMNS
+              ) -> tuple[list[SeriesKey], np.ndarray, list[np.ndarray]]:
+    """One plot's series, and their times and values from ``start`` to ``end`` in ``columns`` columns."""
+    keys = [k for k in plot.service.store.keys(plot.metric) if plot.accepts(k)]
+    t, values = plot.service.store.query(keys, start, end, columns) if keys else (np.empty(0), [])
+    return keys, t, list(values)
+
+
+def _figure(plot: TimeSeriesPlot, viewer: _StaticViewer, start: float, end: float,
+            drawn: tuple[list[SeriesKey], np.ndarray, list[np.ndarray]]) -> Any:
+    """One plot drawn over ``start`` to ``end`` from its data."""
     service = plot.service
     view = _PlotView(plot, viewer)  # type: ignore[arg-type]
     view.model.x_range = viewer.range
     view.model.update(sizing_mode="stretch_width", height=plot.height or 260)
-    keys = [k for k in service.store.keys(plot.metric) if plot.accepts(k)]
+    keys, t, values = drawn
     if keys:
-        t, values = service.store.query(keys, start, end, columns)
         data: dict[str, Any] = {"time": t * 1000.0}
         data.update({f"s{i}": v.astype(np.float32) for i, v in enumerate(values)})
         cds = ColumnDataSource(data=data)
@@ -157,7 +181,9 @@ def _card(card: Any, end: float) -> Div:
     store = card.service.store
     key = next((k for k in store.keys(card.metric) if card.accepts(k)), None)
     value, trend = card.reading(store, key, end) if key is not None else ("no data", "")
-    return Div(text=card.html(value, trend), sizing_mode="stretch_width", disable_math=True, stylesheets=[FILL])
+    series = series_of(key, store) if key is not None else ""
+    return Div(text=card.html(value, trend, series), sizing_mode="stretch_width", disable_math=True,
+               stylesheets=[FILL])
 
 
 def _div(text: str) -> Div:
@@ -221,8 +247,8 @@ def parse_range(args: dict[str, str], now: float) -> tuple[float, float]:
 
 class SnapshotHandler(tornado.web.RequestHandler):
     """``GET /snapshot?from=&to=`` (or ``?window=1h``, the default): the served dashboard's snapshot, as a
-    file to save. Open like the page itself; the file is written in a worker thread, so the live page
-    does not wait for it."""
+    file to save. Open like the page itself; the store is read in a worker thread, the models built on the
+    event loop (where every other document's models are built: Bokeh's are not safe to build beside them)."""
 
     def initialize(self, dashboard: Callable[[], Any]) -> None:
         self._dashboard = dashboard
@@ -239,7 +265,9 @@ class SnapshotHandler(tornado.web.RequestHandler):
         tz = self.get_query_argument("tz", None)
         if tz:
             dash.timezone = tz
-        text = await asyncio.get_running_loop().run_in_executor(None, snapshot_html, dash, start, end)
+        # the store is read in a worker thread; the models are built here, on the pages' event loop
+        drawn = await asyncio.get_running_loop().run_in_executor(None, snapshot_data, dash, start, end)
+        text = snapshot_html(dash, start, end, drawn=drawn)
         stamp = pd.Timestamp(end, unit="s", tz="UTC").strftime("%Y%m%d-%H%M%S")
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Disposition", f'attachment; filename="dashboard-{stamp}.html"')

@@ -16,7 +16,7 @@ from dashboard.metrics.model import Batch, SeriesKey
 from dashboard.service import MetricsService
 from dashboard.sources.system import SystemSource
 from dashboard.ui import MetricsDashboard, TimeSeriesPlot
-from dashboard.ui.snapshot import COLUMNS, _figure, _StaticViewer, parse_range, snapshot_html
+from dashboard.ui.snapshot import COLUMNS, _figure, _StaticViewer, parse_range, plot_data, snapshot_html
 from dashboard.units import format_value
 
 HOUR = 3600
@@ -77,7 +77,7 @@ def test_each_plot_holds_the_exact_min_and_max_of_each_pixel_column():
     svc, end = an_hour_of_this_machine()
     plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
     start = end - HOUR
-    fig = _figure(plot, _StaticViewer(start, end), start, end, COLUMNS)
+    fig = _figure(plot, _StaticViewer(start, end), start, end, plot_data(plot, start, end, COLUMNS))
     (data,) = {id(r.data_source): r.data_source.data for r in fig.renderers if "s0" in r.data_source.data}.values()
     (key,) = svc.keys("cpu_percent")
     t, v = svc.store.between([key], start, end)
@@ -109,7 +109,7 @@ def test_range_time_zone_outages_and_annotations_are_written(tmp_path):
     (doc,) = documents(text)
     assert "onerror=alert(1)" in json.dumps(doc), "the hover's text is data, which Bokeh escapes"
     up = TimeSeriesPlot(service=svc, metric="up")
-    fig = _figure(up, _StaticViewer(end - HOUR, end), end - HOUR, end, COLUMNS)
+    fig = _figure(up, _StaticViewer(end - HOUR, end), end - HOUR, end, plot_data(up, end - HOUR, end, COLUMNS))
     sources = {id(r.data_source): r.data_source.data for r in fig.renderers}.values()
     (outage,) = [d for d in sources if set(d) == {"x0", "x1"}]
     (notes,) = [d for d in sources if "labels" in d]
