@@ -45,6 +45,10 @@ class PlotOptions(param.Parameterized):
     y_max = param.Number(default=None, allow_None=True, bounds=(None, None),
                          doc="The y axis' upper end (None: follow the data).")
 
+    share_y = param.Boolean(
+        default=False, doc="Share the y range with the viewer's other plots of the same unit that share theirs "
+                           "(one scale to compare them by); a log axis or a fixed y_min/y_max keeps its own.")
+
 
 class StatOptions(param.Parameterized):
     """The newest value of one series, its unit and its trend."""

@@ -14,6 +14,7 @@ change later.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -28,6 +29,8 @@ from ..service import MetricsService
 from ..units import time_zones
 from . import transport
 from .feed import Feed, LiveView
+
+log = logging.getLogger(__name__)
 
 #: Layout params that Panel and Bokeh name alike, passed from a pane to the models it shows.
 LAYOUT = ("width", "height", "min_width", "min_height", "max_width", "max_height", "sizing_mode", "margin",
@@ -138,7 +141,8 @@ class LivePane(pn.pane.Bokeh):
             if self._models.get(ref, (None,))[0] is not box:  # cleaned up, or built meanwhile
                 return
             model = self._build(doc, root, parent, None)
-            parent.children = [model if child is box else child for child in parent.children]
+            if not any(_swap(holder, box, model) for holder in parent.references()):
+                log.debug("%s: placeholder no longer on the page", type(self._component).__name__)
 
         doc.add_next_tick_callback(build)
         return box
@@ -153,6 +157,22 @@ class LivePane(pn.pane.Bokeh):
             for feed, view in self._views.pop(root.ref["id"], []):
                 feed.remove_view(view)
         super()._cleanup(root)
+
+
+def _swap(holder: Model, box: Model, model: Model) -> bool:
+    """Put ``model`` where ``holder`` holds ``box`` (a layout's children, as models or grid tuples, or a
+    tab's child); whether it held it."""
+    if getattr(holder, "child", None) is box:
+        holder.child = model
+        return True
+    children = getattr(holder, "children", None)
+    if not isinstance(children, list):
+        return False
+    held = [c for c in children if (c[0] if isinstance(c, tuple) else c) is box]
+    if held:
+        holder.children = [(model, *c[1:]) if isinstance(c, tuple) and c[0] is box else model if c is box else c
+                           for c in children]
+    return bool(held)
 
 
 class LiveComponent(ViewOptions, pn.custom.PyComponent):

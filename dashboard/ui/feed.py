@@ -113,6 +113,7 @@ class Feed(ViewerControls):
         # series already decided (drawn, or wanted by no view): a batch of them is not news, so a flush of
         # known series never enters a freeze (leaving one recomputes the document's whole model graph)
         self._decided: set[tuple[str, SeriesKey]] = set()
+        self._drawn: set[tuple[int, SeriesKey]] = set()  # (id of a view, a series it draws)
         self._dirty = False
         self._commit_scheduled = False
         self._waiting_for_page = False
@@ -152,9 +153,13 @@ class Feed(ViewerControls):
         with self._frozen() if attached else contextlib.nullcontext():
             for key in self.service.store.keys():
                 if view.accepts(key):
-                    cds, column = self.column(key)
-                    view.add_series(key, cds, column)
+                    self._draw(view, key)
         view.refresh(self, [])
+
+    def _draw(self, view: LiveView, key: SeriesKey) -> None:
+        self._drawn.add((id(view), key))
+        cds, column = self.column(key)
+        view.add_series(key, cds, column)
 
     def _frozen(self) -> contextlib.AbstractContextManager[Any]:
         """Defer the document's model-graph recompute to the end of a block. Each list assignment on a live
@@ -167,6 +172,7 @@ class Feed(ViewerControls):
         """Forget ``view``; the feed closes with its last view."""
         if view in self.views:
             self.views.remove(view)
+            self._drawn = {drawn for drawn in self._drawn if drawn[0] != id(view)}
         if not self.views:
             self.close()
 
@@ -354,14 +360,9 @@ class Feed(ViewerControls):
             if key not in self.service.store:  # gone again before this flush: looked at when it comes back
                 continue
             self._decided.add((source, key))
-            sc = self.columns.get(self.hub.topic_name(source, key))
-            if sc is not None and key in sc.columns:
-                continue
-            wanted = [v for v in self.views if v.accepts(key)]
-            if wanted:
-                cds, column = self.column(key)
-                for view in wanted:
-                    view.add_series(key, cds, column)
+            # (a view built since the series came has it already; one built before has not)
+            for view in [v for v in self.views if (id(v), key) not in self._drawn and v.accepts(key)]:
+                self._draw(view, key)
                 added = True
         return added
 

@@ -10,6 +10,7 @@ page it appears in: four of them were a third of the default page's build (about
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import panel as pn
@@ -30,8 +31,10 @@ def grid(*objects: Any, columns: int = 2, min_width: int = 340, **params: Any) -
     """``objects`` in a grid of at most ``columns`` equal columns of at least ``min_width`` px (fewer on a
     narrow screen, down to one at full width)."""
     width = f"max(min({min_width}px, 100%), calc((100% - {(columns - 1) * GAP}px) / {columns}))"
+    # (as tall as its rows, whatever height a stretching page around it would give it: rows squeezed into
+    # that height would overlap)
     css = (f":host {{ display: grid; grid-template-columns: repeat(auto-fill, minmax({width}, 1fr)); "
-           f"gap: {GAP}px; align-items: start; }}")
+           f"grid-auto-rows: max-content; gap: {GAP}px; align-items: start; height: auto !important; }}")
     return pn.Column(*objects, sizing_mode="stretch_width", stylesheets=[css, SHRINK], **params)
 
 
@@ -45,3 +48,8 @@ def wrap(*objects: Any, justify: str = "flex-start", **params: Any) -> pn.Row:
 def column(*objects: Any, **params: Any) -> pn.Column:
     """``objects`` one under the other, as narrow as the screen (never the sum of a wrapping row's parts)."""
     return pn.Column(*objects, stylesheets=[SHRINK], **params)
+
+
+def escape_markdown(text: str) -> str:
+    """Escape a text for Panel's Markdown panes (which render HTML): its markup and TeX stay text."""
+    return html.escape(text).replace("*", r"\*").replace("_", r"\_").replace("`", r"\`").replace("$", r"\$")

@@ -10,7 +10,6 @@ line there.
 
 from __future__ import annotations
 
-import html
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from .auto import AutoPlots
 from .base import LiveComponent, check_timezone, resolve_view, show_view, stretch_width
 from .controls import ViewControls
 from .downloads import with_buttons
-from .flow import column, grid, wrap
+from .flow import column, escape_markdown, grid, wrap
 from .indicators import StatCard
 from .plots import TimeSeriesPlot
 from .status import SourceStatus
@@ -69,6 +68,9 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
     show_title = param.Boolean(default=True, doc="Show the title above the plots (a served page shows it in "
                                                  "its template's header instead).")
 
+    share_y = param.Boolean(default=False, doc="Plots of one unit share one y range (one scale to compare "
+                                               "them by), as each plot's own share_y does.")
+
     def __init__(self, **params: Any) -> None:
         self._view_sync = False
         super().__init__(**params)
@@ -79,6 +81,9 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
         self.cards += [p for p in self.panels if isinstance(p, StatCard)]
         self.plots: list[Any] = self._system_plots() if self.system else []
         self.plots += [p for p in self.panels if not isinstance(p, StatCard)]
+        for plot in self.plots if self.share_y else []:
+            if isinstance(plot, TimeSeriesPlot):
+                plot.share_y = True
         self.cells = [self._cell(p) for p in self.plots]  # each plot with its downloads
         named = [p.metric for p in [*self.cards, *self.plots] if getattr(p, "metric", None)]
         self.auto_plots = AutoPlots(service=svc, exclude=named, download_route=self.download_route and
@@ -90,7 +95,7 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
             callback=self._snapshot_file, filename="dashboard-snapshot.html", label="Snapshot", embed=False,
             width=100, height=32, margin=(5, 10), description="This view as one HTML file that opens offline")
         self._title = pn.pane.Markdown(f"## {escape_markdown(self.title)}", margin=(0, 10))
-        self.header = wrap(css_classes=["dashboard-header"])
+        self.header = wrap(css_classes=["dashboard-header", "dashboard-controls"])
         self._show_header()
         parts: list[Any] = [self.header]
         if self.cards:  # at least two a row on a phone
@@ -115,6 +120,9 @@ class MetricsDashboard(DashboardOptions, ViewOptions, pn.custom.PyComponent):
             return plot
         if self.download_route:
             plot.download = {"panel": next(n for n, p in self.named_panels().items() if p is plot)}
+            # a cell of the grid: built right after the page's first answer (a figure is a page's costly
+            # part); the placeholder is the cell itself, so nothing above it keeps the placeholder's size
+            plot.deferred = True
             return plot
         return with_buttons(plot)
 
@@ -279,7 +287,3 @@ def up_plot(service: MetricsService) -> TimeSeriesPlot:
 
 #: The view params a dashboard passes on to its parts.
 VIEW_PARAMS = ("start", "end", "live", "refresh", "timezone", "theme")
-
-def escape_markdown(text: str) -> str:
-    """Escape a title for the Markdown pane (which renders HTML)."""
-    return html.escape(text).replace("*", r"\*").replace("_", r"\_").replace("`", r"\`").replace("$", r"\$")

@@ -22,7 +22,8 @@ import panel as pn
 from bokeh.models import CustomJS
 
 from ..viewurl import QUERY, format_view, parse_view
-from .layout import MetricsDashboard, escape_markdown
+from .flow import escape_markdown
+from .layout import MetricsDashboard
 
 log = logging.getLogger("dashboard.page")
 

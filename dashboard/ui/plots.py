@@ -1,12 +1,9 @@
 """``TimeSeriesPlot``: one line per series of a metric, on a datetime axis that follows the window.
 
 Names from sources become titles and axis labels as ``PlainText`` (a plain string containing ``$$...$$``
-would be typeset as TeX).
-
-Lines are 1 pixel wide (2-pixel lines cost the browser about four times as much) on the canvas backend
-(WebGL without a GPU falls back to SwiftShader, which is slower). Legends, titles and hover fields are
-canvas text or escaped by Bokeh, so hostile metric names and label values stay inert.
-
+would be typeset as TeX). Lines are 1 pixel wide (2-pixel lines cost the browser about four times as much)
+on the canvas backend (WebGL without a GPU falls back to SwiftShader, which is slower). Legends, titles and
+hover fields are canvas text or escaped by Bokeh, so hostile metric names and label values stay inert.
 An outage is visible twice: the line breaks (the service writes a gap), and a shaded band covers the
 time a source of the plot was down (its ``up`` series was 0), from its last good sample to its next.
 """
@@ -75,7 +72,6 @@ class TimeSeriesPlot(PlotOptions, LiveComponent):
     :class:`~dashboard.options.PlotOptions`, the same params a spec's plot panel is checked against.
     """
 
-    deferred = True  # a figure is the costly part of a page: built right after its first answer
 
     download = param.Dict(
         default=None, allow_None=True,
@@ -274,7 +270,18 @@ class _PlotView:
                 args={"unit": unit}, code=f"{FORMAT_JS}\nreturn format(tick, unit)"))
             if unit == "%" and self.component.y_min is None and self.component.y_max is None:
                 self.y_range.update(start=0, end=100)
+            self._share_y(unit)
         self.hover.formatters = {"@time": self.time_hover, "$snap_y": self._value_hover(unit)}
+
+    def _share_y(self, unit: str) -> None:
+        """With ``share_y``, the viewer's one y range for ``unit`` (the first such plot's), over all their lines."""
+        c = self.component
+        if not c.share_y or c.y_min is not None or c.y_max is not None:
+            return
+        shared = self.feed.shared(f"y_range:{unit}", lambda: self.y_range)
+        if shared is not self.y_range:
+            shared.renderers = [*shared.renderers, *self.y_range.renderers]
+            self.y_range = self.model.y_range = shared
 
     def _percent_range(self) -> None:
         """A percentage axis spans 0 to 100 %; once the data leave it, it follows them."""
@@ -342,8 +349,8 @@ class _PlotView:
         self.marks(feed.service)
         if self.notes is not None:
             self.notes.update(feed.service.annotations, self.keys, between)
-        if not events and now - self._outages_checked < 1.0:
-            return
+        if not self.sources or (not events and now - self._outages_checked < 1.0):
+            return  # (no lines yet: the first ones redraw the marks at once)
         self._outages_checked = now
         self._percent_range()
         if self.alerts is not None:

@@ -185,9 +185,10 @@ def served() -> Iterator[ServedApp]:
     app.stop()
 
 
-def hover_plot_titled(page, title: str) -> bool:
-    """Move the mouse to the middle of the plot area of the figure titled ``title``."""
-    box = page.evaluate("""(title) => {
+def hover_plot_titled(page, title: str, at: float = 0.95) -> bool:
+    """Move the mouse into the plot area of the figure titled ``title``, at ``at`` of its width (the x
+    range spans the whole window, so the newest data are at the right edge), half-way down."""
+    box = page.evaluate("""([title, at]) => {
       const out = [];
       const visit = (v) => { out.push(v); for (const c of (v.child_views ?? [])) visit(c); };
       for (const root of Object.values(Bokeh.index)) visit(root);
@@ -197,8 +198,8 @@ def hover_plot_titled(page, title: str) -> bool:
       fig.el.scrollIntoView({block: 'center'});
       const r = fig.el.getBoundingClientRect();
       const f = fig.frame.bbox;
-      return {x: r.left + f.x + f.width / 2, y: r.top + f.y + f.height / 2};
-    }""", title)
+      return {x: r.left + f.x + f.width * at, y: r.top + f.y + f.height / 2};
+    }""", [title, at])
     if box is None:
         return False
     page.mouse.move(box["x"] - 5, box["y"])

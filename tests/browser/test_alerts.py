@@ -31,6 +31,12 @@ MARKS_JS = figure_js("Temperature", """
     const bands = sources.find(s => s.data.color);
     return {lines: lines ? Array.from(lines.data.y) : [], bands: bands ? Array.from(bands.data.color) : []};""")
 
+# Where the bands are, as a fraction of the plot's width (the x range spans the whole window).
+BANDS_AT_JS = figure_js("Temperature", """
+    const s = m.renderers.map(r => r.data_source).find(s => s && s.data.color);
+    const middle = (s.data.x0[0] + s.data.x1[s.data.x1.length - 1]) / 2;
+    return (middle - m.x_range.start) / (m.x_range.end - m.x_range.start);""")
+
 
 def alert_app():
     from dashboard.alerts.http import AlertsHandler
@@ -81,7 +87,8 @@ def test_an_alert_fires_on_the_page_and_hostile_text_stays_text(page):
         poll(lambda: set(page.evaluate(MARKS_JS)["bands"]) == {"#ff7f0e", "#d62728"}, timeout=30,
              what="the pending and firing bands")
         shown = page.evaluate(ALL_TEXT_JS).count(HOSTILE)
-        poll(lambda: hover_plot_titled(page, "Temperature") and page.evaluate(ALL_TEXT_JS).count(HOSTILE) > shown,
+        poll(lambda: hover_plot_titled(page, "Temperature", page.evaluate(BANDS_AT_JS))
+             and page.evaluate(ALL_TEXT_JS).count(HOSTILE) > shown,
              timeout=15, what="the band's hover")
 
         listed = httpx.get(served.url + "alerts", timeout=10).json()

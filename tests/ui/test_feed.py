@@ -362,3 +362,42 @@ async def test_series_no_view_shows_cost_no_model_graph_recompute(svc, monkeypat
     (cds,) = cds_of(doc.roots[0])
     assert list(cds.data["s0"]) == [float(i) for i in range(1, 8)]
     assert len(recomputes) <= 1, f"{len(recomputes)} model-graph recomputes for 6 flushes of known series"
+
+
+def test_percent_axes_span_0_to_100_and_plots_of_one_unit_may_share_a_range(svc):
+    write(svc, 100.0, cpu=99.5, core0=100.0, core1=99.9)
+    plots = [TimeSeriesPlot(service=svc, metric="cpu_percent", share_y=True),
+             TimeSeriesPlot(service=svc, metric="cpu_core_percent", share_y=True),
+             TimeSeriesPlot(service=svc, metric="cpu_percent")]
+    doc = Document()
+    roots = [p.get_root(doc) for p in plots]
+    figures = [r.select_one({"type": Plot}) for r in roots]
+    assert [(f.y_range.start, f.y_range.end) for f in figures] == [(0, 100)] * 3, "a flat 100 % is no dip"
+    assert figures[0].y_range is figures[1].y_range, "share_y: one range for the plots of one unit"
+    assert figures[2].y_range is not figures[0].y_range, "a plot without share_y keeps its own"
+    assert set(figures[0].y_range.renderers) == set(lines(roots[0])) | set(lines(roots[1]))
+
+
+async def test_a_card_names_the_series_it_shows_when_its_metric_has_several(svc):
+    write(svc, 100.0, core0=12.0, core1=30.0)
+    write(svc, 101.0, cpu=20.0)
+    doc = Document()
+    for card in (StatCard(service=svc, metric="cpu_core_percent", title="A core"),
+                 StatCard(service=svc, metric="cpu_percent", title="CPU")):
+        doc.add_root(card.get_root(doc))
+    core, cpu = Feed.for_document(doc).views
+    await async_poll(lambda: getattr(cpu, "value", None) == "20 %")
+    assert ">12 %<" in core.model.text and "cpu=0" in core.model.text, "the card says which core it shows"
+    assert 'class="series"' not in cpu.model.text, "a metric of one series needs no name"
+
+
+async def test_a_view_built_after_a_series_came_and_one_built_before_both_draw_it(svc):
+    """Two plots of one metric in one viewer, one built before its first series came and one after it
+    came but before the viewer's next flush (a served page's deferred plots): both draw it."""
+    doc = Document()
+    early = TimeSeriesPlot(service=svc, metric="cpu_percent").get_root(doc)
+    write(svc, 100.0, cpu=5.0)  # delivered to the viewer at its next flush
+    late = TimeSeriesPlot(service=svc, metric="cpu_percent").get_root(doc)
+    assert len(lines(late)) == 1, "built from the store"
+    await async_poll(lambda: len(lines(early)) == 1, what="the plot built before the series to draw it")
+    assert len(lines(late)) == 1
