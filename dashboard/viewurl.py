@@ -80,7 +80,8 @@ def _live(text: str) -> bool:
     return lowered in ("true", "1")
 
 
-def _tz(text: str) -> str:
+def check_zone(text: str) -> str:
+    """``text`` if it is an IANA time zone name, else a ValueError naming it."""
     if text not in time_zones():
         raise ValueError(f"expected an IANA time zone such as Europe/Paris or UTC, got {text!r}")
     return text
@@ -93,7 +94,7 @@ def _theme(text: str) -> str:
 
 
 PARSERS = {"window": ("window", _window), "from": ("start", _time), "to": ("end", _time), "live": ("live", _live),
-           "tz": ("timezone", _tz), "theme": ("theme", _theme)}
+           "tz": ("timezone", check_zone), "theme": ("theme", _theme)}
 
 
 def parse_view(args: Mapping[str, Any], now: float | None = None) -> tuple[dict[str, Any], list[str]]:

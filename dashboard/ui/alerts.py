@@ -24,6 +24,7 @@ from bokeh.models import ColumnDataSource, Div, HoverTool, HSpan, Quad
 from ..alerts.engine import AlertEvent
 from ..alerts.rules import alerts_key
 from ..metrics.model import SeriesKey
+from ..units import format_value
 from .base import LiveComponent
 from .feed import Feed
 from .flow import FILL
@@ -58,8 +59,15 @@ class AlertList(LiveComponent):
         alerts = engine.alerts() if engine is not None else []
         alerts.sort(key=lambda a: -a.machine.since)
         return [{"state": a.state.value, "since": _ago(a.machine.since, now), "name": a.rule.name,
-                 "summary": a.summary, "value": "" if math.isnan(a.value) else f"{a.value:.6g}",
-                 "severity": a.rule.severity} for a in alerts]
+                 "summary": a.summary, "value": self._value(a.key, a.value), "severity": a.rule.severity}
+                for a in alerts]
+
+    def _value(self, key: SeriesKey, value: float) -> str:
+        """An alert's value as the plot of its metric shows it: in the series' unit, formatted alike."""
+        if math.isnan(value):
+            return ""
+        store = self.service.store
+        return format_value(value, store.info(key).unit if key in store else "")
 
     def _build(self, feed: Feed) -> _AlertListView:
         return _AlertListView(self)

@@ -15,7 +15,8 @@ from typing import Any
 import panel as pn
 
 from ..units import format_duration, time_zones
-from .flow import wrap
+from ..viewurl import check_zone
+from .flow import escape_markdown, wrap
 
 #: The windows the selector offers (any other is added while it is in use).
 WINDOWS = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0, "1 h": 3600.0, "6 h": 21600.0, "24 h": 86400.0,
@@ -54,26 +55,31 @@ class ViewControls:
         self.live = pn.widgets.Button(label="Back to live", color="primary", width=110,
                                       visible=not dash.live, css_classes=["dashboard-live"])
         self.held = pn.widgets.StaticText(value="", visible=not dash.live, css_classes=["dashboard-held"])
-        self.pause = pn.widgets.Toggle.from_param(dash.param.paused, label="Pause", width=80,
+        self.pause = pn.widgets.Toggle.from_param(dash.param.paused, label=_pause_label(dash.paused), width=80,
                                                   css_classes=["dashboard-pause"])
         self.refresh = pn.widgets.Select(label="Refresh", options=REFRESH, value=_refresh_value(dash.refresh),
                                          width=80, css_classes=["dashboard-refresh"])
+        # not restricted to the list: the box commits what was typed on Enter and on leaving it, and an unknown
+        # zone is refused with a warning (a restricted box silently drops it)
         self.timezone = pn.widgets.AutocompleteInput(
             label="Time zone", options=sorted(time_zones()), value=dash.timezone or "",
-            placeholder="browser's", restrict=True, case_sensitive=False, min_characters=1, width=150,
+            placeholder="browser's", restrict=False, case_sensitive=False, min_characters=1, width=150,
             css_classes=["dashboard-timezone"])
+        self.zone_error = pn.pane.Alert("", alert_type="warning", visible=False, margin=(0, 5),
+                                        css_classes=["dashboard-timezone-error"])
         self.theme = pn.widgets.Select.from_param(dash.param.theme, label="Theme", width=80,
                                                   css_classes=["dashboard-theme"])
         self._following = False  # set while the widgets show the params (their events are not the user's)
         self.window.param.watch(self._window_chosen, "value")
         self.live.on_click(lambda _event: setattr(dash, "live", True))
         self.refresh.param.watch(lambda e: self._set(refresh=None if e.new < 0 else e.new), "value")
-        self.timezone.param.watch(lambda e: self._set(timezone=e.new or None), "value")
-        dash.param.watch(self._follow, ["window", "live", "start", "end", "refresh", "timezone"])
+        self.timezone.param.watch(self._zone_chosen, "value")
+        dash.param.watch(self._follow, ["window", "live", "start", "end", "refresh", "timezone", "paused"])
         self._follow()
 
     def widgets(self) -> list[Any]:
-        return [self.held, self.live, self.window, self.refresh, self.pause, self.timezone, self.theme]
+        return [self.held, self.live, self.window, self.refresh, self.pause, self.timezone, self.theme,
+                self.zone_error]
 
     def row(self) -> pn.Row:
         """The controls in one row that wraps on a narrow screen."""
@@ -82,6 +88,22 @@ class ViewControls:
     def _set(self, **values: Any) -> None:
         if not self._following:
             self.dash.param.update(**values)
+
+    def _zone_chosen(self, event: Any) -> None:
+        """A zone typed or picked: applied if it is one (as the URL's ``tz``), else refused with a warning
+        naming it, the box back at the zone in use."""
+        if self._following:
+            return
+        zone = event.new.strip()
+        try:
+            zone = check_zone(zone) if zone else ""
+        except ValueError as exc:
+            self.zone_error.object = escape_markdown(f"tz: {exc}")
+            self.zone_error.visible = True
+            self._follow()
+            return
+        self.zone_error.visible = False
+        self._set(timezone=zone or None)
 
     def _window_chosen(self, event: Any) -> None:
         if self._following:
@@ -107,6 +129,11 @@ class ViewControls:
             self.held.value = f"Held: {format_range(dash.start, dash.end, dash.timezone)}"
         self.refresh.value = _refresh_value(dash.refresh)
         self.timezone.value = dash.timezone or ""
+        self.pause.name = _pause_label(dash.paused)
+
+
+def _pause_label(paused: bool) -> str:
+    return "Resume" if paused else "Pause"
 
 
 def _refresh_value(refresh: float | None) -> float:

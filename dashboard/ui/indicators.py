@@ -49,12 +49,15 @@ class StatCard(StatOptions, LiveComponent):
             trend = f"{arrow} {format_value(abs(delta), unit)} in {self.trend_seconds:g}s"
         return format_value(latest, unit), trend
 
-    def html(self, value: str, trend: str) -> str:
-        """The card's HTML; every string escaped."""
+    def html(self, value: str, trend: str, series: str = "") -> str:
+        """The card's HTML; every string escaped. ``series``: which of the metric's series it shows (its
+        labels), when the metric has several."""
         title = html.escape(self.title or self.metric)
+        which = f' <span class="series" style="font-weight:normal;color:#666">{html.escape(series)}</span>' \
+            if series else ""
         return (f'<div class="dashboard-card" style="font-family:sans-serif;padding:4px 8px;'
                 f'border:1px solid #e3e3e3;border-radius:4px;box-sizing:border-box;width:100%">'
-                f'<div style="font-size:13px;font-weight:bold">{title}</div>'
+                f'<div style="font-size:13px;font-weight:bold">{title}{which}</div>'
                 f'<div class="value" style="font-size:28px;font-weight:bold">{html.escape(value)}</div>'
                 f'<div class="trend" style="font-size:12px;color:#666">{html.escape(trend)}</div></div>')
 
@@ -79,10 +82,19 @@ class _CardView:
     def refresh(self, feed: Feed, events: list[SourceEvent]) -> None:
         if self.key is None:
             return
-        self.value, self.trend = self.component.reading(feed.service.store, self.key)
-        text = self._html(self.value, self.trend)
+        store = feed.service.store
+        held = feed.view_range()  # a held range: the card reads at its end, as a snapshot's does
+        self.value, self.trend = self.component.reading(store, self.key, held[1] if held else None)
+        text = self.component.html(self.value, self.trend, series_of(self.key, store))
         if text != self.model.text:
             self.model.text = text
+
+
+def series_of(key: SeriesKey, store: Any) -> str:
+    """``key``'s labels when its metric has other series in ``store`` (a card names the one it shows)."""
+    if not key.labels or len(store.keys(key.name)) < 2:
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in key.labels)
 
 
 def _last_finite(v: np.ndarray) -> float | None:

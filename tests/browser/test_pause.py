@@ -29,7 +29,9 @@ def test_pause_freezes_the_page_and_resume_catches_up(served, page):
     poll(lambda: feed.paused_flushes >= held + 4, timeout=30, what="four more collections held back")
     assert served.service_collections() >= collections + 4, "collection goes on"
     assert lasts(page) == frozen, "no plot drew a new row while paused"
-    page.get_by_role("button", name="Pause").click()
+    assert page.get_by_role("button", name="Pause").count() == 0, "the button says what it does now"
+    page.get_by_role("button", name="Resume").click()
     poll(lambda: lasts(page).get("CPU (all cores)", 0) > frozen["CPU (all cores)"], timeout=15,
          what="the page to draw what came during the pause")
     assert not feed.paused and page.errors.messages == []
+    poll(lambda: page.get_by_role("button", name="Pause").count() == 1, timeout=10, what="the button's label back")
