@@ -109,7 +109,7 @@ class TopicColumns:
         times, values = store.query(list(self.columns), start, end, columns)
         new = {"time": times * 1000.0}
         new.update({name: values[i] for i, name in enumerate(self.columns.values())})
-        self.cds.data = new
+        transport.replace(self.cds, new)
         return times.size
 
     def reset(self, window: float) -> None:
@@ -118,5 +118,5 @@ class TopicColumns:
         times, values = self.topic.rows(dec.end - in_window(self.topic, window), dec.end, self.series)
         new = {"time": times * 1000.0}
         new.update({name: values[i].copy() for i, name in enumerate(self.columns.values())})
-        self.cds.data = new
+        transport.replace(self.cds, new)
         self.sent, self.stable = dec.end, dec.stable

@@ -26,7 +26,12 @@ from typing import Any
 
 from bokeh.core.properties import Int
 from bokeh.document import Document
-from bokeh.document.events import DocumentPatchedEvent
+from bokeh.document.events import (
+    ColumnDataChangedEvent,
+    ColumnsPatchedEvent,
+    ColumnsStreamedEvent,
+    DocumentPatchedEvent,
+)
 from bokeh.model import DataModel
 from bokeh.models import ColumnDataSource, CustomJS
 from tornado.websocket import WebSocketClosedError
@@ -90,11 +95,44 @@ def comm_open(comm: Any) -> bool:
 def stream(doc: Document, cds: ColumnDataSource, new: dict[str, Any], rollover: int) -> None:
     """Append ``new`` to ``cds`` keeping ``rollover`` rows, without property validation."""
     cds.data._stream(doc, cds, new, rollover)
+    _absorb(cds)
+
+
+def replace(cds: ColumnDataSource, data: dict[str, Any]) -> None:
+    """Replace every column of ``cds``; what was held for its columns (a notebook's document until its
+    comm sends) is superseded, and dropped."""
+    doc = cds.document
+    if doc is not None and doc.callbacks.hold_value:
+        data_events = (ColumnDataChangedEvent, ColumnsStreamedEvent, ColumnsPatchedEvent)
+        doc.callbacks._held_events = [e for e in doc.callbacks._held_events
+                                      if not (isinstance(e, data_events) and e.model is cds)]
+    cds.data = data
 
 
 def patch(doc: Document, cds: ColumnDataSource, patches: dict[str, list[tuple[slice, Any]]]) -> None:
     """Overwrite rows of ``cds`` in place, without property validation."""
     cds.data._patch(doc, cds, patches)
+    _absorb(cds)
+
+
+def _absorb(cds: ColumnDataSource) -> None:
+    """Under a hold (a notebook's document until its comm sends), a held change of ``cds``'s columns goes
+    out with the columns as they are when it is sent, so it carries the rows streamed or patched since:
+    those events would add them a second time, after newer rows (a line drawn back across the plot, and
+    columns of unequal length). The held change then sends every column, and they are dropped."""
+    doc = cds.document
+    if doc is None or not doc.callbacks.hold_value:
+        return
+    held = doc.callbacks._held_events
+    first = next((i for i, e in enumerate(held) if isinstance(e, ColumnDataChangedEvent) and e.model is cds), None)
+    if first is None:
+        return
+    for event in held[first:]:
+        if isinstance(event, ColumnDataChangedEvent) and event.model is cds:
+            event.cols = None
+    doc.callbacks._held_events = held[:first + 1] + [
+        e for e in held[first + 1:]
+        if not (isinstance(e, (ColumnsStreamedEvent, ColumnsPatchedEvent, ColumnDataChangedEvent)) and e.model is cds)]
 
 
 def register_model(pane: Any, ref: str, model: Any, parent: Any) -> None:
@@ -215,12 +253,15 @@ def commit_over_comm(doc: Document, comm: Any, work: Callable[[], None]) -> None
 
     Until the frontend has opened the comm, events stay held in the document and go out, in order, with
     the first message after it opens. (Panel's ``push`` would instead re-send each message 100 ms later,
-    and a later message could overtake the one that defines the models it refers to.)
+    and a later message could overtake the one that defines the models it refers to.) The hold collects
+    rather than combines: Bokeh would merge a later stream into an earlier one of the same source, ahead
+    of the patch of provisional rows between them, whose row numbers are then off by what the merged
+    stream rolled over (a stale row left behind, a line drawn back across the plot).
     """
     from panel.io.notebook import push
 
     if not doc.callbacks.hold_value:
-        doc.hold("combine")
+        doc.hold("collect")
     work()
     if comm_open(comm):
         push(doc, comm)

@@ -401,3 +401,42 @@ async def test_a_view_built_after_a_series_came_and_one_built_before_both_draw_i
     assert len(lines(late)) == 1, "built from the store"
     await async_poll(lambda: len(lines(early)) == 1, what="the plot built before the series to draw it")
     assert len(lines(late)) == 1
+
+
+def test_a_batch_stored_before_a_topic_read_the_store_and_delivered_after_is_not_drawn_twice(svc):
+    """The collection thread stores a batch, then publishes it; a topic made in between (a new window)
+    reads it from the store and then receives it: its rows stay in time order."""
+    from dashboard.ui.topics import Topic
+
+    for t in range(1, 11):
+        write(svc, float(t), cpu=float(t))
+    topic = Topic(svc, "sys", 100, window=60)
+    for t in (8.0, 9.0, 10.0, 11.0):  # all but the last: already read from the store
+        topic.add(Batch("sys", (CPU,), np.array([t]), np.array([[t]]), INFO))
+    topic.advance()
+    times, _values = topic.decimator.rows(0, topic.decimator.end, [topic.index[CPU]])
+    assert list(times) == [float(t) for t in range(1, 12)]
+
+
+def test_a_refill_under_a_held_document_drops_what_was_held_for_that_source():
+    """A notebook's document is held until its comm sends, and a held change of a source's columns goes
+    out with the columns as they are then: rows streamed after it were sent twice, the second time after
+    newer rows (a line drawn back across the plot after a window change). A refill supersedes what was
+    held for its source, and the rows streamed after it go with it."""
+    from dashboard.ui import transport
+
+    doc = Document()
+    cds = ColumnDataSource(data={"time": np.array([1.0, 2.0]), "s0": np.array([1.0, 2.0])})
+    doc.add_root(cds)
+    doc.hold("combine")
+    transport.replace(cds, {"time": np.array([1.0, 2.0, 3.0]), "s0": np.array([1.0, 2.0, 3.0])})
+    transport.stream(doc, cds, {"time": np.array([4.0]), "s0": np.array([4.0])}, 100)
+    transport.replace(cds, {"time": np.array([3.0, 4.0, 5.0]), "s0": np.array([3.0, 4.0, 5.0])})
+    transport.stream(doc, cds, {"time": np.array([6.0]), "s0": np.array([6.0])}, 100)
+    (held,) = doc.callbacks._held_events
+    assert type(held).__name__ == "ColumnDataChangedEvent" and held.cols is None
+    assert list(cds.data["time"]) == [3.0, 4.0, 5.0, 6.0], "what it sends: each row once, in time order"
+    cds.data["s1"] = np.zeros(4)  # a new column, then a row: the column goes out whole with the row in it
+    transport.stream(doc, cds, {"time": np.array([7.0]), "s0": np.array([7.0]), "s1": np.array([1.0])}, 100)
+    (held,) = doc.callbacks._held_events
+    assert held.cols is None and len(cds.data["s1"]) == 5
