@@ -20,10 +20,12 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, dashboard_server
 
+# Every figure counts: a figure still to come (a served page sends a placeholder first) holds no row yet.
 ROWS_JS = """() => {
   if (!window.Bokeh) return null;
   let min = Infinity, last = 0, n = 0;
   for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+    if (m.type === 'Div' && m.css_classes.includes('dashboard-pending')) return null;
     if (m.type !== 'Figure') continue;
     const r = m.renderers.find(r => r.data_source && r.data_source.data.time);
     if (!r) continue;

@@ -4,7 +4,9 @@
 
 Uses ``dashboard serve`` on a free loopback port and Debian's Chromium through Playwright, and writes, after
 20 s of collection: ``screenshot.png`` (light, 1280 px), ``screenshot-dark.png`` (``?theme=dark``),
-``phone.png`` (390 px, the whole page) and ``wide.png`` (2560 px).
+``phone.png`` (a phone: 390 px wide in mobile emulation at 3 device pixels a CSS pixel, touch, the first
+2,400 px of the page) and ``wide.png`` (2560 px). The page scrolls inside its template's main area, so a
+whole-page shot is a window as tall as that area's content.
 """
 
 from __future__ import annotations
@@ -18,13 +20,20 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, dashboard_server
 
-#: (file, query string, viewport, whole page)
+#: (file, query string, browser context options, tallest window for a whole-page shot; None: as it is)
 SHOTS = [
-    ("screenshot.png", "?theme=light", {"width": 1280, "height": 900}, True),
-    ("screenshot-dark.png", "?theme=dark", {"width": 1280, "height": 900}, True),
-    ("phone.png", "?theme=light", {"width": 390, "height": 844}, True),
-    ("wide.png", "?theme=light", {"width": 2560, "height": 1440}, False),
+    ("screenshot.png", "?theme=light", {"viewport": {"width": 1280, "height": 900}}, 4000),
+    ("screenshot-dark.png", "?theme=dark", {"viewport": {"width": 1280, "height": 900}}, 4000),
+    ("phone.png", "?theme=light", {"viewport": {"width": 390, "height": 844}, "is_mobile": True,
+                                   "has_touch": True, "device_scale_factor": 3}, 2400),
+    ("wide.png", "?theme=light", {"viewport": {"width": 2560, "height": 1440}}, None),
 ]
+
+#: The height of the page's content (the template scrolls its main area, not the document).
+CONTENT_HEIGHT_JS = """() => {
+  const main = document.querySelector('#main') || document.body;
+  return Math.ceil(main.getBoundingClientRect().top + main.scrollHeight);
+}"""
 
 
 def main(folder: str = "docs", seconds: float = 20.0) -> None:
@@ -33,12 +42,17 @@ def main(folder: str = "docs", seconds: float = 20.0) -> None:
     with dashboard_server() as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         began = time.monotonic()
-        for name, query, viewport, full in SHOTS:
-            page = browser.new_page(viewport=viewport)
+        for name, query, options, tallest in SHOTS:
+            context = browser.new_context(**options)
+            page = context.new_page()
             page.goto(url + query)
             page.wait_for_timeout(max(4000, (seconds - (time.monotonic() - began)) * 1000))  # let plots fill
-            page.screenshot(path=str(out / name), full_page=full)
-            page.close()
+            if tallest is not None:
+                height = min(tallest, page.evaluate(CONTENT_HEIGHT_JS))
+                page.set_viewport_size({"width": options["viewport"]["width"], "height": height})
+                page.wait_for_timeout(1500)  # laid out again at that height
+            page.screenshot(path=str(out / name))
+            context.close()
             print(f"wrote {out / name}")
         browser.close()
 

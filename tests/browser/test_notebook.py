@@ -145,7 +145,10 @@ DISORDER_JS = """() => { const out = [];
         let last = -Infinity;
         for (let i = 0; i < column.length; i++) {
           if (Number.isNaN(column[i])) continue;
-          if (!(column[i] > last)) { out.push([title, name, i, column.length, Array.from(column.slice(Math.max(0, i - 3), i + 3)).map(x => x % 1e6)]); break; }
+          if (!(column[i] > last)) {  // where, and the times around it
+            out.push([title, name, i, column.length, Array.from(column.slice(Math.max(0, i - 3), i + 3))]);
+            break;
+          }
           last = column[i];
         }
       }
