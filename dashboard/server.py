@@ -26,6 +26,7 @@ from .ingest import MAX_BODY, AnnotationsHandler, IngestHandler
 from .service import MetricsService
 from .sources.push import PushSource
 from .spec import Spec
+from .ui import transport
 from .ui.layout import MetricsDashboard
 from .ui.page import page
 
@@ -145,6 +146,7 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
         extra_patterns=patterns, **kwargs)
     EmbedGuard.install(server._tornado, origins)
     server.io_loop.add_callback(service.start)
+    transport.quiet_closed_sockets(server.io_loop.asyncio_loop)  # a page closing is normal, not a traceback
     server.start()
     if show:
         server.io_loop.add_callback(server.show, "/")

@@ -67,10 +67,11 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
         proc.wait(5)
 
 
-def http_ok(url: str) -> bool:
-    """Whether ``url`` answers 200 now (following redirects)."""
+def http_ok(url: str, timeout: float = 30.0) -> bool:
+    """Whether ``url`` answers 200 (following redirects). A refused connection says no at once; an answer
+    may take ``timeout`` seconds (a page's first answer on a busy machine takes seconds, not two)."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status == 200
     except OSError:
         return False

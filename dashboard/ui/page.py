@@ -22,6 +22,7 @@ import panel as pn
 from bokeh.models import CustomJS
 
 from ..viewurl import QUERY, format_view, parse_view
+from . import transport
 from .flow import escape_markdown
 from .layout import MetricsDashboard
 
@@ -62,6 +63,9 @@ def page(dash: MetricsDashboard, args: dict[str, Any] | None = None) -> pn.templ
         header_background="#1f4e79", meta_viewport=VIEWPORT)
     template.dashboard = dash  # what tests and embedding code reach through the page
     if pn.state.curdoc is not None:
+        from tornado.ioloop import IOLoop
+
+        transport.quiet_closed_sockets(IOLoop.current().asyncio_loop)  # (panel serve: no traceback a close)
         _follow_url(dash)
         if dash.theme == "auto":
             pn.state.curdoc.js_on_event("document_ready", CustomJS(args={"rendered_dark": dark},

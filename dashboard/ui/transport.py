@@ -34,6 +34,7 @@ from bokeh.document.events import (
 )
 from bokeh.model import DataModel
 from bokeh.models import ColumnDataSource, CustomJS
+from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
 log = logging.getLogger("dashboard.transport")
@@ -241,6 +242,27 @@ def _send_patch(connection: Any, patches: list[DocumentPatchedEvent]) -> None:
             log.debug("a viewer's websocket closed before a patch could be sent")
             return
         future.add_done_callback(_ignore_closed)
+
+
+def quiet_closed_sockets(loop: Any) -> None:
+    """Make ``loop`` log a websocket write that failed because its page went away at debug level, not as
+    "Task exception was never retrieved" with two tracebacks: Panel drops the write tasks of a session it
+    destroys, and one that had already failed is reported when it is collected. Anything else goes to the
+    handler the loop had. Idempotent."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "quiet_closed_sockets", False):
+        return
+
+    def handler(loop: Any, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), (WebSocketClosedError, StreamClosedError)):
+            log.debug("a viewer's websocket closed mid-message: %s", context.get("message"))
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler.quiet_closed_sockets = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
 
 
 def _ignore_closed(future: Any) -> None:
