@@ -77,6 +77,28 @@ def test_each_bad_parameter_shows_its_message_and_the_page_falls_back(served, pa
     assert page.errors.messages == []
 
 
+def test_the_time_zone_box_applies_on_enter_and_on_leaving_it_and_refuses_an_unknown_zone(served, page):
+    page.goto(served.url)
+    with_data(page)
+    box = page.locator(".dashboard-timezone input")
+    warning = page.locator(".dashboard-timezone-error")
+    box.fill("Mars/Olympus")
+    box.press("Enter")
+    poll(lambda: warning.is_visible(), timeout=10, what="the unknown zone's warning")
+    text = warning.evaluate("e => (e.shadowRoot ?? e).textContent")
+    assert "IANA time zone" in text and "Mars/Olympus" in text, "the URL's message, naming the zone"
+    assert "tz" not in query(page) and box.input_value() == "", "the zone in use stays"
+    box.fill("Asia/Tokyo")
+    box.press("Escape")  # close the suggestions; the text stays typed
+    page.locator(".dashboard-window select").focus()  # leave the box
+    poll(lambda: query(page).get("tz") == "Asia/Tokyo", timeout=10, what="the zone applied on leaving the box")
+    poll(lambda: warning.is_hidden(), timeout=10, what="the warning gone")
+    box.fill("UTC")
+    box.press("Enter")
+    poll(lambda: query(page).get("tz") == "UTC", timeout=10, what="the zone applied on Enter")
+    assert page.errors.messages == []
+
+
 def test_the_time_zone_defaults_to_the_browser_s(served, browser):
     context = browser.new_context(timezone_id="America/New_York")
     page = context.new_page()
