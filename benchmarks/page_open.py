@@ -34,19 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, free_port
 
-SPEC = """
-title: page-open benchmark
-window: 300
-system: true
-sources:
-  - type: synthetic
-    rate: 10
-    interval: 0.1
-    series_count: 2
-panels:
-  - metric: synthetic
-    title: Waves
-"""
+SPEC = Path(__file__).resolve().parents[1] / "examples" / "pages.yaml"  # shared with test_served
 
 DOCUMENT_JS = "() => window.Bokeh && Bokeh.documents.length > 0"
 
@@ -67,9 +55,8 @@ def nan_rows(client: httpx.Client, metric: str, start: float) -> tuple[int, int]
 
 def main(opens: int = 20, snapshots: int = 100) -> None:
     folder = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
-    (folder / "spec.yaml").write_text(SPEC)
     port = free_port()
-    server = subprocess.Popen(["dashboard", "--log-level", "WARNING", "serve", str(folder / "spec.yaml"),
+    server = subprocess.Popen(["dashboard", "--log-level", "WARNING", "serve", str(SPEC),
                                "--port", str(port), "--data-dir", str(folder / "data")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"

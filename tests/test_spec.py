@@ -79,6 +79,7 @@ def test_an_empty_spec_is_the_default_dashboard():
 EXAMPLE_SOURCES = {
     "all-sources.yaml": ["system", "gpu", "exporter", "ingest", "replay"],
     "gpu.yaml": ["gpu"],
+    "pages.yaml": ["system", "gpu", "synthetic"],  # (with a scripted GPU, as all-sources.yaml)
     "prometheus-exporter.yaml": ["app"],
     "prometheus-server.yaml": ["prom"],
     "push.yaml": ["ingest"],

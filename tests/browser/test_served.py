@@ -26,19 +26,7 @@ from .conftest import PLOT_STATE_JS, free_port
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
 
-SPEC = """
-title: served
-window: 120
-system: true
-sources:
-  - type: synthetic
-    rate: 10
-    interval: 0.1
-    series_count: 2
-panels:
-  - metric: synthetic
-    title: Waves
-"""
+SPEC = ROOT / "examples" / "pages.yaml"  # (benchmarks/page_open.py serves it too)
 
 OPENS = 20
 STREAMING = 1  # (the benchmark streams 3: each costs the browser, on two cores, seconds per page opened)
@@ -49,11 +37,9 @@ SNAPSHOTS = 10  # (benchmarks/page_open.py asks for 100: a snapshot of this page
 def served(tmp_path):
     """``dashboard serve`` of SPEC in a process of its own, its log in a file; (url, path of the log)."""
     port = free_port()
-    spec = tmp_path / "served.yaml"
-    spec.write_text(SPEC)
     log_path = tmp_path / "serve.log"
     log = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "serve", str(spec), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard", "serve", str(SPEC), "--port", str(port),
                              "--no-history"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}/"
