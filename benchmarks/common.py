@@ -23,9 +23,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard_server(*args: str, timeout: float = 60.0) -> Iterator[str]:
+def dashboard_server(*args: str, timeout: float = 60.0) -> Iterator[tuple[str, int]]:
     """Run ``dashboard serve`` on a free loopback port, its history in a fresh folder (as a first start:
-    nothing to restore); yields its URL once it answers."""
+    nothing to restore); yields its URL and process id once it answers."""
     port = free_port()
     data = tempfile.mkdtemp(prefix="dashboard-bench-data-")
     server = subprocess.Popen(["dashboard", "--log-level", "WARNING", "serve", "--port", str(port),
@@ -41,7 +41,7 @@ def dashboard_server(*args: str, timeout: float = 60.0) -> Iterator[str]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit(f"dashboard serve did not answer within {timeout:g} s") from None
                 time.sleep(0.2)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(15)

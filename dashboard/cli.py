@@ -123,7 +123,17 @@ def _validate(path: str) -> int:
     alerts = f", {len(spec.alerts)} alert rule(s), {len(spec.receivers)} receiver(s)" if spec.alerts else ""
     print(f"{path}: ok ({len(spec.sources)} source(s), {len(spec.panels)} panel(s){alerts}"
           f"{', with this machine' if spec.system else ''})")
+    for note in ambiguous_cards(path, spec):
+        print(note)
     return 0
+
+
+def ambiguous_cards(path: str, spec: Any) -> list[str]:
+    """A note for each stat card that names no ``labels:``: which series it shows is decided by the data (a
+    spec cannot tell how many series a metric will have)."""
+    return [f"{path}:{p.line}: note: panels[{i}]: a stat card on {p.metric!r} without labels: shows one series "
+            f"of {p.metric!r} and names it when there are several; give labels: to choose which"
+            for i, p in enumerate(spec.panels) if p.type == "stat" and not p.options.get("labels")]
 
 
 def _snapshot(args: argparse.Namespace) -> int:

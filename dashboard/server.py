@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -121,6 +122,7 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
     """
     service = service or MetricsService.shared()
     dashboard = dashboard or (lambda **params: default_dashboard(service, **params))
+    skip_validation()
     origins = websocket_origins(address, port, allow_websocket_origin)
     from .alerts.http import AlertsHandler
     from .exporter import MetricsHandler
@@ -160,6 +162,16 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
             signal.signal(signal.SIGTERM, previous)
         if service.history is not None:
             service.history.close()
+
+
+def skip_validation() -> None:
+    """Bokeh checks every new session's document against its rules (a full walk of its models: a tenth of
+    a page's build); the dashboard's pages are the same every time, and the test suite checks them, so a
+    server skips it unless ``BOKEH_VALIDATE_DOC`` asks for it."""
+    if "BOKEH_VALIDATE_DOC" not in os.environ:
+        from bokeh.settings import settings
+
+        settings.perform_document_validation.set_value(False)
 
 
 _spec_apps: dict[str, tuple[str, Callable[[], Any]]] = {}

@@ -265,3 +265,16 @@ def test_panel_ids_and_embedding_origins_are_checked():
         "spec.yaml:1: allow_websocket_origin: expected a list of host:port (as --allow-websocket-origin), "
         "got 'http://x/<a>'",
     ]
+
+
+def test_validate_notes_a_stat_card_that_does_not_say_which_series(tmp_path):
+    """A card on a metric with several series shows one of them: validate says so where labels are missing."""
+    path = tmp_path / "cards.yaml"
+    path.write_text("panels:\n  - metric: memory_percent\n    type: stat\n"
+                    "  - metric: memory_percent\n    type: stat\n    labels: {type: ram}\n")
+    run = subprocess.run([sys.executable, "-m", "dashboard", "validate", str(path)], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    notes = [line for line in run.stdout.splitlines() if ": note: " in line]
+    assert notes == [f"{path}:2: note: panels[0]: a stat card on 'memory_percent' without labels: shows one "
+                     "series of 'memory_percent' and names it when there are several; give labels: to choose which"]

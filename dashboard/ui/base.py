@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from typing import Any
 
 import panel as pn
@@ -129,23 +130,25 @@ class LivePane(pn.pane.Bokeh):
         return view.model
 
     def _placeholder(self, doc: Any, root: Model, parent: Model) -> Model:
-        """A served page gets an empty box of the component's size at first, and the component is built in a
-        callback of its own right after: the page's first answer does not wait for every figure, and other
-        viewers' flushes run between two builds. The browser pulls the document once its websocket is open,
-        by which time the figures are usually there; one that is not yet comes as a change."""
+        """A served page gets an empty box of the component's size at first; every such component of the
+        document is built in one callback right after (:func:`_build_deferred`), so the page's first answer
+        does not wait for every figure. The browser pulls the document once its websocket is open, by which
+        time the figures are usually there; one that is not yet comes as a change."""
         box = Div(text="", css_classes=["dashboard-pending"], **layout_properties(self))
         ref = root.ref["id"]
         transport.register_model(self, ref, box, parent)
-
-        def build() -> None:
-            if self._models.get(ref, (None,))[0] is not box:  # cleaned up, or built meanwhile
-                return
-            model = self._build(doc, root, parent, None)
-            if not any(_swap(holder, box, model) for holder in parent.references()):
-                log.debug("%s: placeholder no longer on the page", type(self._component).__name__)
-
-        doc.add_next_tick_callback(build)
+        pending = _deferred.setdefault(doc, [])
+        if not pending:
+            doc.add_next_tick_callback(lambda: _build_deferred(doc))
+        pending.append((self, root, parent, box))
         return box
+
+    def _build_placeholder(self, doc: Any, root: Model, parent: Model, box: Model) -> None:
+        if self._models.get(root.ref["id"], (None,))[0] is not box:  # cleaned up, or built meanwhile
+            return
+        model = self._build(doc, root, parent, None)
+        if not _swap_in(parent, box, model):
+            log.debug("%s: placeholder no longer on the page", type(self._component).__name__)
 
     def feeds(self) -> list[Feed]:
         """The open feeds this pane's views are in (one per viewer)."""
@@ -159,13 +162,35 @@ class LivePane(pn.pane.Bokeh):
         super()._cleanup(root)
 
 
+#: Placeholders waiting for their component, by document (a served page's, until its next tick).
+_deferred: weakref.WeakKeyDictionary[Any, list[tuple[LivePane, Model, Model, Model]]] = weakref.WeakKeyDictionary()
+
+
+def _build_deferred(doc: Any) -> None:
+    """Build every component a document's placeholders stand for, in one freeze of the document: its model
+    graph is recomputed once for all of them, not once per figure."""
+    pending = _deferred.pop(doc, [])
+    with doc.models.freeze():
+        for pane, root, parent, box in pending:
+            pane._build_placeholder(doc, root, parent, box)
+
+
+def _swap_in(parent: Model, box: Model, model: Model) -> bool:
+    """Put ``model`` where ``box`` is held: by ``parent`` (the layout the pane is in) or, failing that, by a
+    model below it (a tab's panel); whether it was found."""
+    if _swap(parent, box, model):
+        return True
+    return any(_swap(holder, box, model) for holder in parent.references() if holder is not parent)
+
+
 def _swap(holder: Model, box: Model, model: Model) -> bool:
     """Put ``model`` where ``holder`` holds ``box`` (a layout's children, as models or grid tuples, or a
     tab's child); whether it held it."""
-    if getattr(holder, "child", None) is box:
+    props = holder.properties()  # (a missing attribute costs Bokeh a spelling suggestion: ask first)
+    if "child" in props and holder.child is box:
         holder.child = model
         return True
-    children = getattr(holder, "children", None)
+    children = holder.children if "children" in props else None
     if not isinstance(children, list):
         return False
     held = [c for c in children if (c[0] if isinstance(c, tuple) else c) is box]

@@ -295,9 +295,12 @@ class Feed(ViewerControls):
             self._apply_frozen(events, view_changed)
             return
         changed = bool(events)
-        if self._new_keys:  # one model-graph recompute for every series added, not one per list assignment
+        wanted = self._wanted_series() if self._new_keys else []
+        if wanted:  # one model-graph recompute for every series added, not one per list assignment
             with self._frozen():  # (only then: leaving a freeze recomputes the whole document's graph)
-                changed = self._add_new_series() or changed
+                for view, key in wanted:
+                    self._draw(view, key)
+            changed = True
         with validate(False):  # the feed builds every value itself: no property validation on the hot path
             for sc in self.columns.values():
                 streamed = sc.sync(self.doc, self.view_window)
@@ -353,18 +356,17 @@ class Feed(ViewerControls):
             transport.check(doc, self.comm)
         return delivered
 
-    def _add_new_series(self) -> bool:
+    def _wanted_series(self) -> list[tuple[LiveView, SeriesKey]]:
+        """The (view, series) pairs the series that came since the last flush add: most often none (a view
+        built since a series came draws it already), and then the document is left alone."""
         new, self._new_keys = self._new_keys, []
-        added = False
+        wanted = []
         for source, key in dict.fromkeys(new):
             if key not in self.service.store:  # gone again before this flush: looked at when it comes back
                 continue
             self._decided.add((source, key))
-            # (a view built since the series came has it already; one built before has not)
-            for view in [v for v in self.views if (id(v), key) not in self._drawn and v.accepts(key)]:
-                self._draw(view, key)
-                added = True
-        return added
+            wanted += [(v, key) for v in self.views if (id(v), key) not in self._drawn and v.accepts(key)]
+        return wanted
 
     # -- closing -------------------------------------------------------------------------------------------
     def _on_session_destroyed(self, _session_context: Any) -> None:
