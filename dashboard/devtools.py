@@ -7,6 +7,8 @@
   config and data folder, scraping the targets you give; stopped and cleaned up on exit.
 * :class:`LocalAlertmanager`: Debian's ``prometheus-alertmanager`` the same way, forwarding what it
   receives to a webhook.
+* :class:`LocalJupyterLab`: JupyterLab on loopback, without a token, serving a folder (the shipped
+  notebooks' test and the README's JupyterLab picture open them there).
 
 Everything binds to 127.0.0.1. Nothing here is imported by the dashboard itself.
 """
@@ -184,3 +186,62 @@ class LocalAlertmanager(_LocalServer):
     def arguments(self, root: Path) -> list[str]:
         return [f"--config.file={root / 'config.yml'}", f"--storage.path={root / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address=", "--log.level=warn"]
+
+
+class LocalJupyterLab:
+    """JupyterLab on 127.0.0.1 with no token, serving ``folder`` (its settings and runtime files inside it):
+    every cell stays in the page (JupyterLab 4 detaches the cells scrolled out of view by default, and a
+    test reads plots and controls above the cell that runs last)."""
+
+    def __init__(self, folder: str | Path, port: int | None = None) -> None:
+        self.folder = Path(folder)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.folder / "lab.log"
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> LocalJupyterLab:
+        import json
+        import os
+        import sys
+
+        settings = self.folder / ".lab-settings" / "@jupyterlab" / "notebook-extension"
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+        env = {**os.environ, "JUPYTER_CONFIG_DIR": str(self.folder / ".jupyter"),
+               "JUPYTER_RUNTIME_DIR": str(self.folder / ".runtime"), "JUPYTER_PLATFORM_DIRS": "1",
+               "PYTHONUNBUFFERED": "1", "JUPYTERLAB_SETTINGS_DIR": str(self.folder / ".lab-settings")}
+        with open(self.log_path, "wb") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
+                 "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
+                 "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={self.folder}",
+                 "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                 "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly"],
+                cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: self._process.poll() is not None or _answers(f"{self.url}/api/status"), timeout,
+                       "JupyterLab did not answer")
+            if self._process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited: {self.log_path.read_text()[-2000:]}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
+            self._process = None
+
+    def __enter__(self) -> LocalJupyterLab:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

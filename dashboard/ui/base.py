@@ -171,8 +171,8 @@ def _build_deferred(doc: Any) -> None:
     graph is recomputed once for all of them, not once per figure."""
     pending = _deferred.pop(doc, [])
     with doc.models.freeze():
-        for pane, root, parent, box in pending:
-            pane._build_placeholder(doc, root, parent, box)
+        for live, root, parent, box in pending:
+            live._build_placeholder(doc, root, parent, box)
 
 
 def _swap_in(parent: Model, box: Model, model: Model) -> bool:

@@ -152,9 +152,8 @@ class _PlotView:
             self.model.y_scale = scale
         labels = feed.shared("all_labels", AllLabels)
         ticker = feed.shared("time_ticker", DatetimeTicker)
-        # Times in the display time zone (Bokeh draws them in UTC): the date under the first tick. A linear
-        # axis with the viewer's datetime ticker is what DatetimeAxis is in the browser; in Python, building
-        # a DatetimeAxis also builds a default ticker of twelve models (a third of the axis' cost), unused.
+        # Times in the display time zone (Bokeh draws them in UTC), the date under the first tick: a linear axis
+        # with a datetime ticker is a DatetimeAxis (whose default ticker, twelve models, costs a third of a plot)
         self.x_axis = LinearAxis(ticker=ticker, formatter=self._time_ticks(component.timezone),
                                  major_label_policy=labels)
         self.model.add_layout(self.x_axis, "below")
@@ -209,8 +208,7 @@ class _PlotView:
         if not getattr(feed, "static", False):  # a snapshot's range is fixed
             self.anchor = self._window_anchor(component.window or feed.view_window)
             bare(self.model, self.anchor, Quad(left="x0", right="x1", bottom=0, top=1, fill_alpha=0, line_alpha=0),
-                 y_range_name="outages", level="underlay",
-                 view=feed.shared(f"rows_view:{self.anchor.id}", CDSView))  # one view of the shared rows
+                 y_range_name="outages", level="underlay", view=feed.shared(f"rows_view:{self.anchor.id}", CDSView))
         if component.unit is not None:
             self._set_unit(component.unit)
 

@@ -9,18 +9,16 @@ over the cell's comm.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from ..support import http_ok, poll, stop_process
-from .conftest import PLOT_STATE_JS, free_port, hover_plot_titled
+from dashboard.devtools import LocalJupyterLab
+
+from ..support import poll
+from .conftest import PLOT_STATE_JS, hover_plot_titled
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,30 +29,8 @@ NOTEBOOKS = ("01-quickstart.ipynb", "04-explore.ipynb")
 def jupyterlab(tmp_path):
     for name in NOTEBOOKS:
         (tmp_path / name).write_text((ROOT / "notebooks" / name).read_text())  # as shipped: Run All stays live
-    port = free_port()
-    # every cell stays in the page (JupyterLab 4 detaches cells scrolled out of view by default, and a test
-    # reads plots and controls above the cell that runs last)
-    settings = tmp_path / ".lab-settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"), "JUPYTER_RUNTIME_DIR":
-           str(tmp_path / ".runtime"), "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1",
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / ".lab-settings")}
-    log = (tmp_path / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--ServerApp.allow_root=True",
-         "--LabApp.extension_manager=readonly"],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        poll(lambda: http_ok(f"{url}/api/status"), timeout=90, what="JupyterLab to answer")
-        yield url
-    finally:
-        stop_process(proc, timeout=20)
-        log.close()
+    with LocalJupyterLab(tmp_path) as lab:
+        yield lab.url
 
 
 def run_all(page, url: str) -> None:
