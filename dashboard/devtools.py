@@ -197,7 +197,7 @@ class LocalJupyterLab:
         self.folder = Path(folder)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = self.folder / "lab.log"
+        self.log_path = self.folder / ".lab.log"  # (hidden: not in the file browser)
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> LocalJupyterLab:

@@ -88,7 +88,10 @@ def lab_shot(browser: object, path: Path, seconds: float) -> None:
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             wait_until(lambda: page.evaluate(ALL_PLOTTED_JS), 120, "the notebook's plots to show data")
             page.wait_for_timeout(seconds * 1000)  # a window's worth of live data
-            page.locator(".jp-OutputArea-output").nth(2).scroll_into_view_if_needed()
+            for close in page.locator(".jp-Notification-Toast-Close").all():  # JupyterLab's question about news
+                close.click(timeout=5000)
+            page.locator(".jp-mod-left .lm-TabBar-tab.lm-mod-current").first.click()  # fold the file browser
+            page.locator(".jp-CodeCell").nth(2).evaluate("e => e.scrollIntoView({block: 'start'})")  # the dashboard
             page.wait_for_timeout(1500)
             page.screenshot(path=str(path))
             context.close()
