@@ -273,19 +273,17 @@ def _ignore_closed(future: Any) -> None:
 def commit_over_comm(doc: Document, comm: Any, work: Callable[[], None]) -> None:
     """Apply ``work`` under a hold and send every held event as one message over a notebook comm.
 
-    Until the frontend has opened the comm, the flush does nothing (the feed stays dirty and flushes
-    again): events held in the document then would be lost or overtaken, since a message from the page
-    releases Panel's hold to nobody, and Panel's own ``push`` sends what is held in a message it re-sends
-    100 ms later, which a later flush could overtake. The hold collects
+    Until the frontend has opened the comm, events stay held in the document and go out, in order, with
+    the first message after it opens. (Panel's ``push`` would instead re-send each message 100 ms later,
+    and a later message could overtake the one that defines the models it refers to.) The hold collects
     rather than combines: Bokeh would merge a later stream into an earlier one of the same source, ahead
     of the patch of provisional rows between them, whose row numbers are then off by what the merged
     stream rolled over (a stale row left behind, a line drawn back across the plot).
     """
     from panel.io.notebook import push
 
-    if not comm_open(comm):  # nothing of the flush waits in the document: the feed flushes again later
-        return
     if not doc.callbacks.hold_value:
         doc.hold("collect")
     work()
-    push(doc, comm)
+    if comm_open(comm):
+        push(doc, comm)
