@@ -52,6 +52,29 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _ready_or_stopped(process: subprocess.Popen, url: str, timeout: float, name: str, log_path: Path,
+                      stop: Any) -> None:
+    """Wait until ``url`` answers; if ``process`` exits or the wait fails, ``stop()`` and raise, naming
+    ``name`` (and the end of its log)."""
+    try:
+        wait_until(lambda: process.poll() is not None or _answers(url), timeout, f"{name} did not answer")
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log_path.read_text()[-2000:]}")
+    except BaseException:
+        stop()
+        raise
+
+
+def _terminate(process: subprocess.Popen, grace: float) -> None:
+    """Terminate ``process``; kill it if it has not exited within ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
 class Exporter:
     """A prometheus_client exporter on 127.0.0.1 with a few metrics of each kind."""
 
@@ -115,24 +138,12 @@ class _LocalServer:
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen([self.binary, *self.arguments(root)], stdout=log,
                                              stderr=subprocess.STDOUT)
-        try:
-            wait_until(lambda: self._process.poll() is not None or _answers(f"{self.url}/-/ready"), timeout,
-                       f"{self.program} was not ready")
-            if self._process.poll() is not None:
-                raise RuntimeError(f"{self.program} exited: {self.log_path.read_text()[-2000:]}")
-        except BaseException:
-            self.stop()
-            raise
+        _ready_or_stopped(self._process, f"{self.url}/-/ready", timeout, self.program, self.log_path, self.stop)
         return self
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(5)
+            _terminate(self._process, 10)
             self._process = None
         if self._dir is not None:
             self._dir.cleanup()
@@ -219,24 +230,12 @@ class LocalJupyterLab:
                  "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                  "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly"],
                 cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until(lambda: self._process.poll() is not None or _answers(f"{self.url}/api/status"), timeout,
-                       "JupyterLab did not answer")
-            if self._process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited: {self.log_path.read_text()[-2000:]}")
-        except BaseException:
-            self.stop()
-            raise
+        _ready_or_stopped(self._process, f"{self.url}/api/status", timeout, "JupyterLab", self.log_path, self.stop)
         return self
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(5)
+            _terminate(self._process, 20)
             self._process = None
 
     def __enter__(self) -> LocalJupyterLab:
