@@ -160,6 +160,7 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
     finally:  # a clean stop (SIGTERM, Ctrl-C) writes the logged history into chunks; SIGKILL leaves the log
         if main:
             signal.signal(signal.SIGTERM, previous)
+        service.stop()  # the collection writes into the history: it ends first
         if service.history is not None:
             service.history.close()
 

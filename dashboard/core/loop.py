@@ -199,6 +199,19 @@ class ThreadedService(Service):
             return await super().initialize()
         await self._own_loop().call(Service.initialize(self))
 
+    def stop(self, timeout: float = 30.0) -> None:
+        """Shut down from a thread with no running loop (a server whose loop has stopped): the collection
+        ends before the caller goes on (to close the history it writes into). Idempotent."""
+        thread = self._loop_thread
+        if not self.threaded or thread is None or not thread.alive:
+            return
+        try:
+            thread.submit(Service.shutdown(self)).result(timeout)
+        except Exception:
+            log.exception("%s: shutdown failed", self.name)
+        thread.stop()
+        self._loop_thread = None
+
     async def shutdown(self) -> None:
         """Stop, release everything and end the service's thread; safe to call more than once."""
         thread = self._loop_thread

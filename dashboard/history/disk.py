@@ -172,6 +172,11 @@ class History(ChunkFiles, Queries):
             batch.sample_count
         if n == 0:
             return
+        if self.closed:  # a write racing the history's close: counted, never a traceback in the collection
+            if not self.samples_lost:
+                log.warning("history: %s is closed; samples written after it are kept in memory only", self.folder)
+            self.samples_lost += n
+            return
         now = self._clock()
         if self.error and now < self._retry_at:
             self.samples_lost += n

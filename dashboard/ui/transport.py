@@ -61,8 +61,36 @@ class FrameAck(DataModel):
     painted = Int(default=0, help="The last flush the page has drawn.")
 
 
+#: In a notebook, Panel's page-side ``CommManager`` sends every change of the cell's document back to the
+#: kernel, those the kernel itself made included (Bokeh's own client session drops the ones it applied from
+#: the other side: their ``sync`` is false). The kernel then applies its own streams and patches a second
+#: time, late: the columns it holds drift from the page's, and the next patch lands on the wrong rows (a row
+#: twice, or out of time order, in every plot at once). The first flush a cell's page receives makes every
+#: CommManager forward only the page's own changes, as Bokeh's client does, and drops the echoes already
+#: queued.
+_SYNC_ONLY_JS = """
+if (!ack.__sync_only && ack.document != null) {
+  ack.__sync_only = true
+  const own = (e) => e.sync !== false
+  for (const m of ack.document.all_models) {
+    if (!Array.isArray(m._event_buffer) || typeof m._document_changed !== 'function') continue
+    const proto = Object.getPrototypeOf(m)
+    if (!proto.__sync_only) {
+      const forward = proto._document_changed
+      proto._document_changed = function (event) {
+        const events = Array.isArray(event.events) ? event.events : [event]
+        if (own(event)) for (const e of events) if (own(e)) forward.call(this, e)
+      }
+      proto.__sync_only = true
+    }
+    m._event_buffer = m._event_buffer.filter(own)
+  }
+}
+"""
+
 _ACK_JS = """
 const ack = cb_obj
+""" + _SYNC_ONLY_JS + """
 requestAnimationFrame(() => setTimeout(() => { ack.painted = ack.sent }, 0))
 """
 

@@ -2,7 +2,8 @@
 
 JupyterLab runs on loopback with no token in a temporary folder holding a copy of the notebooks as
 shipped. The test runs all cells from the Run menu and checks that a plot's data keeps advancing in the
-page, and that each plot's rows stay in time order after 30 s of streaming.
+page, and that each plot's rows stay in time order after 30 s of streaming (the page sends the kernel only
+its own changes: an echo of the kernel's streams, applied a second time there, put rows out of order).
 The feed that streams it is the same code that serves ``panel serve`` sessions; in the notebook it pushes
 over the cell's comm.
 """
@@ -76,6 +77,9 @@ def test_the_explore_notebook_s_controls_work_live_in_jupyterlab(jupyterlab, pag
     last = poll(lambda since=last: _newer(page, name, since), timeout=30, what="the waves to move")
     poll(lambda: page.evaluate(RANGE_TAGS_JS)[0].get("live") == 300_000, timeout=30,
          what="the window the last cell chose (5 min) on the plots' range")
+    streaming = time.monotonic()  # 20 flushes a second: a row the kernel applied twice shows within seconds
+    poll(lambda: time.monotonic() - streaming > 15 and _newer(page, name, last), timeout=60, what="15 s of waves")
+    assert page.evaluate(DISORDER_JS) == [], "rows out of time order after the window changed"
     pause = page.locator(".dashboard-pause button")
     pause.click()
     poll(lambda: "bk-active" in (pause.get_attribute("class") or ""), timeout=10, what="the pause button pressed")

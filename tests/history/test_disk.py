@@ -365,3 +365,13 @@ def test_a_coarser_tier_from_the_finer_one_equals_one_from_the_samples(samples):
                 np.testing.assert_array_equal(direct[name], derived[name], err_msg=f"{name} at {width:g} s")
         fine = derived
 
+
+
+def test_a_write_after_close_is_counted_lost_not_raised(tmp_path, caplog):
+    clock = Clock()
+    h = History(tmp_path / "h", clock=clock)
+    h.write(batch(clock.now, 10))
+    h.close()
+    h.write(batch(clock.now + 1, 10))  # a collection that ran on while its server stopped
+    assert h.samples_lost == 20
+    assert "is closed" in caplog.text
