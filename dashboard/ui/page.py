@@ -6,10 +6,11 @@ session the query string (:mod:`dashboard.viewurl`) sets the view params; a bad 
 the parameter and what was expected, and the default is used for it. Every later change of the view (a
 control, a zoom) is written back into the URL, so the address bar is always a link to what is on screen.
 
-Themes: ``light`` and ``dark`` are the template's own (its widgets, cards and table) and the plots' palettes;
-``auto`` takes the browser's ``prefers-color-scheme``. A server learns it only after the page has loaded, so
-the page stores it in a cookie that later sessions read, and the first page of a tab whose preference differs
-from what was rendered reloads once.
+Themes: ``light`` and ``dark`` are the template's own (its widgets, cards and table) and the plots' palettes,
+and a page switches between them in place; ``auto`` takes the browser's ``prefers-color-scheme``. A server
+learns it only after the page has loaded, so the page stores it in a cookie that later sessions read, and the
+first page of a tab whose preference differs from what was rendered reloads once (as does choosing ``auto``
+again).
 """
 
 from __future__ import annotations
@@ -45,6 +46,37 @@ if (dark !== rendered_dark && !sessionStorage.getItem('{DARK_COOKIE}_reloaded'))
 """
 
 
+#: Switches a served page between light and dark in place: what Panel's template renders differently for
+#: each (its two theme stylesheets, Bootstrap's colour mode, the page's background and the header's class).
+#: The plots, cards and table follow in Python. A new stylesheet replaces the old one once loaded, so the
+#: page is never unstyled meanwhile. Not a served template (a notebook): nothing to switch.
+THEME_SWITCH_JS = """
+const theme = cb_obj.value
+const pattern = /\\/theme\\/(bootstrap_)?(default|dark)\\.css/
+const links = [...document.querySelectorAll('link[rel="stylesheet"]')].filter((l) => pattern.test(l.href))
+if (theme === 'auto' || !links.length)
+  return
+const dark = theme === 'dark'
+for (const link of links) {
+  const href = link.href.replace(pattern, (_m, b) => `/theme/${b || ''}${dark ? 'dark' : 'default'}.css`)
+  if (href === link.href)
+    continue
+  const next = link.cloneNode()
+  next.href = href
+  next.onload = () => link.remove()
+  link.after(next)
+}
+const html = document.documentElement
+html.dataset.bsTheme = dark ? 'dark' : 'light'
+html.style.backgroundColor = dark ? '#121212' : 'transparent'
+const header = document.getElementById('header')
+if (header) {
+  header.classList.toggle('navbar-dark', dark)
+  header.classList.toggle('navbar-light', !dark)
+}
+"""
+
+
 def page(dash: MetricsDashboard, args: dict[str, Any] | None = None) -> pn.template.BootstrapTemplate:
     """``dash`` as a served page: its view from the query string ``args`` (the session's by default)."""
     if args is None:
@@ -66,7 +98,8 @@ def page(dash: MetricsDashboard, args: dict[str, Any] | None = None) -> pn.templ
         from tornado.ioloop import IOLoop
 
         transport.quiet_closed_sockets(IOLoop.current().asyncio_loop)  # (panel serve: no traceback a close)
-        _follow_url(dash)
+        dash.controls.theme.jscallback(value=THEME_SWITCH_JS)
+        _follow_url(dash, pn.state.curdoc)
         if dash.theme == "auto":
             pn.state.curdoc.js_on_event("document_ready", CustomJS(args={"rendered_dark": dark},
                                                                    code=AUTO_THEME_JS))
@@ -82,6 +115,13 @@ def apply_view(dash: MetricsDashboard, values: dict[str, Any]) -> None:
         dash.param.update(**rest)
 
 
+def bokeh_theme(dark: bool) -> Any:
+    """The Bokeh theme Panel's Bootstrap template gives a document in that colour mode (None: Bokeh's own)."""
+    from panel.theme.bootstrap import BootstrapDarkTheme, BootstrapDefaultTheme
+
+    return (BootstrapDarkTheme if dark else BootstrapDefaultTheme).param.bokeh_theme.default
+
+
 def resolved_dark(theme: str) -> bool:
     """Whether ``theme`` renders dark: ``auto`` follows the browser (its cookie, light until known)."""
     if theme != "auto":
@@ -90,9 +130,11 @@ def resolved_dark(theme: str) -> bool:
     return cookies.get(DARK_COOKIE) == "1"
 
 
-def _follow_url(dash: MetricsDashboard) -> None:
-    """Write the view into the URL once loaded and after every change; a theme change reloads the page in
-    that theme."""
+def _follow_url(dash: MetricsDashboard, doc: Any) -> None:
+    """Write the view into the URL once loaded and after every change. Light and dark switch in place
+    (:data:`THEME_SWITCH_JS`, and the document's Bokeh theme here), from ``auto`` too; choosing ``auto``,
+    which the browser resolves when the page loads, reloads it, as does any theme change on a page without
+    controls."""
     location = pn.state.location
     if location is None:
         return
@@ -101,8 +143,12 @@ def _follow_url(dash: MetricsDashboard) -> None:
     def write(*events: Any) -> None:
         others = [(k, v) for k, v in parse_qsl(location.search.lstrip("?")) if k not in QUERY]
         query = urlencode([*others, *format_view(dash, default_window).items()])
-        if any(e.name == "theme" for e in events):
-            location.reload = True
+        for event in events:
+            if event.name == "theme" and event.new != event.old:
+                if event.new == "auto" or not dash.show_controls:
+                    location.reload = True
+                else:
+                    doc.theme = bokeh_theme(event.new == "dark")
         location.search = f"?{query}" if query else ""
 
     dash.param.watch(write, ["window", "start", "end", "live", "timezone", "theme"])

@@ -194,3 +194,30 @@ def test_auto_follows_the_browser_s_colour_preference(served, browser):
         assert page.errors.messages == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("start", ["auto", "light"])
+def test_the_theme_switches_in_place_and_back(served, page, start):
+    page.goto(f"{served.url}?theme={start}")
+    with_data(page)
+    page.evaluate("() => { window.sameDocument = true }")  # gone if the page reloads
+    for theme in ("dark", "light"):
+        page.locator(".dashboard-theme select").select_option(theme)
+
+        def switched(theme: str = theme) -> bool:
+            body = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+            background = page.evaluate(AXIS_JS, [0, 1000])["background"]
+            dark = theme == "dark"
+            return (luminance(rgb_hex(body)) < 0.1) == dark and (luminance(background) < 0.1) == dark \
+                and page.evaluate("() => document.documentElement.dataset.bsTheme") == theme
+
+        poll(switched, timeout=10, what=f"the page and its plots in the {theme} theme")
+        assert page.evaluate("() => window.sameDocument === true"), "switched in place, not reloaded"
+        assert poll(lambda: query(page).get("theme"), timeout=10, what="the theme in the URL") == theme
+        body = rgb_hex(page.evaluate("() => getComputedStyle(document.body).backgroundColor"))
+        for selector in (".dashboard-status", ".dashboard-controls"):
+            color = poll(lambda s=selector: page.locator(s).first.evaluate("e => getComputedStyle(e).color"),
+                         timeout=10, what=f"the computed colour of {selector}")
+            assert contrast(rgb_hex(color), body) >= 4.5, f"{selector} in the {theme} theme, switched in place"
+    with_data(page)
+    assert page.errors.messages == []
