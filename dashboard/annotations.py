@@ -47,15 +47,18 @@ FILE_NAME = "annotations.jsonl"
 
 @dataclass(frozen=True)
 class Annotation:
-    """A text at ``time`` (epoch seconds), or from ``time`` to ``end``, with labels."""
+    """A text at ``time`` (epoch seconds), or from ``time`` to ``end``, with labels; ``author`` is the
+    logged-in viewer who posted it (None: code, a rule, a token, or a server without logins)."""
 
     text: str
     time: float
     end: float | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    author: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "time": self.time, "end": self.end, "labels": dict(self.labels)}
+        return {"text": self.text, "time": self.time, "end": self.end, "labels": dict(self.labels),
+                "author": self.author}
 
     def overlaps(self, start: float, end: float) -> bool:
         """Whether any of it lies within ``[start, end]``."""
@@ -72,15 +75,17 @@ class Annotation:
         return False
 
 
-def check_annotation(item: object, number: int = 1, clock: Callable[[], float] = time.time) -> Annotation:
+def check_annotation(item: object, number: int = 1, clock: Callable[[], float] = time.time,
+                     kept: bool = False) -> Annotation:
     """An annotation from its JSON form ``{"text", "time", "end", "labels"}`` (time: epoch seconds or ISO
-    8601, now when left out); a :class:`ParseError` names the item and the field otherwise."""
+    8601, now when left out); a :class:`ParseError` names the item and the field otherwise. Only one
+    ``kept`` in the data folder may carry its ``author`` (a poster cannot name one)."""
     def fail(reason: str, name: str) -> ParseError:
         return ParseError(number, reason, field=name, unit="item")
 
     if not isinstance(item, Mapping):
         raise fail(f"expected an object, got {type(item).__name__}", "item")
-    unknown = set(item) - {"text", "time", "end", "labels"}
+    unknown = set(item) - {"text", "time", "end", "labels", *(("author",) if kept else ())}
     if unknown:
         raise fail(f"unknown field {sorted(map(str, unknown))[0][:40]!r}", "item")
     text = item.get("text")
@@ -97,7 +102,10 @@ def check_annotation(item: object, number: int = 1, clock: Callable[[], float] =
         labels = check_labels(item.get("labels") or {}, number)
     except ParseError as exc:
         raise fail(exc.reason, "labels") from None
-    return Annotation(text, t, end, labels)
+    author = item.get("author")
+    if author is not None and not isinstance(author, str):
+        raise fail("expected a string", "author")
+    return Annotation(text, t, end, labels, author)
 
 
 def _when(value: object, name: str, number: int, clock: Callable[[], float]) -> float | None:
@@ -134,7 +142,7 @@ class Annotations:
         if path.exists():
             for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
                 try:
-                    loaded.append(check_annotation(json.loads(line), number))
+                    loaded.append(check_annotation(json.loads(line), number, kept=True))
                 except (ValueError, ParseError) as exc:
                     self.unreadable += 1
                     log.warning("annotations: %s line %d skipped: %s", path, number, exc)

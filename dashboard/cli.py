@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ingest-max-bytes", type=int, default=1024 * 1024, metavar="N",
                        help="largest /ingest body in bytes (default: 1048576)")
     _history_options(serve.add_argument_group("history on disk"))
+    _auth_options(serve.add_argument_group("who may look (Panel's auth options, as panel serve takes them)"))
     serve.add_argument("--log-level", dest="serve_log_level", type=str.upper, default=None,
                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help=argparse.SUPPRESS)
     validate = commands.add_parser("validate", help="check a YAML spec and print every problem")
@@ -59,6 +61,66 @@ def _parser() -> argparse.ArgumentParser:
     snapshot.add_argument("-o", "--output", default="snapshot.html", help="file to write (default: snapshot.html)")
     snapshot.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it (default: 60)")
     return parser
+
+
+def _auth_options(group: Any) -> None:
+    """The viewer-login options of the serve command: Panel's, passed on as they are, and the project's."""
+    group.add_argument("--basic-auth", default=None, metavar="PASSWORD_OR_FILE",
+                       help="log viewers in with one password, or a JSON file of {user: password} "
+                            "(default: $DASHBOARD_BASIC_AUTH)")
+    group.add_argument("--cookie-secret", default=None, metavar="SECRET",
+                       help="signs the login cookie (default: $DASHBOARD_COOKIE_SECRET, else one made and kept "
+                            "in the data folder, mode 0600)")
+    group.add_argument("--oauth-provider", default=None, metavar="NAME",
+                       help="an OAuth provider Panel knows (github, gitlab, azure, okta, generic, ...)")
+    group.add_argument("--oauth-key", default=None, metavar="KEY", help="the OAuth client id")
+    group.add_argument("--oauth-secret", default=None, metavar="SECRET",
+                       help="the OAuth client secret (default: $DASHBOARD_OAUTH_SECRET)")
+    group.add_argument("--oauth-redirect-uri", default=None, metavar="URI", help="where the provider sends back")
+    group.add_argument("--oauth-extra-params", default=None, metavar="JSON",
+                       help="extra OAuth parameters, a JSON object (Panel's)")
+    group.add_argument("--oauth-encryption-key", default=None, metavar="KEY",
+                       help="encrypts the OAuth tokens kept in cookies (Panel's)")
+    group.add_argument("--login-endpoint", default=None, metavar="PATH", help="the login page (default: /login)")
+    group.add_argument("--logout-endpoint", default=None, metavar="PATH", help="the logout page (default: /logout)")
+    group.add_argument("--metrics-public", action="store_true",
+                       help="with logins on, /metrics stays open to scrapers without a login")
+    group.add_argument("--metrics-token", default=None, metavar="TOKEN",
+                       help="with logins on, /metrics also answers 'Authorization: Bearer TOKEN' "
+                            "(default: $DASHBOARD_METRICS_TOKEN)")
+    group.add_argument("--allow-unauthenticated", action="store_true",
+                       help="serve off loopback without a login (refused otherwise; warned at start and on the page)")
+
+
+def _auth(args: argparse.Namespace) -> Any:
+    """The :class:`~dashboard.auth.AuthOptions` the options and the environment ask for; ValueError naming
+    what cannot work. A login's cookie secret comes from the options, the environment or the data folder."""
+    import dataclasses
+
+    from .auth import AuthOptions, cookie_secret
+
+    env = os.environ.get
+    try:
+        extra = json.loads(args.oauth_extra_params) if args.oauth_extra_params else {}
+    except ValueError as exc:
+        raise ValueError(f"--oauth-extra-params: not JSON: {exc}") from None
+    if not isinstance(extra, dict):
+        raise ValueError("--oauth-extra-params: expected a JSON object")
+    options = AuthOptions(
+        basic_auth=args.basic_auth or env("DASHBOARD_BASIC_AUTH") or None,
+        cookie_secret=args.cookie_secret or env("DASHBOARD_COOKIE_SECRET") or None,
+        oauth_provider=args.oauth_provider, oauth_key=args.oauth_key,
+        oauth_secret=args.oauth_secret or env("DASHBOARD_OAUTH_SECRET") or None,
+        oauth_redirect_uri=args.oauth_redirect_uri, oauth_extra_params=extra,
+        oauth_encryption_key=args.oauth_encryption_key, login_endpoint=args.login_endpoint,
+        logout_endpoint=args.logout_endpoint, metrics_public=args.metrics_public,
+        metrics_token=args.metrics_token or env("DASHBOARD_METRICS_TOKEN") or None,
+        allow_unauthenticated=args.allow_unauthenticated)
+    options.check()
+    if options.enabled and not options.cookie_secret:
+        folder = args.data_dir or default_data_dir(args.spec)
+        options = dataclasses.replace(options, cookie_secret=cookie_secret(folder))
+    return options
 
 
 def _history_options(group: Any) -> None:
@@ -168,6 +230,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     keep_freed_memory()
 
+    from .auth import refusal as auth_refusal
+
+    try:
+        auth = _auth(args)
+    except (ValueError, OSError) as exc:
+        print(f"dashboard serve: {exc}", file=sys.stderr)
+        return 2
+    if why := auth_refusal(args.address, auth):
+        print(f"dashboard serve: {why}", file=sys.stderr)
+        return 2
     token = args.ingest_token or os.environ.get("DASHBOARD_INGEST_TOKEN") or None
     if args.ingest and (refusal := ingest_refusal(args.address, token)):
         print(f"dashboard serve: {refusal}", file=sys.stderr)
@@ -194,7 +266,7 @@ def _serve(args: argparse.Namespace) -> int:
         origins = [*(args.allow_websocket_origin or ()), *(spec.allow_websocket_origin if spec else ())]
         serve(address=args.address, port=args.port, show=args.show,
               allow_websocket_origin=origins, ingest=args.ingest, ingest_token=token,
-              ingest_max_bytes=args.ingest_max_bytes, **extra)
+              ingest_max_bytes=args.ingest_max_bytes, auth=auth, **extra)
     return 0
 
 

@@ -84,6 +84,54 @@ def allowed_origins(origins: Iterable[str]) -> list[str]:
     return sorted({f"{scheme}://{origin}" for origin in origins for scheme in ("http", "https")})
 
 
+def login_first(application: tornado.web.Application) -> int:
+    """Make ``application``'s autoload scripts (``server_document``'s) answer a viewer without a login
+    with a script that puts a login link where the plot would be (Panel's handler fails with a 500 then).
+    Each is replaced by a subclass with the same arguments, routed ahead of it; the number replaced."""
+    import tornado.routing
+
+    from .auth import login_required
+
+    replaced = []
+    for rule in application.wildcard_router.rules:
+        pattern = getattr(rule.matcher, "regex", None)
+        if pattern is None or not pattern.pattern.endswith("autoload.js$") or not isinstance(rule.target, type):
+            continue
+
+        class LoginFirst(rule.target):  # type: ignore[misc, valid-type]
+            async def prepare(self) -> None:
+                await super().prepare()
+                if login_required(self.application) and not self.current_user:
+                    self.set_header("Content-Type", "application/javascript")
+                    self.finish(_login_script(self.request, self.get_login_url()))
+
+        replaced.append(tornado.routing.Rule(tornado.routing.PathMatches(pattern.pattern), LoginFirst,
+                                             rule.target_kwargs))
+    if replaced:
+        application.add_handlers(r".*", [(r.matcher.regex.pattern, r.target, r.target_kwargs) for r in replaced])
+    return len(replaced)
+
+
+def _login_script(request: Any, login_url: str) -> str:
+    """A script that shows a link to the login page where the plot would have been (text, never HTML)."""
+    element = parse_qs(urlsplit(request.uri).query).get("bokeh-autoload-element", [""])[0]
+    here = f"{request.protocol}://{request.host}" if HOST.fullmatch(request.host) else ""
+    link = f"{here}{login_url}"
+    return f"""(function () {{
+  var box = document.createElement("div");
+  box.className = "dashboard-embed-login";
+  box.style.cssText = "padding:12px;border:1px solid #1f4e79;font:14px sans-serif";
+  var a = document.createElement("a");
+  a.href = {json.dumps(link)};
+  a.target = "_blank";
+  a.textContent = "Log in to the dashboard to see this plot";
+  box.appendChild(a);
+  var at = document.getElementById({json.dumps(element)});
+  if (at) {{ at.appendChild(box); }} else {{ document.body.appendChild(box); }}
+}})();
+"""
+
+
 class EmbedGuard(tornado.web.OutputTransform):
     """Holds every response to the allowed origins (see the module's text). Made per request by Tornado;
     :meth:`install` gives the class its origins."""

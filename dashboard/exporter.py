@@ -23,11 +23,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .auth import ViewerRoute, bearer_matches
 from .service import MetricsService
 
 
@@ -146,15 +146,21 @@ class HistoryCollector(Collector):
                                   value=status["samples_lost"])
 
 
-class MetricsHandler(tornado.web.RequestHandler):
-    """Serves the process registry and the service's collector."""
+class MetricsHandler(ViewerRoute):
+    """Serves the process registry and the service's collector: to viewers who may open the page, and with
+    logins on to a scraper without one when ``public`` or when it sends ``token`` as a bearer token."""
 
-    def initialize(self, service: MetricsService) -> None:
+    def initialize(self, service: MetricsService, public: bool = False, token: str | None = None) -> None:
+        self._public, self._token = public, token
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(ServiceCollector(service))
         self._registry.register(HistoryCollector(service))
         self._series = CollectorRegistry(auto_describe=False)
         self._series.register(SeriesCollector(service))
+
+    def allowed_without_login(self) -> bool:
+        return self._public or (self._token is not None
+                                and bearer_matches(self.request.headers.get("Authorization", ""), self._token))
 
     def get(self) -> None:
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)

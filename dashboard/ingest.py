@@ -21,6 +21,7 @@ collecting); they are kept for its next drain.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import ipaddress
 import json
@@ -33,6 +34,7 @@ from typing import Any
 import tornado.web
 
 from .annotations import check_annotation
+from .auth import ViewerRoute, login_required
 from .errors import ParseError
 from .metrics.frames import to_epoch
 from .metrics.model import SeriesKey
@@ -166,6 +168,9 @@ class WriteHandler(tornado.web.RequestHandler):
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._token.encode()):
                 return self._refuse(401, "missing or wrong token (Authorization: Bearer TOKEN)",
                                     **{"WWW-Authenticate": 'Bearer realm="ingest"'})
+        return self._check_length()
+
+    def _check_length(self) -> None:
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self._max_body:
             return self._refuse(413, f"body of {int(length)} bytes is over the limit of {self._max_body}")
@@ -222,20 +227,34 @@ class IngestHandler(WriteHandler):
         self._refuse(405, "POST metrics here (JSON or Prometheus text)", Allow="POST")
 
 
-class AnnotationsHandler(WriteHandler):
+class AnnotationsHandler(ViewerRoute, WriteHandler):
     """``POST /annotations``: JSON, one ``{"text", "time", "end", "labels"}`` object or an array of them,
     with the token, loopback and size rules of ``/ingest`` and its per-item errors (good items are kept).
+    With viewer logins on, a POST comes from a logged-in viewer (as JSON: a form of another site cannot
+    send it) or carries the ingest token (a script); loopback alone no longer lets it in.
     ``GET /annotations?from=&to=`` lists those in a range (epoch seconds or ISO 8601; open ends by default)
-    as JSON; like the page, it needs no token."""
+    as JSON, to whoever may open the page (:class:`~dashboard.auth.ViewerRoute`)."""
 
     def initialize(self, service: Any, token: str | None = None,  # type: ignore[override]
                    max_body: int = MAX_BODY) -> None:
         super().initialize(token, max_body)
         self._service = service
 
-    def prepare(self) -> None:
-        if self.request.method != "GET":
+    async def prepare(self) -> None:  # type: ignore[override]
+        if self.request.method == "GET":
+            await ViewerRoute.prepare(self)
+        elif not login_required(self.application):
             self._authorize()
+        elif self._token is not None and "Authorization" in self.request.headers:
+            self._authorize()  # a script with the ingest token
+        else:
+            await ViewerRoute.prepare(self)  # a logged-in viewer; 401 otherwise
+            if self._finished:
+                return
+            if self.request.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
+                self._refuse(415, "send annotations as JSON (Content-Type: application/json)")
+                return
+            self._check_length()
 
     def post(self) -> None:
         body = self._body()
@@ -247,12 +266,15 @@ class AnnotationsHandler(WriteHandler):
             return self._refuse(400, f"body: not JSON: {str(exc)[:200]}")
         items = doc if isinstance(doc, list) else [doc]
         kept, errors = 0, []
+        author = self.viewer() if self.current_user and "Authorization" not in self.request.headers else None
         for number, item in enumerate(items, start=1):
             try:
-                self._service.add_annotation(check_annotation(item, number))
+                self._service.add_annotation(dataclasses.replace(check_annotation(item, number), author=author))
                 kept += 1
             except ParseError as exc:
                 errors.append(exc)
+        if author is not None and kept:
+            log.info("%d annotation(s) posted by %s", kept, author)
         self.set_status(400 if errors and not kept else 200)
         self.finish({"accepted": kept, "errors": [e.as_dict() for e in errors[:MAX_ERRORS_LISTED]],
                      "error_count": len(errors)})

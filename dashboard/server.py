@@ -22,7 +22,8 @@ from typing import Any
 
 import panel as pn
 
-from .embed import EMBED_PATH, EmbedGuard, embed_app
+from .auth import AuthOptions
+from .embed import EMBED_PATH, EmbedGuard, embed_app, login_first
 from .ingest import MAX_BODY, AnnotationsHandler, IngestHandler
 from .service import MetricsService
 from .sources.push import PushSource
@@ -109,44 +110,15 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
-          allow_websocket_origin: Sequence[str] = (), service: MetricsService | None = None,
-          ingest: bool = True, ingest_token: str | None = None, ingest_max_bytes: int = MAX_BODY,
-          dashboard: Callable[..., MetricsDashboard] | None = None, title: str = TITLE, **kwargs: Any) -> None:
+def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False, **options: Any) -> None:
     """Serve the dashboard at ``http://ADDRESS:PORT/`` and its panels one by one at ``/embed?panel=NAME``
-    (:mod:`dashboard.embed`) until interrupted.
+    (:mod:`dashboard.embed`) until interrupted; ``options`` are :func:`make_server`'s.
 
     The service starts with the server (not with the first page), so that ``/ingest`` and the history
-    collect from the start. ``dashboard`` builds a session's dashboard (the default one by default; it
-    takes the dashboard's params as keywords: the page's has ``download_route``).
+    collect from the start. A clean stop (SIGTERM, Ctrl-C) ends the collection, then writes the logged
+    history into chunks; SIGKILL leaves the log, which the next start reads.
     """
-    service = service or MetricsService.shared()
-    dashboard = dashboard or (lambda **params: default_dashboard(service, **params))
-    skip_validation()
-    origins = websocket_origins(address, port, allow_websocket_origin)
-    from .alerts.http import AlertsHandler
-    from .exporter import MetricsHandler
-    from .ui.downloads import DownloadHandler
-    from .ui.snapshot import SnapshotHandler
-
-    patterns: list[tuple] = [(r"/metrics", MetricsHandler, {"service": service}),
-                             (r"/alerts", AlertsHandler, {"service": service}),
-                             (r"/snapshot", SnapshotHandler, {"dashboard": dashboard}),
-                             (r"/download", DownloadHandler, {"dashboard": dashboard})]
-    if ingest:
-        refusal = ingest_refusal(address, ingest_token)
-        if refusal:
-            log.warning("%s", refusal)
-        else:
-            patterns += ingest_patterns(service, ingest_token, ingest_max_bytes)
-            log.info("ingest on http://%s:%d/ingest (%s)", address, port,
-                     "token required" if ingest_token else "loopback only, no token")
-    log.info("serving on http://%s:%d/ (websocket origins: %s)", address, port, ", ".join(origins))
-    server = pn.serve(
-        {"/": lambda: page(dashboard(download_route=True)), EMBED_PATH: embed_app(dashboard)}, address=address,
-        port=port, show=False, title=title, websocket_origin=origins, threaded=False, print_url=True, start=False,
-        extra_patterns=patterns, **kwargs)
-    EmbedGuard.install(server._tornado, origins)
+    server, service = make_server(address, port, **options)
     server.io_loop.add_callback(service.start)
     transport.quiet_closed_sockets(server.io_loop.asyncio_loop)  # a page closing is normal, not a traceback
     server.start()
@@ -157,12 +129,94 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False,
         if main else None
     try:
         server.io_loop.start()
-    finally:  # a clean stop (SIGTERM, Ctrl-C) writes the logged history into chunks; SIGKILL leaves the log
+    finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
         service.stop()  # the collection writes into the history: it ends first
         if service.history is not None:
             service.history.close()
+
+
+def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_origin: Sequence[str] = (),
+                service: MetricsService | None = None, ingest: bool = True, ingest_token: str | None = None,
+                ingest_max_bytes: int = MAX_BODY, dashboard: Callable[..., MetricsDashboard] | None = None,
+                title: str = TITLE, auth: AuthOptions | None = None, **kwargs: Any) -> tuple[Any, MetricsService]:
+    """The server (listening, not started) and the service it shows: every route :func:`serve` serves.
+
+    ``dashboard`` builds a session's dashboard (the default one by default; it takes the dashboard's params
+    as keywords: the page's has ``download_route``). ``auth`` says who may look (:mod:`dashboard.auth`:
+    Panel's logins for the page and every route; nothing on loopback by default); the caller checks
+    :func:`~dashboard.auth.refusal` first. ``kwargs`` go to ``pn.serve``.
+    """
+    service = service or MetricsService.shared()
+    dashboard = dashboard or (lambda **params: default_dashboard(service, **params))
+    skip_validation()
+    origins = websocket_origins(address, port, allow_websocket_origin)
+    auth = auth or AuthOptions()
+    if auth.enabled and not auth.cookie_secret:
+        raise ValueError("viewer logins need a cookie secret (dashboard.auth.cookie_secret makes and keeps one)")
+    notices = [] if auth.enabled or _is_loopback(address) else [
+        f"This server on {address} shows every metric to anyone who can reach it: it was started with "
+        "--allow-unauthenticated."]
+    for notice in notices:
+        log.warning("%s", notice)
+    patterns = _routes(service, dashboard, auth)
+    if ingest:
+        refusal = ingest_refusal(address, ingest_token)
+        if refusal:
+            log.warning("%s", refusal)
+        else:
+            patterns += ingest_patterns(service, ingest_token, ingest_max_bytes)
+            log.info("ingest on http://%s:%d/ingest (%s)", address, port,
+                     "token required" if ingest_token else "loopback only, no token")
+    log.info("serving on http://%s:%d/ (websocket origins: %s)", address, port, ", ".join(origins))
+    server = pn.serve(
+        {"/": lambda: page(dashboard(download_route=True), notices=notices, logout=auth.logout_path),
+         EMBED_PATH: embed_app(dashboard)}, address=address,
+        port=port, show=False, title=title, websocket_origin=origins, threaded=False, print_url=True, start=False,
+        extra_patterns=patterns, **auth.panel_kwargs(auth.cookie_secret), **kwargs)
+    if auth.enabled:
+        log.info("viewers log in (%s); /metrics %s", "basic auth" if auth.basic_auth else auth.oauth_provider,
+                 "is public" if auth.metrics_public else
+                 "takes a bearer token or a login" if auth.metrics_token else "needs a login")
+    EmbedGuard.install(server._tornado, origins)
+    if auth.enabled:
+        login_first(server._tornado)  # an autoload script without a login: a login link, not a 500
+    return server, service
+
+
+def _routes(service: MetricsService, dashboard: Callable[..., MetricsDashboard], auth: AuthOptions) -> list[tuple]:
+    """The project's read routes (each a :class:`~dashboard.auth.ViewerRoute`)."""
+    from .alerts.http import AlertsHandler
+    from .exporter import MetricsHandler
+    from .ui.downloads import DownloadHandler
+    from .ui.snapshot import SnapshotHandler
+
+    return [(r"/metrics", MetricsHandler, {"service": service, "public": auth.metrics_public,
+                                           "token": auth.metrics_token}),
+            (r"/alerts", AlertsHandler, {"service": service}),
+            (r"/snapshot", SnapshotHandler, {"dashboard": dashboard}),
+            (r"/download", DownloadHandler, {"dashboard": dashboard})]
+
+
+def route_table(server: Any) -> list[tuple[str, str]]:
+    """Every route of ``server`` (from :func:`make_server`): its path pattern and its handler's
+    ``module.QualifiedName``, from the Tornado application's routers."""
+    import tornado.routing
+
+    out: list[tuple[str, str]] = []
+
+    def walk(router: Any) -> None:
+        for rule in getattr(router, "rules", []):
+            if isinstance(rule.target, tornado.routing.Router):
+                walk(rule.target)
+            elif isinstance(rule.matcher, tornado.routing.PathMatches) and isinstance(rule.target, type):
+                out.append((rule.matcher.regex.pattern, f"{rule.target.__module__}.{rule.target.__qualname__}"))
+
+    app = server._tornado
+    walk(app.wildcard_router)
+    walk(app.default_router)
+    return sorted(set(out))
 
 
 def skip_validation() -> None:

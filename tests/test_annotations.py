@@ -10,7 +10,8 @@ import httpx
 import numpy as np
 import pytest
 
-from dashboard.annotations import FILE_NAME, Annotation, Annotations
+from dashboard.annotations import FILE_NAME, Annotation, Annotations, check_annotation
+from dashboard.errors import ParseError
 from dashboard.metrics.model import Batch, SeriesKey
 from dashboard.service import MetricsService
 from dashboard.spec import parse_spec
@@ -66,7 +67,7 @@ def test_kept_in_the_history_folder_across_a_restart(tmp_path, caplog):
         f.write('{"text": "half a line\n')  # a crash mid-write
     again = MetricsService([], history=tmp_path)
     assert [n.as_dict() for n in again.annotations.between()] == [
-        {"text": HOSTILE, "time": 100.0, "end": None, "labels": {"run": "1"}}]
+        {"text": HOSTILE, "time": 100.0, "end": None, "labels": {"run": "1"}, "author": None}]
     assert again.annotations.unreadable == 1
     assert f"{tmp_path / FILE_NAME} line 2 skipped" in caplog.text
     again.annotate("after", time=200.0)
@@ -131,3 +132,10 @@ async def test_without_a_token_loopback_may_annotate():
         assert answer.status_code == 200 and answer.json()["accepted"] == 1
         async with httpx.AsyncClient() as client:
             assert (await client.get(base)).json()["annotations"][0]["text"] == "run 7 starts"
+
+
+def test_a_poster_cannot_name_an_author_but_the_kept_file_does():
+    with pytest.raises(ParseError, match="author"):
+        check_annotation({"text": "deploy", "author": "mallory"})
+    kept = check_annotation({"text": "deploy", "time": 5, "author": "ada"}, kept=True)
+    assert kept.author == "ada" and kept.as_dict()["author"] == "ada"

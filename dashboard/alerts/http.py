@@ -2,19 +2,19 @@
 
 ``{"status": "success", "alerts": [{name, state, labels, summary, value, since, severity, metric}],
 "data": {"alerts": [{labels, annotations: {summary}, state, activeAt, value}]}}``: the first list in this
-dashboard's terms, the second in Prometheus's shape. Open like the page.
+dashboard's terms, the second in Prometheus's shape. Open to whoever may open the page
+(:class:`~dashboard.auth.ViewerRoute`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import tornado.web
-
+from ..auth import ViewerRoute
 from .receivers import _iso
 
 
-class AlertsHandler(tornado.web.RequestHandler):
+class AlertsHandler(ViewerRoute):
     def initialize(self, service: Any) -> None:
         self._service = service
 

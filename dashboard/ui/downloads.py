@@ -25,9 +25,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import panel as pn
-import tornado.web
 from bokeh.models import CustomAction, CustomJS
 
+from ..auth import ViewerRoute
 from ..units import time_zones
 
 #: The route's path, relative to the page (``/download`` beside ``/``).
@@ -87,9 +87,10 @@ def file_bytes(frame: Any, kind: str) -> bytes:
     return out.getvalue()
 
 
-class DownloadHandler(tornado.web.RequestHandler):
+class DownloadHandler(ViewerRoute):
     """``GET /download?panel=NAME`` (or ``metric=NAME``) ``&format=csv|parquet&from=&to=&tz=``: the samples
-    of a plot in a range (the plot's live window up to now by default). Open like the page itself."""
+    of a plot in a range (the plot's live window up to now by default). Open to whoever may open the page
+    (:class:`~dashboard.auth.ViewerRoute`)."""
 
     def initialize(self, dashboard: Callable[[], Any]) -> None:
         self._dashboard = dashboard

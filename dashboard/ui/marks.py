@@ -26,7 +26,7 @@ class AnnotationMarks:
         line = bare(fig, self.source, Segment(x0="x0", y0=0, x1="x0", y1=1, line_color="#555555", line_width=1,
                                               line_dash="dotted"), y_range_name="outages")
         self.hover = HoverTool(renderers=[band, line], tooltips=[("event", "@text"), ("labels", "@labels"),
-                                                                 ("at", "@x0{custom}")],
+                                                                 ("by", "@author"), ("at", "@x0{custom}")],
                                formatters={"@x0": time_hover}, description="Annotations", name="annotations")
         fig.add_tools(self.hover)
 
@@ -40,8 +40,10 @@ class AnnotationMarks:
 
 
 def annotation_columns(notes: list[Annotation]) -> dict[str, Any]:
-    """Columns of annotation marks: start and end (ms; an instant ends where it starts), text, labels."""
+    """Columns of annotation marks: start and end (ms; an instant ends where it starts), text, labels and
+    author (empty when none)."""
     return {"x0": np.array([n.time * 1000.0 for n in notes], dtype=np.float64),
             "x1": np.array([(n.end if n.end is not None else n.time) * 1000.0 for n in notes], dtype=np.float64),
             "text": [n.text for n in notes],
-            "labels": [", ".join(f"{k}={v}" for k, v in n.labels.items()) for n in notes]}
+            "labels": [", ".join(f"{k}={v}" for k, v in n.labels.items()) for n in notes],
+            "author": [n.author or "" for n in notes]}

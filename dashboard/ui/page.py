@@ -15,7 +15,9 @@ again).
 
 from __future__ import annotations
 
+import html
 import logging
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -77,22 +79,27 @@ if (header) {
 """
 
 
-def page(dash: MetricsDashboard, args: dict[str, Any] | None = None) -> pn.template.BootstrapTemplate:
-    """``dash`` as a served page: its view from the query string ``args`` (the session's by default)."""
+def page(dash: MetricsDashboard, args: dict[str, Any] | None = None, notices: Sequence[str] = (),
+         logout: str = "/logout") -> pn.template.BootstrapTemplate:
+    """``dash`` as a served page: its view from the query string ``args`` (the session's by default), the
+    server's ``notices`` above it, and, with viewer logins on, who is logged in and a ``logout`` link in
+    the header."""
     if args is None:
         args = dict(pn.state.session_args) if pn.state.curdoc is not None else {}
     values, errors = parse_view(args)
     apply_view(dash, values)
     dark = resolved_dark(dash.theme)
     dash.show_title = False  # the template's header shows it
-    notices = [pn.pane.Alert(escape_markdown(message), alert_type="warning", sizing_mode="stretch_width",
-                             css_classes=["dashboard-url-error"]) for message in errors]
+    shown = [pn.pane.Alert(escape_markdown(message), alert_type="warning", sizing_mode="stretch_width",
+                           css_classes=["dashboard-server-notice"]) for message in notices]
+    shown += [pn.pane.Alert(escape_markdown(message), alert_type="warning", sizing_mode="stretch_width",
+                            css_classes=["dashboard-url-error"]) for message in errors]
     for message in errors:
         log.info("%s", message)
     pn.config.notifications = True  # alerts fire and resolve as page notifications (dashboard.ui.alerts)
     template = pn.template.BootstrapTemplate(
-        title=dash.title, theme="dark" if dark else "default", main=[*notices, dash],
-        header_background="#1f4e79", meta_viewport=VIEWPORT)
+        title=dash.title, theme="dark" if dark else "default", main=[*shown, dash],
+        header_background="#1f4e79", meta_viewport=VIEWPORT, header=_who(logout))
     template.dashboard = dash  # what tests and embedding code reach through the page
     if pn.state.curdoc is not None:
         from tornado.ioloop import IOLoop
@@ -104,6 +111,17 @@ def page(dash: MetricsDashboard, args: dict[str, Any] | None = None) -> pn.templ
             pn.state.curdoc.js_on_event("document_ready", CustomJS(args={"rendered_dark": dark},
                                                                    code=AUTO_THEME_JS))
     return template
+
+
+def _who(logout: str) -> list[Any]:
+    """The header's "who is logged in, and the way out" (nothing without viewer logins); logged by name."""
+    user = pn.state.user if pn.state.curdoc is not None else None
+    if not user:
+        return []
+    log.info("session opened by %s", user)
+    return [pn.pane.HTML(f'<span class="dashboard-user">{html.escape(user)}</span> '
+                         f'<a class="dashboard-logout" href="{html.escape(logout, quote=True)}">Log out</a>',
+                         styles={"color": "white", "margin-left": "auto"}, css_classes=["dashboard-who"])]
 
 
 def apply_view(dash: MetricsDashboard, values: dict[str, Any]) -> None:

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import tornado.web
 from bokeh.embed import file_html
 from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, Range1d
 from bokeh.resources import Resources
 
+from ..auth import ViewerRoute
 from ..metrics.model import SeriesKey
 from .alerts import render_alerts
 from .flow import FILL
@@ -245,10 +245,11 @@ def parse_range(args: dict[str, str], now: float) -> tuple[float, float]:
     return start, end
 
 
-class SnapshotHandler(tornado.web.RequestHandler):
+class SnapshotHandler(ViewerRoute):
     """``GET /snapshot?from=&to=`` (or ``?window=1h``, the default): the served dashboard's snapshot, as a
-    file to save. Open like the page itself; the store is read in a worker thread, the models built on the
-    event loop (where every other document's models are built: Bokeh's are not safe to build beside them)."""
+    file to save. Open to whoever may open the page (:class:`~dashboard.auth.ViewerRoute`); the store is
+    read in a worker thread, the models built on the event loop (where every other document's models are
+    built: Bokeh's are not safe to build beside them)."""
 
     def initialize(self, dashboard: Callable[[], Any]) -> None:
         self._dashboard = dashboard

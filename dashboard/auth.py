@@ -1,0 +1,176 @@
+"""Who may look: viewer logins on Panel's own auth, and the same door for every route the server adds.
+
+``dashboard serve`` takes Panel's auth options as they are (:class:`AuthOptions`: ``--basic-auth``,
+``--cookie-secret``, ``--oauth-*``, ``--login-endpoint``, ``--logout-endpoint``) and hands them to Panel's
+server, which guards the page, its websocket and ``/embed`` (Bokeh's handlers ask the auth provider for
+the user). The routes the project adds (``/snapshot``, ``/download``, ``/alerts``, ``/annotations``,
+``/metrics``) derive from :class:`ViewerRoute`, which asks the same provider: with logins on, a request
+without a valid login is sent to the login page when a browser asks for a page, and answered 401
+otherwise. ``/metrics`` may instead be public (``--metrics-public``) or take a bearer token
+(``--metrics-token``, as Prometheus' ``authorization`` config sends it). ``/ingest`` keeps its own token.
+
+Safe by default (:func:`refusal`): off loopback without a login the server does not start unless
+``--allow-unauthenticated`` says so. The cookie that carries a login is signed with a secret kept in the
+data folder (:func:`cookie_secret`, mode 0600), so logins survive a restart. Nothing here checks a
+password: Panel does.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from bokeh.server.views.auth_request_handler import AuthRequestHandler
+
+log = logging.getLogger("dashboard.auth")
+
+#: The file in the data folder that keeps the cookie secret.
+SECRET_FILE = "cookie_secret"
+
+
+@dataclass(frozen=True)
+class AuthOptions:
+    """Panel's auth options, as ``panel serve`` names them, and the project's own for ``/metrics``."""
+
+    basic_auth: str | None = None  # one password, or a JSON file of {user: password}
+    cookie_secret: str | None = None
+    oauth_provider: str | None = None
+    oauth_key: str | None = None
+    oauth_secret: str | None = None
+    oauth_redirect_uri: str | None = None
+    oauth_extra_params: dict[str, Any] = field(default_factory=dict)
+    oauth_encryption_key: str | None = None
+    login_endpoint: str | None = None
+    logout_endpoint: str | None = None
+    metrics_public: bool = False
+    metrics_token: str | None = None
+    allow_unauthenticated: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether viewers log in."""
+        return bool(self.basic_auth or self.oauth_provider)
+
+    def check(self) -> None:
+        """Raise ValueError naming the option that cannot work as given."""
+        if self.basic_auth and self.oauth_provider:
+            raise ValueError("--basic-auth and --oauth-provider exclude each other: choose one way to log in")
+        if self.oauth_provider and not (self.oauth_key and self.oauth_secret):
+            raise ValueError(f"--oauth-provider {self.oauth_provider} needs --oauth-key and --oauth-secret")
+        if self.metrics_public and self.metrics_token:
+            raise ValueError("--metrics-public and --metrics-token exclude each other")
+        for name in ("login_endpoint", "logout_endpoint"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith("/"):
+                raise ValueError(f"--{name.replace('_', '-')} must be a path starting with /, not {value!r}")
+
+    def panel_kwargs(self, secret: str | None) -> dict[str, Any]:
+        """The keywords of ``pn.serve`` these options mean (none when viewers do not log in)."""
+        if not self.enabled:
+            return {}
+        given = {"basic_auth": self.basic_auth, "oauth_provider": self.oauth_provider,
+                 "oauth_key": self.oauth_key, "oauth_secret": self.oauth_secret,
+                 "oauth_redirect_uri": self.oauth_redirect_uri, "oauth_encryption_key": self.oauth_encryption_key,
+                 "login_endpoint": self.login_endpoint, "logout_endpoint": self.logout_endpoint}
+        kwargs = {k: v for k, v in given.items() if v is not None}
+        if self.oauth_extra_params:
+            kwargs["oauth_extra_params"] = dict(self.oauth_extra_params)
+        kwargs["cookie_secret"] = self.cookie_secret or secret
+        return kwargs
+
+    @property
+    def logout_path(self) -> str:
+        return self.logout_endpoint or "/logout"
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` (what the server binds to) is reachable from this machine only."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def refusal(address: str, options: AuthOptions) -> str | None:
+    """Why the server must not start on ``address`` with ``options`` (None when it may)."""
+    if options.enabled or options.allow_unauthenticated or is_loopback(address):
+        return None
+    return (f"{address} is not a loopback address and no viewer login is set: anyone who can reach the port "
+            "would see every metric, label and alert. Add a login (--basic-auth PASSWORD_OR_FILE, or "
+            "--oauth-provider with --oauth-key and --oauth-secret), or start with --allow-unauthenticated")
+
+
+def cookie_secret(folder: str | os.PathLike[str]) -> str:
+    """The secret that signs login cookies: read from ``folder``, or made and kept there (mode 0600)."""
+    path = Path(folder) / SECRET_FILE
+    try:
+        secret = path.read_text(encoding="ascii").strip()
+        if secret:
+            return secret
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secret + "\n")
+    os.chmod(path, 0o600)
+    log.info("a new cookie secret was written to %s", path)
+    return secret
+
+
+def login_required(application: Any) -> bool:
+    """Whether ``application`` (a Bokeh/Panel Tornado app) has a login configured."""
+    provider = getattr(application, "auth_provider", None)
+    return provider is not None and (provider.get_user is not None or provider.get_user_async is not None)
+
+
+class ViewerRoute(AuthRequestHandler):
+    """A route of what viewers see: with logins on, only for a logged-in viewer (the provider Panel's
+    server was given decides who that is). A browser asking for a page without a login is sent to the
+    login page; any other request gets 401."""
+
+    async def prepare(self) -> None:
+        if not login_required(self.application) or self.allowed_without_login():
+            return
+        await super().prepare()  # the provider's asynchronous lookup of the user, when it has one
+        if not self.current_user:
+            self.deny_login()
+
+    def get_current_user(self) -> Any:
+        """The provider's user (None without logins, in a Tornado app of any kind)."""
+        return super().get_current_user() if login_required(self.application) else None
+
+    def allowed_without_login(self) -> bool:
+        """Whether this request may go on without a viewer's login (a token a route accepts instead)."""
+        return False
+
+    def deny_login(self) -> None:
+        accept = self.request.headers.get("Accept", "")
+        if self.request.method in ("GET", "HEAD") and "text/html" in accept:
+            self.redirect(f"{self.get_login_url()}?next={quote(self.request.uri or '/', safe='')}")
+            return
+        self.set_status(401)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": "log in first: this server shows its metrics to logged-in viewers"}))
+
+    def viewer(self) -> str | None:
+        """The logged-in viewer's name (None without logins)."""
+        user = self.current_user
+        return user.decode() if isinstance(user, bytes) else user
+
+
+def bearer_matches(header: str, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` as a bearer token (compared in constant time)."""
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

@@ -1,0 +1,213 @@
+"""Who may look, through a real ``dashboard serve`` with Panel's basic auth: every route of the server's own
+table behind the login, the login in Chromium (a wrong password refused and never logged, the user in the
+header, logout), ``/metrics`` with a bearer token, annotations by a logged-in viewer, the cookie secret kept
+in the data folder so that a login survives a restart, and the refusal to start off loopback without a
+login."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dashboard.devtools import free_port
+
+from ..support import http_ok, poll, stop_process
+from .conftest import PLOT_STATE_JS
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = """title: who may look
+system: false
+sources:
+  - type: synthetic
+    name: waves
+    rate: 10
+    series_count: 1
+    interval: 0.5
+panels:
+  - metric: synthetic
+    title: Waves
+"""
+#: A user name is the user's to choose (and an OAuth provider's): shown as text, never as markup.
+BOB = 'bob<img src=x onerror="window.bobWasHere=1">'
+USERS = {"ada": "correct horse battery", BOB: "staple <script>"}
+PASSWORD_IN_LOG = re.compile("|".join(re.escape(p) for p in [*USERS.values(), "wrong-password-123"]))
+#: Routes a visitor may reach without a login: the libraries' assets, the login itself, and /ingest (its own
+#: token; loopback here).
+PUBLIC = re.compile(r"^/(static|embed/static|components)/|^/favicon\.ico$|^/(login|logout|ingest)$")
+METRICS_TOKEN = "scrape-me-please"
+
+
+class AuthServer:
+    """``python -m dashboard serve SPEC --basic-auth USERS.json`` on a free loopback port, restartable."""
+
+    def __init__(self, tmp_path: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data = tmp_path / "data"
+        self.users = tmp_path / "users.json"
+        self.users.write_text(json.dumps(USERS))
+        self.spec = tmp_path / "spec.yaml"
+        self.spec.write_text(SPEC)
+        self.log_path = tmp_path / "serve.log"
+        self.args = ["--basic-auth", str(self.users), "--data-dir", str(self.data), *extra]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> AuthServer:
+        with self.log_path.open("a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "dashboard", "serve", str(self.spec), "--port", str(self.port), *self.args],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        poll(lambda: self.proc.poll() is not None or http_ok(f"{self.url}/login"), timeout=60,
+             what="dashboard serve to answer")
+        assert self.proc.poll() is None, self.log()
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            stop_process(self.proc)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = AuthServer(tmp_path, "--metrics-token", METRICS_TOKEN).start()
+    yield srv
+    srv.stop()
+    log = srv.log()
+    assert "Traceback" not in log
+    assert not PASSWORD_IN_LOG.search(log), "a password in the server's log"
+
+
+def route_table(tmp_path: Path) -> list[tuple[str, str]]:
+    """The routes ``dashboard serve`` builds with a login on: read from the Tornado application that
+    :func:`dashboard.server.make_server` makes, in a process of its own (Panel's auth config is global)."""
+    code = ("import json, sys; from dashboard.server import make_server, route_table; "
+            "from dashboard.auth import AuthOptions; from dashboard.service import MetricsService; "
+            "server, _ = make_server(port=0, service=MetricsService([]), "
+            "auth=AuthOptions(basic_auth='pw', cookie_secret='s', metrics_token='t')); "
+            "sys.stdout.write('ROUTES' + json.dumps(route_table(server)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         timeout=120)
+    return [tuple(r) for r in json.loads(out.stdout.split("ROUTES", 1)[1])]
+
+
+def concrete(pattern: str) -> str:
+    """A path the route ``pattern`` matches."""
+    path = pattern.rstrip("$").replace("(?!extensions/)", "").replace("(.*)", "x")
+    path = path.replace("/?", "/") if path != "/?" else "/"
+    if path.endswith("autoload.js"):  # what server_document asks for (without it: 400, before any login)
+        path += "?bokeh-autoload-element=p1&bokeh-app-path=/"
+    return path
+
+
+def test_every_route_of_the_server_s_table_is_behind_the_login(server, tmp_path):
+    routes = route_table(tmp_path)
+    ours = {handler for _, handler in routes if handler.startswith("dashboard.")}
+    assert {"dashboard.exporter.MetricsHandler", "dashboard.ui.snapshot.SnapshotHandler",
+            "dashboard.alerts.http.AlertsHandler", "dashboard.ingest.AnnotationsHandler"} <= ours
+    checked = []
+    for pattern, handler in routes:
+        path = concrete(pattern)
+        if PUBLIC.search(path):
+            continue
+        for method, headers in (("GET", {}), ("GET", {"Accept": "text/html"}), ("POST", {})):
+            answer = httpx.request(method, server.url + path, headers=headers, content=b"{}", timeout=30)
+            refused = answer.status_code in (401, 403, 405) or (  # 405: a method the route has not
+                answer.status_code == 302 and answer.headers["location"].split("?")[0].endswith("/login")) or (
+                # server_document's script: a login link where the plot would be, and no session
+                "autoload.js" in path and answer.status_code == 200 and "dashboard-embed-login" in answer.text
+                and "/login" in answer.text and "token" not in answer.text)
+            assert refused, f"{method} {path} ({handler}) answered {answer.status_code} without a login"
+        upgrade = httpx.get(server.url + path, timeout=30, headers={
+            "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": server.url})
+        assert upgrade.status_code != 101, f"{path}: a websocket opened without a login"
+        checked.append(path)
+    assert {"/", "/ws", "/embed/", "/embed/ws", "/metrics", "/snapshot", "/download", "/alerts",
+            "/annotations"} <= set(checked)
+    assert any(p.startswith("/embed/autoload.js?") for p in checked)
+    # a browser asking for one of the project's pages is sent to the login page, with the way back
+    answer = httpx.get(f"{server.url}/snapshot?window=1m", headers={"Accept": "text/html"}, timeout=30)
+    assert answer.status_code == 302 and answer.headers["location"].startswith("/login?next=")
+    # /metrics: a scraper with the token gets the exposition, a wrong token does not
+    assert httpx.get(f"{server.url}/metrics", headers={"Authorization": "Bearer wrong"}, timeout=30).status_code == 401
+    scraped = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=30)
+    assert scraped.status_code == 200 and "dashboard_" in scraped.text
+
+
+def log_in(page, url: str, user: str, password: str) -> None:
+    page.goto(url)
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill(password)
+    page.locator("input[name=password]").press("Enter")
+
+
+def plotted(page) -> bool:
+    try:
+        state = page.evaluate("() => window.Bokeh ? 1 : 0") and page.evaluate(PLOT_STATE_JS)
+    except Exception:
+        return False
+    return bool(state) and all(v and v["rows"] > 0 for v in state.values())
+
+
+def test_a_viewer_logs_in_sees_their_name_posts_a_note_and_logs_out(server, page):
+    page.goto(server.url)
+    poll(lambda: "/login" in page.url, timeout=30, what="the login page for /")
+    log_in(page, server.url, "ada", "wrong-password-123")
+    poll(lambda: "error=" in page.url, timeout=30, what="the wrong password refused")
+    assert page.locator("input[name=password]").is_visible()
+    log_in(page, server.url, BOB, USERS[BOB])
+    poll(lambda: plotted(page), timeout=60, what="the live page after logging in")
+    who = page.locator(".dashboard-who").first
+    poll(lambda: "bob" in (who.evaluate("e => (e.shadowRoot ?? e).textContent") or ""), timeout=30,
+         what="the user's name in the header")
+    assert page.evaluate("() => window.bobWasHere === undefined"), "a user name is text, never markup"
+    # the logged-in browser may post a note as JSON, with its cookie
+    posted = page.request.post(f"{server.url}/annotations", data=json.dumps({"text": "deploy 42"}),
+                               headers={"Content-Type": "application/json"})
+    assert posted.status == 200, posted.text()
+    listed = page.request.get(f"{server.url}/annotations").json()["annotations"]
+    assert [n["text"] for n in listed] == ["deploy 42"]
+    # without the cookie: refused
+    assert httpx.post(f"{server.url}/annotations", json={"text": "x"}, timeout=30).status_code == 401
+    page.locator(".dashboard-who a").first.click()
+    poll(lambda: "/logout" in page.url, timeout=30, what="the logout page")
+    page.goto(server.url)
+    poll(lambda: "/login" in page.url, timeout=30, what="the login page again after logging out")
+    assert f"session opened by {BOB}" in server.log()
+    assert not [m for m in page.errors.messages if m.startswith(("dialog", "pageerror"))]
+
+
+def test_a_login_survives_a_restart_through_the_kept_cookie_secret(server, page):
+    log_in(page, server.url, "ada", USERS["ada"])
+    poll(lambda: plotted(page), timeout=60, what="the live page")
+    secret = server.data / "cookie_secret"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    kept = secret.read_text()
+    server.stop()
+    server.start()
+    page.goto(server.url)
+    poll(lambda: plotted(page), timeout=60, what="the live page after the restart, without logging in again")
+    assert "/login" not in page.url and secret.read_text() == kept
+
+
+def test_off_loopback_without_a_login_the_server_refuses_to_start(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    out = subprocess.run([sys.executable, "-m", "dashboard", "serve", str(spec), "--address", "0.0.0.0",
+                          "--port", str(free_port()), "--no-history"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 2
+    assert "not a loopback address and no viewer login" in out.stderr and "--basic-auth" in out.stderr
+    assert "--allow-unauthenticated" in out.stderr

@@ -1,0 +1,55 @@
+"""The viewer-login options: what ``dashboard serve`` refuses, what it passes to Panel, the kept secret."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from dashboard.auth import AuthOptions, cookie_secret, refusal
+from dashboard.cli import main
+
+
+def test_off_loopback_needs_a_login_or_an_explicit_allowance():
+    assert refusal("127.0.0.1", AuthOptions()) is None
+    assert refusal("localhost", AuthOptions()) is None
+    assert refusal("::1", AuthOptions()) is None
+    why = refusal("0.0.0.0", AuthOptions())
+    assert why is not None and "--basic-auth" in why and "--allow-unauthenticated" in why
+    assert refusal("10.1.2.3", AuthOptions(basic_auth="pw")) is None
+    assert refusal("10.1.2.3", AuthOptions(allow_unauthenticated=True)) is None
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (AuthOptions(basic_auth="pw", oauth_provider="github", oauth_key="k", oauth_secret="s"), "exclude"),
+    (AuthOptions(oauth_provider="github"), "--oauth-key and --oauth-secret"),
+    (AuthOptions(metrics_public=True, metrics_token="t"), "exclude"),
+    (AuthOptions(basic_auth="pw", login_endpoint="login"), "--login-endpoint"),
+])
+def test_options_that_cannot_work_are_named(options, message):
+    with pytest.raises(ValueError, match=message):
+        options.check()
+
+
+def test_panel_gets_its_own_options_as_given():
+    assert AuthOptions().panel_kwargs("s") == {}
+    kwargs = AuthOptions(oauth_provider="generic", oauth_key="k", oauth_secret="s", oauth_extra_params={"a": 1},
+                         logout_endpoint="/bye").panel_kwargs("secret")
+    assert kwargs == {"oauth_provider": "generic", "oauth_key": "k", "oauth_secret": "s",
+                      "oauth_extra_params": {"a": 1}, "logout_endpoint": "/bye", "cookie_secret": "secret"}
+
+
+def test_the_cookie_secret_is_made_once_and_kept_private(tmp_path):
+    first = cookie_secret(tmp_path / "data")
+    path = tmp_path / "data" / "cookie_secret"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(first) >= 40
+    assert cookie_secret(tmp_path / "data") == first
+
+
+def test_serve_refuses_bad_auth_options_before_binding(tmp_path, capsys):
+    assert main(["serve", "--no-history", "--address", "0.0.0.0"]) == 2
+    assert "no viewer login" in capsys.readouterr().err
+    assert main(["serve", "--no-history", "--oauth-provider", "github"]) == 2
+    assert "--oauth-key" in capsys.readouterr().err
+    assert main(["serve", "--no-history", "--basic-auth", "pw", "--oauth-extra-params", "{nope"]) == 2
+    assert "--oauth-extra-params: not JSON" in capsys.readouterr().err
