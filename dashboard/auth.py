@@ -53,6 +53,11 @@ class AuthOptions:
     metrics_public: bool = False
     metrics_token: str | None = None
     allow_unauthenticated: bool = False
+    writers: tuple[str, ...] = ()  # who may post annotations (empty: every logged-in viewer)
+
+    def may_write(self, user: str | None) -> bool:
+        """Whether the logged-in ``user`` may post (annotations, and any later write)."""
+        return user is not None and (not self.writers or user in self.writers)
 
     @property
     def enabled(self) -> bool:

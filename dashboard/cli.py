@@ -92,14 +92,19 @@ def _auth_options(group: Any) -> None:
                        help="serve off loopback without a login (refused otherwise; warned at start and on the page)")
 
 
-def _auth(args: argparse.Namespace) -> Any:
-    """The :class:`~dashboard.auth.AuthOptions` the options and the environment ask for; ValueError naming
-    what cannot work. A login's cookie secret comes from the options, the environment or the data folder."""
+def _auth(args: argparse.Namespace, section: dict[str, Any]) -> Any:
+    """The :class:`~dashboard.auth.AuthOptions` the options, the environment and the spec's ``auth:``
+    ``section`` ask for (in that order); ValueError naming what cannot work. A login's cookie secret comes
+    from the options, the environment, the spec's variable or the data folder."""
     import dataclasses
 
     from .auth import AuthOptions, cookie_secret
+    from .authspec import auth_values
 
-    env = os.environ.get
+    spec = auth_values(section, os.environ)
+
+    def secret(given: str | None, field: str) -> str | None:  # the option, DASHBOARD_FIELD, the spec's variable
+        return given or os.environ.get(f"DASHBOARD_{field.upper()}") or spec.get(field) or None
     try:
         extra = json.loads(args.oauth_extra_params) if args.oauth_extra_params else {}
     except ValueError as exc:
@@ -107,15 +112,18 @@ def _auth(args: argparse.Namespace) -> Any:
     if not isinstance(extra, dict):
         raise ValueError("--oauth-extra-params: expected a JSON object")
     options = AuthOptions(
-        basic_auth=args.basic_auth or env("DASHBOARD_BASIC_AUTH") or None,
-        cookie_secret=args.cookie_secret or env("DASHBOARD_COOKIE_SECRET") or None,
-        oauth_provider=args.oauth_provider, oauth_key=args.oauth_key,
-        oauth_secret=args.oauth_secret or env("DASHBOARD_OAUTH_SECRET") or None,
-        oauth_redirect_uri=args.oauth_redirect_uri, oauth_extra_params=extra,
-        oauth_encryption_key=args.oauth_encryption_key, login_endpoint=args.login_endpoint,
-        logout_endpoint=args.logout_endpoint, metrics_public=args.metrics_public,
-        metrics_token=args.metrics_token or env("DASHBOARD_METRICS_TOKEN") or None,
-        allow_unauthenticated=args.allow_unauthenticated)
+        basic_auth=secret(args.basic_auth, "basic_auth"), cookie_secret=secret(args.cookie_secret, "cookie_secret"),
+        oauth_provider=args.oauth_provider or spec.get("oauth_provider"),
+        oauth_key=args.oauth_key or spec.get("oauth_key"),
+        oauth_secret=secret(args.oauth_secret, "oauth_secret"),
+        oauth_redirect_uri=args.oauth_redirect_uri or spec.get("oauth_redirect_uri"),
+        oauth_extra_params=extra or spec.get("oauth_extra_params", {}),
+        oauth_encryption_key=args.oauth_encryption_key or spec.get("oauth_encryption_key"),
+        login_endpoint=args.login_endpoint or spec.get("login_endpoint"),
+        logout_endpoint=args.logout_endpoint or spec.get("logout_endpoint"),
+        metrics_public=args.metrics_public or spec.get("metrics_public", False),
+        metrics_token=secret(args.metrics_token, "metrics_token"),
+        allow_unauthenticated=args.allow_unauthenticated, writers=spec.get("writers", ()))
     options.check()
     if options.enabled and not options.cookie_secret:
         folder = args.data_dir or default_data_dir(args.spec)
@@ -232,8 +240,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .auth import refusal as auth_refusal
 
+    spec = None
+    if args.spec is not None:
+        spec = _load(args.spec)
+        if spec is None:
+            return 1
     try:
-        auth = _auth(args)
+        auth = _auth(args, spec.auth if spec is not None else {})
     except (ValueError, OSError) as exc:
         print(f"dashboard serve: {exc}", file=sys.stderr)
         return 2
@@ -243,11 +256,6 @@ def _serve(args: argparse.Namespace) -> int:
     token = args.ingest_token or os.environ.get("DASHBOARD_INGEST_TOKEN") or None
     if args.ingest and (refusal := ingest_refusal(args.address, token)):
         print(f"dashboard serve: {refusal}", file=sys.stderr)
-    spec = None
-    if args.spec is not None:
-        spec = _load(args.spec)
-        if spec is None:
-            return 1
     try:
         history = _history(args, spec.history if spec is not None else {})
     except (ValueError, OSError, RuntimeError) as exc:

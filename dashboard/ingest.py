@@ -28,7 +28,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import tornado.web
@@ -231,14 +231,16 @@ class AnnotationsHandler(ViewerRoute, WriteHandler):
     """``POST /annotations``: JSON, one ``{"text", "time", "end", "labels"}`` object or an array of them,
     with the token, loopback and size rules of ``/ingest`` and its per-item errors (good items are kept).
     With viewer logins on, a POST comes from a logged-in viewer (as JSON: a form of another site cannot
-    send it) or carries the ingest token (a script); loopback alone no longer lets it in.
+    send it; one of ``writers`` when they are named) or carries the ingest token (a script); loopback alone
+    no longer lets it in.
     ``GET /annotations?from=&to=`` lists those in a range (epoch seconds or ISO 8601; open ends by default)
     as JSON, to whoever may open the page (:class:`~dashboard.auth.ViewerRoute`)."""
 
     def initialize(self, service: Any, token: str | None = None,  # type: ignore[override]
-                   max_body: int = MAX_BODY) -> None:
+                   max_body: int = MAX_BODY, writers: Sequence[str] = ()) -> None:
         super().initialize(token, max_body)
         self._service = service
+        self._writers = tuple(writers)
 
     async def prepare(self) -> None:  # type: ignore[override]
         if self.request.method == "GET":
@@ -250,6 +252,9 @@ class AnnotationsHandler(ViewerRoute, WriteHandler):
         else:
             await ViewerRoute.prepare(self)  # a logged-in viewer; 401 otherwise
             if self._finished:
+                return
+            if self._writers and self.viewer() not in self._writers:
+                self._refuse(403, "this login may look but not write (the spec's auth.writers names who may)")
                 return
             if self.request.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
                 self._refuse(415, "send annotations as JSON (Content-Type: application/json)")

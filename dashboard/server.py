@@ -86,11 +86,14 @@ def ingest_refusal(address: str, token: str | None) -> str | None:
             "(--ingest-token or DASHBOARD_INGEST_TOKEN); anyone who can reach the port could write metrics")
 
 
-def ingest_patterns(service: MetricsService, token: str | None, max_body: int = MAX_BODY) -> list[tuple]:
-    """The Tornado routes of ``POST /ingest`` and ``/annotations`` for ``service``."""
+def ingest_patterns(service: MetricsService, token: str | None, max_body: int = MAX_BODY,
+                    writers: Sequence[str] = ()) -> list[tuple]:
+    """The Tornado routes of ``POST /ingest`` and ``/annotations`` for ``service`` (``writers``: the logins
+    that may post annotations, every one when empty)."""
     source = ingest_source(service)
     return [(r"/ingest", IngestHandler, {"source": lambda: source, "token": token, "max_body": max_body}),
-            (r"/annotations", AnnotationsHandler, {"service": service, "token": token, "max_body": max_body})]
+            (r"/annotations", AnnotationsHandler, {"service": service, "token": token, "max_body": max_body,
+                                                   "writers": writers})]
 
 
 def websocket_origins(address: str, port: int, extra: Sequence[str] = ()) -> list[str]:
@@ -166,7 +169,7 @@ def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_or
         if refusal:
             log.warning("%s", refusal)
         else:
-            patterns += ingest_patterns(service, ingest_token, ingest_max_bytes)
+            patterns += ingest_patterns(service, ingest_token, ingest_max_bytes, auth.writers)
             log.info("ingest on http://%s:%d/ingest (%s)", address, port,
                      "token required" if ingest_token else "loopback only, no token")
     log.info("serving on http://%s:%d/ (websocket origins: %s)", address, port, ", ".join(origins))

@@ -27,6 +27,7 @@
     annotations:           # an annotation at every change of a label's value
       - metric: app_info
         label: version     # text: "deploy {value}" (over {metric}, {label}, {value})
+    auth: {basic_auth_file: users.json}   # who may look: dashboard.authspec
 
 A spec is data. ``load_spec(path)`` reads and checks one without starting anything; every problem is
 reported at once, each with its file, line, field and what was expected (``spec.yaml:7:
@@ -52,20 +53,20 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .alerts.spec import check_alerts, check_receivers
 from .annotations import text_problem
+from .authspec import check_auth
 from .options import PANEL_TYPES, DashboardOptions
 from .service import MetricsService, default_sources
 from .sources import Source, source_types
 from .sources.gpu import gpu_status
-from .specfields import kind_of, param_problem, settable
+from .specfields import check_origins, kind_of, param_problem, settable
 
 #: What the top level of a spec configures: each field and the class whose param checks it.
 TOP_LEVEL: dict[str, type[param.Parameterized] | None] = {
     "title": DashboardOptions, "window": MetricsService, "system": DashboardOptions,
     "columns": DashboardOptions, "sources": None, "panels": None, "history": None, "allow_websocket_origin": None,
-    "annotations": None, "receivers": None, "alerts": None}
-#: A panel's ``id`` (what ``/embed?panel=ID`` names) and an origin a page may embed from.
+    "annotations": None, "receivers": None, "alerts": None, "auth": None}
+#: A panel's ``id`` (what ``/embed?panel=ID`` names).
 PANEL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-ORIGIN = re.compile(r"[A-Za-z0-9.\[\]:_-]+(:\d{1,5})?")
 #: The fields of a spec's ``history`` (the command line's ``--retention``, ``--max-disk`` and ``--precision``
 #: win over them).
 HISTORY_FIELDS = ("retention", "max_disk", "precision")
@@ -111,6 +112,7 @@ class Spec:
     annotations: list[dict[str, str]] = field(default_factory=list)  # {metric, label, text}: LabelChanges
     receivers: list[dict[str, Any]] = field(default_factory=list)  # Receiver params (and default)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # AlertRule params
+    auth: dict[str, Any] = field(default_factory=dict)  # who may look: dashboard.authspec
 
     def build_sources(self) -> list[Source]:
         """Fresh source objects for this spec (nothing is opened yet)."""
@@ -244,7 +246,8 @@ class _Checker:
         if "annotations" in fields:
             spec.annotations = self.annotations(fields["annotations"][1])
         if "allow_websocket_origin" in fields:
-            spec.allow_websocket_origin = self.origins(fields["allow_websocket_origin"][1])
+            spec.allow_websocket_origin = check_origins(self, fields["allow_websocket_origin"][1])
+        spec.auth = check_auth(self, fields["auth"][1]) if "auth" in fields else {}
         return spec
 
     def history(self, node: Node) -> dict[str, str]:
@@ -331,16 +334,6 @@ class _Checker:
                 params["path"] = str(Path(self.path).parent / params["path"])  # relative to the spec
             out.append(SourceSpec(kind, params, item.start_mark.line + 1))
         return out
-
-    def origins(self, node: Node) -> list[str]:
-        """``allow_websocket_origin: [host:port, ...]``: the pages that may embed (as the option)."""
-        value = self.value(node)
-        items = value if isinstance(value, list) else [value]
-        for bad in [v for v in items if not isinstance(v, str) or not ORIGIN.fullmatch(v)][:1]:
-            self.fail(node, "allow_websocket_origin", f"expected a list of host:port (as --allow-websocket-origin), "
-                                                      f"got {bad!r}")
-            return []
-        return list(items)
 
     def panels(self, node: Node) -> list[PanelSpec]:
         if not isinstance(node, SequenceNode):

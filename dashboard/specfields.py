@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import param
@@ -65,3 +66,18 @@ def kind_of(node: Node | None) -> str:
     if node is None:
         return "nothing"
     return {MappingNode: "a mapping", SequenceNode: "a list"}.get(type(node), f"{node.value!r}")
+
+
+#: An origin a page may embed from (``host[:port]``, as ``--allow-websocket-origin`` takes it).
+ORIGIN = re.compile(r"[A-Za-z0-9.\[\]:_-]+(:\d{1,5})?")
+
+
+def check_origins(checker: Any, node: Node) -> list[str]:
+    """``allow_websocket_origin: [host:port, ...]``: the pages that may embed (as the option)."""
+    value = checker.value(node)
+    items = value if isinstance(value, list) else [value]
+    for bad in [v for v in items if not isinstance(v, str) or not ORIGIN.fullmatch(v)][:1]:
+        checker.fail(node, "allow_websocket_origin", f"expected a list of host:port (as --allow-websocket-origin), "
+                                                     f"got {bad!r}")
+        return []
+    return list(items)

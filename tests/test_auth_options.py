@@ -53,3 +53,32 @@ def test_serve_refuses_bad_auth_options_before_binding(tmp_path, capsys):
     assert "--oauth-key" in capsys.readouterr().err
     assert main(["serve", "--no-history", "--basic-auth", "pw", "--oauth-extra-params", "{nope"]) == 2
     assert "--oauth-extra-params: not JSON" in capsys.readouterr().err
+
+
+def test_a_spec_names_secrets_by_variable_and_refuses_them_at_their_line(tmp_path):
+    from dashboard.authspec import auth_values
+    from dashboard.spec import SpecError, parse_spec
+
+    path = str(tmp_path / "spec.yaml")
+    with pytest.raises(SpecError) as caught:
+        parse_spec("title: t\nauth:\n  basic_auth_file: users.json\n  cookie_secret: hunter2\n"
+                   "  metrics_token_env: not a name\n  writers: ada\n", path)
+    problems = caught.value.problems
+    assert any(p.startswith(f"{path}:4: auth.cookie_secret: a secret does not belong in the spec file")
+               and "cookie_secret_env" in p for p in problems)
+    assert any(p.startswith(f"{path}:5: auth.metrics_token_env: expected the name of an environment variable")
+               for p in problems)
+    assert any(p.startswith(f"{path}:6: auth.writers: expected a list of user names") for p in problems)
+    assert not any("hunter2" in p for p in problems), "the secret is not repeated in the message"
+    spec = parse_spec("auth:\n  basic_auth_file: users.json\n  cookie_secret_env: MY_SECRET\n"
+                      "  writers: [ada]\n", path)
+    assert spec.auth["basic_auth_file"] == str(tmp_path / "users.json")
+    with pytest.raises(ValueError, match="MY_SECRET is not set"):
+        auth_values(spec.auth, {})
+    assert auth_values(spec.auth, {"MY_SECRET": "s3"}) == {
+        "basic_auth": str(tmp_path / "users.json"), "cookie_secret": "s3", "writers": ("ada",)}
+
+
+def test_writers_are_the_only_logins_that_post_when_named():
+    assert AuthOptions().may_write("anyone") and not AuthOptions().may_write(None)
+    assert AuthOptions(writers=("ada",)).may_write("ada") and not AuthOptions(writers=("ada",)).may_write("bob")

@@ -48,7 +48,7 @@ def test_every_problem_is_named_with_line_field_and_expectation():
     assert problems == [
         "spec.yaml:2: window: expected a number from 1 to 604,800, got 0",
         "spec.yaml:3: colour: unknown field; expected one of title, window, system, columns, sources, panels, history, "
-        "allow_websocket_origin, annotations, receivers, alerts",
+        "allow_websocket_origin, annotations, receivers, alerts, auth",
         "spec.yaml:6: sources[0].urls: expected a list of str, got 'http://127.0.0.1:8000/metrics'",
         "spec.yaml:7: sources[0].interval: expected a number from 0.05 to 3,600, got 'fast'",
         "spec.yaml:8: sources[1].type: expected one of gpu, prometheus, promql, push, replay, synthetic, system, "

@@ -49,16 +49,17 @@ METRICS_TOKEN = "scrape-me-please"
 class AuthServer:
     """``python -m dashboard serve SPEC --basic-auth USERS.json`` on a free loopback port, restartable."""
 
-    def __init__(self, tmp_path: Path, *extra: str) -> None:
+    def __init__(self, tmp_path: Path, *extra: str, auth: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = tmp_path / "data"
         self.users = tmp_path / "users.json"
         self.users.write_text(json.dumps(USERS))
         self.spec = tmp_path / "spec.yaml"
-        self.spec.write_text(SPEC)
+        self.spec.write_text(SPEC if auth is None else f"{SPEC}auth:\n{auth}")
         self.log_path = tmp_path / "serve.log"
-        self.args = ["--basic-auth", str(self.users), "--data-dir", str(self.data), *extra]
+        login = ["--basic-auth", str(self.users)] if auth is None else []
+        self.args = [*login, "--data-dir", str(self.data), *extra]
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> AuthServer:
@@ -211,3 +212,26 @@ def test_off_loopback_without_a_login_the_server_refuses_to_start(tmp_path):
     assert out.returncode == 2
     assert "not a loopback address and no viewer login" in out.stderr and "--basic-auth" in out.stderr
     assert "--allow-unauthenticated" in out.stderr
+
+
+def test_the_spec_s_auth_section_logs_in_and_only_its_writers_post(tmp_path, page):
+    server = AuthServer(tmp_path, auth="  basic_auth_file: users.json\n  metrics_public: true\n"
+                                       "  writers: [ada]\n").start()
+    try:
+        assert httpx.get(f"{server.url}/metrics", timeout=30).status_code == 200, "metrics_public"
+        assert httpx.get(f"{server.url}/alerts", timeout=30).status_code == 401
+        note = {"data": json.dumps({"text": "restart"}), "headers": {"Content-Type": "application/json"}}
+        log_in(page, server.url, BOB, USERS[BOB])
+        poll(lambda: plotted(page), timeout=60, what="the page for a viewer who may only read")
+        refused = page.request.post(f"{server.url}/annotations", **note)
+        assert refused.status == 403 and "may look but not write" in refused.text()
+        page.context.clear_cookies()
+        log_in(page, server.url, "ada", USERS["ada"])
+        poll(lambda: plotted(page), timeout=60, what="the page for a writer")
+        assert page.request.post(f"{server.url}/annotations", **note).status == 200
+        listed = page.request.get(f"{server.url}/annotations").json()["annotations"]
+        assert [(n["text"], n["author"]) for n in listed] == [("restart", "ada")]
+        assert "1 annotation(s) posted by ada" in server.log()
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log()
