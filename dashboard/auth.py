@@ -23,6 +23,8 @@ import json
 import logging
 import os
 import secrets
+import weakref
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,48 @@ def cookie_secret(folder: str | os.PathLike[str]) -> str:
     os.chmod(path, 0o600)
     log.info("a new cookie secret was written to %s", path)
     return secret
+
+
+#: The open pages of each logged-in viewer (their documents): what logging out ends.
+_pages: dict[str, weakref.WeakSet[Any]] = defaultdict(weakref.WeakSet)
+
+
+def remember_page(user: str, doc: Any) -> None:
+    """Note that ``user`` has the served document ``doc`` open."""
+    _pages[user].add(doc)
+
+
+def end_pages_of(user: str) -> int:
+    """Close the websockets of every page ``user`` has open (a logout ends them all, not just the tab
+    that asked); how many were closed."""
+    from .ui import transport
+
+    docs = list(_pages.pop(user, ()))
+    return sum(transport.close_connections(doc) for doc in docs)
+
+
+def logout_ends_pages(application: Any) -> int:
+    """Route a logout handler ahead of Panel's that first closes the pages of the user logging out; the
+    number of routes replaced."""
+
+    replaced = []
+    for rule in application.wildcard_router.rules:
+        target = rule.target
+        if not (isinstance(target, type) and target.__name__ == "LogoutHandler"):
+            continue
+
+        class EndPagesFirst(target):  # type: ignore[misc, valid-type]
+            def get(self) -> None:
+                user = self.get_secure_cookie("user")
+                if user:
+                    name = user.decode("utf-8", "replace")
+                    log.info("%s logged out: %d open page(s) closed", name, end_pages_of(name))
+                super().get()
+
+        replaced.append((rule.matcher.regex.pattern, EndPagesFirst, rule.target_kwargs))
+    if replaced:
+        application.add_handlers(r".*", replaced)
+    return len(replaced)
 
 
 def login_required(application: Any) -> bool:

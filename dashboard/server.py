@@ -22,7 +22,7 @@ from typing import Any
 
 import panel as pn
 
-from .auth import AuthOptions
+from .auth import AuthOptions, logout_ends_pages
 from .embed import EMBED_PATH, EmbedGuard, embed_app, login_first
 from .ingest import MAX_BODY, AnnotationsHandler, IngestHandler
 from .service import MetricsService
@@ -185,6 +185,7 @@ def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_or
     EmbedGuard.install(server._tornado, origins)
     if auth.enabled:
         login_first(server._tornado)  # an autoload script without a login: a login link, not a 500
+        logout_ends_pages(server._tornado)  # a logout closes every page of that viewer
     return server, service
 
 

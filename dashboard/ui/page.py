@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 import panel as pn
 from bokeh.models import CustomJS
 
+from ..auth import remember_page
 from ..viewurl import QUERY, format_view, parse_view
 from . import transport
 from .flow import escape_markdown
@@ -119,6 +120,7 @@ def _who(logout: str) -> list[Any]:
     if not user:
         return []
     log.info("session opened by %s", user)
+    remember_page(user, pn.state.curdoc)
     return [pn.pane.HTML(f'<span class="dashboard-user">{html.escape(user)}</span> '
                          f'<a class="dashboard-logout" href="{html.escape(logout, quote=True)}">Log out</a>',
                          styles={"color": "white", "margin-left": "auto"}, css_classes=["dashboard-who"])]

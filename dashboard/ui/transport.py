@@ -111,6 +111,15 @@ def connections(doc: Document) -> list[Any]:
     return [] if session is None else list(session._subscribed_connections)
 
 
+def close_connections(doc: Document) -> int:
+    """Close the websockets of a served document (its page shows that it lost the server); how many."""
+    closed = 0
+    for connection in connections(doc):
+        connection._socket.close(1000, "logged out")
+        closed += 1
+    return closed
+
+
 def writing(connection: Any) -> bool:
     """Whether ``connection`` is in the middle of writing a message (its write lock is taken)."""
     return connection._socket.write_lock._block._value == 0

@@ -6,13 +6,17 @@ login."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import stat
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -49,8 +53,8 @@ METRICS_TOKEN = "scrape-me-please"
 class AuthServer:
     """``python -m dashboard serve SPEC --basic-auth USERS.json`` on a free loopback port, restartable."""
 
-    def __init__(self, tmp_path: Path, *extra: str, auth: str | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, tmp_path: Path, *extra: str, auth: str | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = tmp_path / "data"
         self.users = tmp_path / "users.json"
@@ -67,7 +71,7 @@ class AuthServer:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "dashboard", "serve", str(self.spec), "--port", str(self.port), *self.args],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        poll(lambda: self.proc.poll() is not None or http_ok(f"{self.url}/login"), timeout=60,
+        poll(lambda: self.proc.poll() is not None or http_ok(f"{self.url}/favicon.ico"), timeout=60,
              what="dashboard serve to answer")
         assert self.proc.poll() is None, self.log()
         return self
@@ -182,11 +186,19 @@ def test_a_viewer_logs_in_sees_their_name_posts_a_note_and_logs_out(server, page
     assert [n["text"] for n in listed] == ["deploy 42"]
     # without the cookie: refused
     assert httpx.post(f"{server.url}/annotations", json={"text": "x"}, timeout=30).status_code == 401
+    other = page.context.new_page()  # a second tab of the same viewer, which the logout ends too
+    lost: list[str] = []
+    other.on("console", lambda m: lost.append(m.text) if "Lost websocket" in m.text else None)
+    other.goto(server.url)
+    poll(lambda: plotted(other), timeout=60, what="the second tab")
     page.locator(".dashboard-who a").first.click()
     poll(lambda: "/logout" in page.url, timeout=30, what="the logout page")
+    poll(lambda: any("logged out" in m for m in lost), timeout=30, what="the second tab's websocket closed")
+    other.close()
     page.goto(server.url)
     poll(lambda: "/login" in page.url, timeout=30, what="the login page again after logging out")
     assert f"session opened by {BOB}" in server.log()
+    assert re.search(re.escape(BOB) + r" logged out: [12] open page\(s\) closed", server.log())
     assert not [m for m in page.errors.messages if m.startswith(("dialog", "pageerror"))]
 
 
@@ -235,3 +247,86 @@ def test_the_spec_s_auth_section_logs_in_and_only_its_writers_post(tmp_path, pag
     finally:
         server.stop()
     assert "Traceback" not in server.log()
+
+
+class OidcProvider(BaseHTTPRequestHandler):
+    """A small OAuth 2 / OpenID provider for the test, on loopback: ``/authorize`` consents at once for
+    ``user`` (sends the browser back with a code), ``/token`` trades the code (and the client's secret) for
+    an access token, ``/userinfo`` names the user that token belongs to. Every call is recorded."""
+
+    user = "grace@example.org"
+    calls: list[str] = []
+
+    def log_message(self, *args) -> None:  # quiet
+        return None
+
+    def _json(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        self.calls.append(url.path)
+        if url.path == "/authorize":
+            back = f"{query['redirect_uri']}?{urlencode({'code': 'code-for-grace', 'state': query['state']})}"
+            self.send_response(302)
+            self.send_header("Location", back)
+            self.end_headers()
+        elif url.path == "/userinfo":
+            ok = self.headers.get("Authorization") == "Bearer token-for-grace"
+            self._json(200 if ok else 401, {"email": self.user, "name": "Grace"} if ok else {"error": "no"})
+        else:
+            self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        body = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+        self.calls.append(self.path)
+        if self.path == "/token" and body.get("code") == ["code-for-grace"] \
+                and body.get("client_secret") == ["test-secret"]:
+            self._json(200, {"access_token": "token-for-grace", "token_type": "bearer", "expires_in": 3600})
+        else:
+            self._json(400, {"error": "invalid_grant"})
+
+
+@contextlib.contextmanager
+def oidc_provider():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), OidcProvider)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_an_oauth_login_names_the_user_who_sees_the_page_but_is_no_writer(tmp_path, page):
+    with oidc_provider() as provider:
+        port = free_port()
+        extra = json.dumps({"AUTHORIZE_URL": f"{provider}/authorize", "TOKEN_URL": f"{provider}/token",
+                            "USER_URL": f"{provider}/userinfo"})
+        server = AuthServer(tmp_path, "--oauth-provider", "generic", "--oauth-key", "dash",
+                            "--oauth-secret", "test-secret", "--oauth-extra-params", extra,
+                            "--oauth-redirect-uri", f"http://127.0.0.1:{port}/login",
+                            auth="  writers: [ada@example.org]\n", port=port)
+        server.start()
+        try:
+            assert httpx.get(f"{server.url}/alerts", timeout=30).status_code == 401
+            page.goto(server.url)
+            poll(lambda: plotted(page), timeout=60, what="the page after the provider's consent")
+            assert OidcProvider.calls[:3] == ["/authorize", "/token", "/userinfo"], OidcProvider.calls
+            who = page.locator(".dashboard-who").first
+            poll(lambda: "grace@example.org" in (who.evaluate("e => (e.shadowRoot ?? e).textContent") or ""),
+                 timeout=30, what="the OAuth user's name in the header")
+            refused = page.request.post(f"{server.url}/annotations", data=json.dumps({"text": "x"}),
+                                        headers={"Content-Type": "application/json"})
+            assert refused.status == 403, "grace is not among the writers"
+            assert "session opened by grace@example.org" in server.log()
+        finally:
+            server.stop()
+        assert "Traceback" not in server.log() and "test-secret" not in server.log()
