@@ -187,13 +187,14 @@ def test_a_viewer_logs_in_sees_their_name_posts_a_note_and_logs_out(server, page
     # without the cookie: refused
     assert httpx.post(f"{server.url}/annotations", json={"text": "x"}, timeout=30).status_code == 401
     other = page.context.new_page()  # a second tab of the same viewer, which the logout ends too
-    lost: list[str] = []
-    other.on("console", lambda m: lost.append(m.text) if "Lost websocket" in m.text else None)
+    sockets: list = []
+    other.on("websocket", lambda ws: sockets.append(ws))
     other.goto(server.url)
     poll(lambda: plotted(other), timeout=60, what="the second tab")
     page.locator(".dashboard-who a").first.click()
     poll(lambda: "/logout" in page.url, timeout=30, what="the logout page")
-    poll(lambda: any("logged out" in m for m in lost), timeout=30, what="the second tab's websocket closed")
+    assert sockets, "the second tab opened its websocket"
+    poll(lambda: all(ws.is_closed() for ws in sockets), timeout=30, what="the second tab's websocket closed")
     other.close()
     page.goto(server.url)
     poll(lambda: "/login" in page.url, timeout=30, what="the login page again after logging out")
