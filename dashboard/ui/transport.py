@@ -300,6 +300,39 @@ def quiet_closed_sockets(loop: Any) -> None:
 
     handler.quiet_closed_sockets = True  # type: ignore[attr-defined]
     loop.set_exception_handler(handler)
+    quiet_detached_sessions()
+
+
+class DetachedSession(logging.Filter):
+    """Bokeh's server asserts when a page's last message, or its close, reaches a connection whose session
+    it has already let go: a page closed while it was still opening, on a busy server (``assert
+    self._session is not None`` in ``ServerConnection.session``, logged with a traceback by Bokeh's protocol
+    handler and by Tornado). The page is gone and nothing of anyone else's is lost: logged at debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, AssertionError) and _raised_in_connection_session(exc):
+            log.debug("a viewer's page closed while its session was let go: %s", record.getMessage()[:200])
+            return False
+        return True
+
+
+def _raised_in_connection_session(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code if tb is not None else None
+    return code is not None and code.co_name == "session" and code.co_filename.replace("\\", "/").endswith(
+        "bokeh/server/connection.py")
+
+
+def quiet_detached_sessions() -> None:
+    """Install :class:`DetachedSession` on the loggers that report it (Bokeh's protocol handler and
+    Tornado's uncaught exceptions). Idempotent."""
+    for name in ("bokeh.server.protocol_handler", "tornado.application"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, DetachedSession) for f in logger.filters):
+            logger.addFilter(DetachedSession())
 
 
 def _ignore_closed(future: Any) -> None:

@@ -1,0 +1,39 @@
+"""A page that closes while it opens makes Bokeh's server assert in ``ServerConnection.session``: logged at
+debug by the dashboard's filter, never as a traceback; any other error still is."""
+
+from __future__ import annotations
+
+import logging
+
+from bokeh.server.connection import ServerConnection
+
+from dashboard.ui import transport
+
+
+def _detached_assertion() -> AssertionError:
+    connection = ServerConnection.__new__(ServerConnection)
+    connection._session = None  # what Bokeh leaves once it has let the session go
+    try:
+        connection.session  # noqa: B018
+    except AssertionError as exc:
+        return exc
+    raise RuntimeError("Bokeh no longer asserts here")
+
+
+def test_a_detached_session_s_assertion_is_quiet_and_other_errors_are_not(caplog):
+    transport.quiet_detached_sessions()
+    transport.quiet_detached_sessions()  # idempotent
+    handler = logging.getLogger("bokeh.server.protocol_handler")
+    assert sum(isinstance(f, transport.DetachedSession) for f in handler.filters) == 1
+    exc = _detached_assertion()
+    with caplog.at_level(logging.DEBUG):
+        handler.error("error handling message", exc_info=(type(exc), exc, exc.__traceback__))
+        logging.getLogger("tornado.application").error("Uncaught exception GET /ws",
+                                                       exc_info=(type(exc), exc, exc.__traceback__))
+        try:
+            raise AssertionError("something else")
+        except AssertionError as other:
+            handler.error("error handling message", exc_info=(type(other), other, other.__traceback__))
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.exc_info[1].args for r in errors] == [("something else",)]
+    assert "closed while its session was let go" in caplog.text
