@@ -191,10 +191,11 @@ def test_a_viewer_logs_in_sees_their_name_posts_a_note_and_logs_out(server, page
     other.on("websocket", lambda ws: sockets.append(ws))
     other.goto(server.url)
     poll(lambda: plotted(other), timeout=60, what="the second tab")
+    opened = list(sockets)  # its websocket now (BokehJS reconnects once it closes)
+    assert opened, "the second tab opened its websocket"
     page.locator(".dashboard-who a").first.click()
     poll(lambda: "/logout" in page.url, timeout=30, what="the logout page")
-    assert sockets, "the second tab opened its websocket"
-    poll(lambda: all(ws.is_closed() for ws in sockets), timeout=30, what="the second tab's websocket closed")
+    poll(lambda: all(ws.is_closed() for ws in opened), timeout=30, what="the second tab's websocket closed")
     other.close()
     page.goto(server.url)
     poll(lambda: "/login" in page.url, timeout=30, what="the login page again after logging out")
