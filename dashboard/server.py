@@ -12,7 +12,6 @@ of the dashboard over a range; ``GET /alerts`` (:mod:`dashboard.alerts.http`), t
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import signal
@@ -22,7 +21,7 @@ from typing import Any
 
 import panel as pn
 
-from .auth import AuthOptions, logout_ends_pages
+from .auth import AuthOptions, is_loopback, logout_ends_pages
 from .embed import EMBED_PATH, EmbedGuard, embed_app, login_first
 from .ingest import MAX_BODY, AnnotationsHandler, IngestHandler
 from .service import MetricsService
@@ -80,7 +79,7 @@ def ingest_source(service: MetricsService, name: str = INGEST_SOURCE) -> PushSou
 
 def ingest_refusal(address: str, token: str | None) -> str | None:
     """Why ingest must stay off for this address and token (None when it may be on)."""
-    if token or _is_loopback(address):
+    if token or is_loopback(address):
         return None
     return (f"ingest is off: {address} is not a loopback address and no token was given "
             "(--ingest-token or DASHBOARD_INGEST_TOKEN); anyone who can reach the port could write metrics")
@@ -99,18 +98,9 @@ def ingest_patterns(service: MetricsService, token: str | None, max_body: int = 
 def websocket_origins(address: str, port: int, extra: Sequence[str] = ()) -> list[str]:
     """The origins a browser may open the websocket from: the address asked for, nothing wider."""
     origins = [f"{address}:{port}"]
-    if _is_loopback(address):
+    if is_loopback(address):
         origins += [f"localhost:{port}", f"127.0.0.1:{port}"]
     return sorted(set(origins) | set(extra))
-
-
-def _is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False, **options: Any) -> None:
@@ -158,7 +148,7 @@ def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_or
     auth = auth or AuthOptions()
     if auth.enabled and not auth.cookie_secret:
         raise ValueError("viewer logins need a cookie secret (dashboard.auth.cookie_secret makes and keeps one)")
-    notices = [] if auth.enabled or _is_loopback(address) else [
+    notices = [] if auth.enabled or is_loopback(address) else [
         f"This server on {address} shows every metric to anyone who can reach it: it was started with "
         "--allow-unauthenticated."]
     for notice in notices:
