@@ -185,9 +185,10 @@ def served() -> Iterator[ServedApp]:
     app.stop()
 
 
-def hover_plot_titled(page, title: str, at: float = 0.95) -> bool:
-    """Move the mouse into the plot area of the figure titled ``title``, at ``at`` of its width (the x
-    range spans the whole window, so the newest data are at the right edge), half-way down."""
+def hover_plot_titled(page, title: str, at: float | str = 0.95) -> bool:
+    """Move the mouse into the plot area of the figure titled ``title``, half-way down: at ``at`` of its width
+    (the x range spans the whole window, so the newest data are at the right edge), or with ``at="last"``
+    half-way between a line's last two samples (data that stopped arriving drift left as time passes)."""
     box = page.evaluate("""([title, at]) => {
       const out = [];
       const visit = (v) => { out.push(v); for (const c of (v.child_views ?? [])) visit(c); };
@@ -198,7 +199,11 @@ def hover_plot_titled(page, title: str, at: float = 0.95) -> bool:
       fig.el.scrollIntoView({block: 'center'});
       const r = fig.el.getBoundingClientRect();
       const f = fig.frame.bbox;
-      return {x: r.left + f.x + f.width * at, y: r.top + f.y + f.height / 2};
+      if (at !== 'last') return {x: r.left + f.x + f.width * at, y: r.top + f.y + f.height / 2};
+      const t = fig.model.renderers.map(g => g.data_source.data.time).find(t => t && t.length > 1);
+      if (!t) return null;
+      const x = fig.frame.x_scale.compute((t[t.length - 2] + t[t.length - 1]) / 2);
+      return {x: r.left + x, y: r.top + f.y + f.height / 2};
     }""", [title, at])
     if box is None:
         return False

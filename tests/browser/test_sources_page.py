@@ -119,10 +119,10 @@ def test_one_post_makes_a_plot_on_every_page_and_hostile_text_stays_text(browser
     text = page.evaluate(DEEP_TEXT_JS)
     assert SOURCE in text, "a hostile source name is literal text in the status table"
 
-    # hover the pushed line (at the right edge: the x range spans the whole window): the tooltip shows its
-    # labels as text, one more time in the page's text
+    # hover the pushed line (between its two samples): the tooltip shows its labels as text, one more time
+    # in the page's text
     shown = text.count(IMG)
-    wait_for(page, lambda: hover_plot_titled(page, NAME, at=0.999) and page.evaluate(DEEP_TEXT_JS).count(IMG) > shown,
+    wait_for(page, lambda: hover_plot_titled(page, NAME, at="last") and page.evaluate(DEEP_TEXT_JS).count(IMG) > shown,
              timeout=15, what="the hover tooltip")
 
     for p in pages:
