@@ -11,18 +11,21 @@ otherwise. ``/metrics`` may instead be public (``--metrics-public``) or take a b
 
 Safe by default (:func:`refusal`): off loopback without a login the server does not start unless
 ``--allow-unauthenticated`` says so. The cookie that carries a login is signed with a secret kept in the
-data folder (:func:`cookie_secret`, mode 0600), so logins survive a restart. Nothing here checks a
-password: Panel does.
+data folder (:func:`cookie_secret`, mode 0600), so logins survive a restart; over TLS it is
+``SameSite=None; Secure`` (:class:`CrossSiteCookies`), so that a plot embedded in another site's page gets
+the viewer's login. Nothing here checks a password: Panel does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
 import logging
 import os
 import secrets
+import time
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import tornado.web
 from bokeh.server.views.auth_request_handler import AuthRequestHandler
 
 log = logging.getLogger("dashboard.auth")
@@ -154,25 +158,102 @@ def end_pages_of(user: str) -> int:
     return sum(transport.close_connections(doc) for doc in docs)
 
 
-def logout_ends_pages(application: Any) -> int:
-    """Route a logout handler ahead of Panel's that first closes the pages of the user logging out; the
-    number of routes replaced."""
+class CrossSiteCookies:
+    """A mixin of Panel's login handlers: over TLS (``request.protocol`` is ``https``, directly or behind a
+    proxy that sends ``X-Forwarded-Proto`` to a server started with ``--use-xheaders``) the cookies they set
+    are ``SameSite=None; Secure``, so that a logged-in viewer's browser sends the login with the requests
+    of a plot embedded in another site's page. Over plain HTTP they stay as Panel sets them (a browser
+    refuses ``SameSite=None`` without ``Secure``)."""
 
+    request: Any
+
+    def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        if self.request.protocol == "https":
+            kwargs.setdefault("samesite", "None")
+            kwargs.setdefault("secure", True)
+        super().set_cookie(name, value, *args, **kwargs)  # type: ignore[misc]
+
+
+def _ending_pages(handler: type) -> dict[str, Any]:
+    """The ``get`` of a logout handler that first revokes the login of the user logging out (every cookie
+    of theirs signed before now, :func:`revoked`) and closes their pages."""
+
+    def get(self: Any) -> None:
+        user = self.get_secure_cookie("user")
+        if user:
+            name = user.decode("utf-8", "replace")
+            _logged_out[name] = time.time()
+            log.info("%s logged out: %d open page(s) closed", name, end_pages_of(name))
+        handler.get(self)
+
+    return {"get": get}
+
+
+#: When each user last logged out (this process's; a restart forgets it).
+_logged_out: dict[str, float] = {}
+
+
+def signed_at(cookie: str | None) -> int | None:
+    """The time (whole seconds) at which Tornado signed a secure cookie's value (its version 2 format:
+    ``2|1:0|10:TIMESTAMP|...``); None for anything else."""
+    parts = (cookie or "").split("|")
+    if len(parts) < 3 or parts[0] != "2":
+        return None
+    _, _, stamp = parts[2].partition(":")
+    return int(stamp) if stamp.isdigit() else None
+
+
+def revoked(user: str, handler: Any) -> bool:
+    """Whether ``handler``'s login cookie for ``user`` was signed before that user's last logout here (a
+    page or a copied cookie that still holds it comes back: refused). A login in the second of the
+    logout is kept (the cookie's time has whole seconds)."""
+    since = _logged_out.get(user)
+    if since is None:
+        return False
+    signed = signed_at(handler.get_cookie("user"))
+    return signed is None or signed < int(since)
+
+
+def revocable(provider: Any) -> None:
+    """Make Panel's login ``provider`` (its ``get_user`` and ``get_user_async``, which every route and the
+    websocket ask) refuse a login that :func:`revoked` says was logged out."""
+    base = type(provider)
+
+    def checked(inner: Any) -> Any:
+        if inner is None:
+            return None
+        if asyncio.iscoroutinefunction(inner):
+            async def get_user_async(handler: Any) -> Any:
+                user = await inner(handler)
+                return None if user and revoked(str(user), handler) else user
+            return get_user_async
+
+        def get_user(handler: Any) -> Any:
+            user = inner(handler)
+            return None if user and revoked(str(user), handler) else user
+        return get_user
+
+    provider.__class__ = type(base.__name__, (base,), {
+        "get_user": property(lambda self: checked(base.get_user.fget(self))),
+        "get_user_async": property(lambda self: checked(base.get_user_async.fget(self)))})
+
+
+def guard_login_routes(application: Any) -> int:
+    """Route Panel's login and logout handlers (those of ``panel.auth``) again, ahead of Panel's, as
+    subclasses: their cookies cross sites over TLS (:class:`CrossSiteCookies`), and a logout revokes the
+    viewer's login and closes every page of theirs, not just the tab that asked (:func:`revocable` makes
+    the provider refuse it from then on). The number of routes replaced."""
+    if getattr(application, "auth_provider", None) is not None:
+        revocable(application.auth_provider)
     replaced = []
     for rule in application.wildcard_router.rules:
         target = rule.target
-        if not (isinstance(target, type) and target.__name__ == "LogoutHandler"):
+        if not (isinstance(target, type) and issubclass(target, tornado.web.RequestHandler)
+                and target.__module__ == "panel.auth"):
             continue
-
-        class EndPagesFirst(target):  # type: ignore[misc, valid-type]
-            def get(self) -> None:
-                user = self.get_secure_cookie("user")
-                if user:
-                    name = user.decode("utf-8", "replace")
-                    log.info("%s logged out: %d open page(s) closed", name, end_pages_of(name))
-                super().get()
-
-        replaced.append((rule.matcher.regex.pattern, EndPagesFirst, rule.target_kwargs))
+        body = _ending_pages(target) if target.__name__ == "LogoutHandler" else {}
+        replaced.append((rule.matcher.regex.pattern, type(target.__name__, (CrossSiteCookies, target), body),
+                         rule.target_kwargs))
     if replaced:
         application.add_handlers(r".*", replaced)
     return len(replaced)

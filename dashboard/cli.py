@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="largest /ingest body in bytes (default: 1048576)")
     _history_options(serve.add_argument_group("history on disk"))
     _auth_options(serve.add_argument_group("who may look (Panel's auth options, as panel serve takes them)"))
+    _tls_options(serve.add_argument_group("TLS (Bokeh's options, as panel serve takes them)"))
     serve.add_argument("--log-level", dest="serve_log_level", type=str.upper, default=None,
                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help=argparse.SUPPRESS)
     validate = commands.add_parser("validate", help="check a YAML spec and print every problem")
@@ -90,6 +91,31 @@ def _auth_options(group: Any) -> None:
                             "(default: $DASHBOARD_METRICS_TOKEN)")
     group.add_argument("--allow-unauthenticated", action="store_true",
                        help="serve off loopback without a login (refused otherwise; warned at start and on the page)")
+
+
+def _tls_options(group: Any) -> None:
+    """Serving over TLS, directly or behind a proxy that ends it."""
+    group.add_argument("--ssl-certfile", default=None, metavar="PATH",
+                       help="serve https with this certificate (PEM; the chain after it)")
+    group.add_argument("--ssl-keyfile", default=None, metavar="PATH",
+                       help="the certificate's private key (PEM; default: in --ssl-certfile)")
+    group.add_argument("--use-xheaders", action="store_true",
+                       help="behind a proxy: take the client's address and scheme (https) from its "
+                            "X-Real-Ip / X-Forwarded-For and X-Forwarded-Proto headers")
+
+
+def _tls(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords of ``pn.serve`` the TLS options ask for; ValueError for a key without a certificate
+    or a file that cannot be read."""
+    if args.ssl_keyfile and not args.ssl_certfile:
+        raise ValueError("--ssl-keyfile needs --ssl-certfile")
+    for path in (args.ssl_certfile, args.ssl_keyfile):
+        if path is not None and not os.access(path, os.R_OK):
+            raise ValueError(f"cannot read {path}")
+    kwargs: dict[str, Any] = {"use_xheaders": True} if args.use_xheaders else {}
+    if args.ssl_certfile:
+        kwargs.update(ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
+    return kwargs
 
 
 def _auth(args: argparse.Namespace, section: dict[str, Any]) -> Any:
@@ -247,6 +273,7 @@ def _serve(args: argparse.Namespace) -> int:
             return 1
     try:
         auth = _auth(args, spec.auth if spec is not None else {})
+        tls = _tls(args)
     except (ValueError, OSError) as exc:
         print(f"dashboard serve: {exc}", file=sys.stderr)
         return 2
@@ -274,7 +301,7 @@ def _serve(args: argparse.Namespace) -> int:
         origins = [*(args.allow_websocket_origin or ()), *(spec.allow_websocket_origin if spec else ())]
         serve(address=args.address, port=args.port, show=args.show,
               allow_websocket_origin=origins, ingest=args.ingest, ingest_token=token,
-              ingest_max_bytes=args.ingest_max_bytes, auth=auth, **extra)
+              ingest_max_bytes=args.ingest_max_bytes, auth=auth, **tls, **extra)
     return 0
 
 

@@ -84,14 +84,17 @@ def allowed_origins(origins: Iterable[str]) -> list[str]:
     return sorted({f"{scheme}://{origin}" for origin in origins for scheme in ("http", "https")})
 
 
-def login_first(application: tornado.web.Application) -> int:
+def login_first(application: tornado.web.Application, origins: Iterable[str] = ()) -> int:
     """Make ``application``'s autoload scripts (``server_document``'s) answer a viewer without a login
-    with a script that puts a login link where the plot would be (Panel's handler fails with a 500 then).
+    with a script that puts a login link where the plot would be (Panel's handler fails with a 500 then),
+    and answer a page of one of ``origins`` (``host[:port]``) that sends its cookies
+    (``server_document(..., with_credentials=True)``) with its own origin, as a browser requires, not "*".
     Each is replaced by a subclass with the same arguments, routed ahead of it; the number replaced."""
     import tornado.routing
 
     from .auth import login_required
 
+    allowed = frozenset(origins)
     replaced = []
     for rule in application.wildcard_router.rules:
         pattern = getattr(rule.matcher, "regex", None)
@@ -100,6 +103,10 @@ def login_first(application: tornado.web.Application) -> int:
 
         class LoginFirst(rule.target):  # type: ignore[misc, valid-type]
             async def prepare(self) -> None:
+                origin = self.request.headers.get("Origin", "")
+                if urlsplit(origin).netloc in allowed:
+                    self.set_header("Access-Control-Allow-Origin", origin)
+                    self.add_header("Vary", "Origin")
                 await super().prepare()
                 if login_required(self.application) and not self.current_user:
                     self.set_header("Content-Type", "application/javascript")
@@ -127,7 +134,8 @@ def _login_script(request: Any, login_url: str) -> str:
   a.textContent = "Log in to the dashboard to see this plot";
   box.appendChild(a);
   var at = document.getElementById({json.dumps(element)});
-  if (at) {{ at.appendChild(box); }} else {{ document.body.appendChild(box); }}
+  if (at && at.tagName === "SCRIPT") {{ at.after(box); }} else if (at) {{ at.appendChild(box); }}
+  else {{ document.body.appendChild(box); }}
 }})();
 """
 
@@ -183,7 +191,8 @@ class EmbedGuard(tornado.web.OutputTransform):
   box.style.cssText = "padding:12px;border:1px solid #b00020;color:#b00020;font:14px sans-serif";
   box.textContent = text;
   var at = document.getElementById({json.dumps(element)});
-  if (at) {{ at.appendChild(box); }} else {{ document.body.appendChild(box); }}
+  if (at && at.tagName === "SCRIPT") {{ at.after(box); }} else if (at) {{ at.appendChild(box); }}
+  else {{ document.body.appendChild(box); }}
   console.warn(text);
 }})();
 """

@@ -21,7 +21,7 @@ from typing import Any
 
 import panel as pn
 
-from .auth import AuthOptions, is_loopback, logout_ends_pages
+from .auth import AuthOptions, guard_login_routes, is_loopback
 from .embed import EMBED_PATH, EmbedGuard, embed_app, login_first
 from .ingest import MAX_BODY, AnnotationsHandler, IngestHandler
 from .service import MetricsService
@@ -162,7 +162,8 @@ def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_or
             patterns += ingest_patterns(service, ingest_token, ingest_max_bytes, auth.writers)
             log.info("ingest on http://%s:%d/ingest (%s)", address, port,
                      "token required" if ingest_token else "loopback only, no token")
-    log.info("serving on http://%s:%d/ (websocket origins: %s)", address, port, ", ".join(origins))
+    scheme = "https" if kwargs.get("ssl_certfile") else "http"
+    log.info("serving on %s://%s:%d/ (websocket origins: %s)", scheme, address, port, ", ".join(origins))
     server = pn.serve(
         {"/": lambda: page(dashboard(download_route=True), notices=notices, logout=auth.logout_path),
          EMBED_PATH: embed_app(dashboard)}, address=address,
@@ -174,8 +175,8 @@ def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_or
                  "takes a bearer token or a login" if auth.metrics_token else "needs a login")
     EmbedGuard.install(server._tornado, origins)
     if auth.enabled:
-        login_first(server._tornado)  # an autoload script without a login: a login link, not a 500
-        logout_ends_pages(server._tornado)  # a logout closes every page of that viewer
+        login_first(server._tornado, origins)  # an autoload script without a login: a login link, not a 500
+        guard_login_routes(server._tornado)  # cookies that cross sites over TLS; a logout closes every page
     return server, service
 
 

@@ -53,6 +53,10 @@ def test_serve_refuses_bad_auth_options_before_binding(tmp_path, capsys):
     assert "--oauth-key" in capsys.readouterr().err
     assert main(["serve", "--no-history", "--basic-auth", "pw", "--oauth-extra-params", "{nope"]) == 2
     assert "--oauth-extra-params: not JSON" in capsys.readouterr().err
+    assert main(["serve", "--no-history", "--ssl-keyfile", str(tmp_path / "key.pem")]) == 2
+    assert "--ssl-keyfile needs --ssl-certfile" in capsys.readouterr().err
+    assert main(["serve", "--no-history", "--ssl-certfile", str(tmp_path / "missing.pem")]) == 2
+    assert f"cannot read {tmp_path / 'missing.pem'}" in capsys.readouterr().err
 
 
 def test_a_spec_names_secrets_by_variable_and_refuses_them_at_their_line(tmp_path):

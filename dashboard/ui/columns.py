@@ -58,9 +58,9 @@ class TopicColumns:
             _, values = self.topic.rows(self.sent - held, self.sent, [index])
             column = np.full(held, np.nan)
             column[held - values.shape[1]:] = values[0]
+            self.series.append(index)  # (before the column: a sync meanwhile reads series for every column)
             self.cds.data[name] = column
             self.columns[key] = name
-            self.series.append(index)
         return name
 
     def sync(self, doc: Document | None, window: float) -> int | None:

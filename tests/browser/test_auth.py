@@ -24,7 +24,7 @@ import pytest
 from dashboard.devtools import free_port
 
 from ..support import http_ok, poll, stop_process
-from .conftest import PLOT_STATE_JS
+from .conftest import CHROMIUM_FLAGS, PLOT_STATE_JS, chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,9 +53,10 @@ METRICS_TOKEN = "scrape-me-please"
 class AuthServer:
     """``python -m dashboard serve SPEC --basic-auth USERS.json`` on a free loopback port, restartable."""
 
-    def __init__(self, tmp_path: Path, *extra: str, auth: str | None = None, port: int | None = None) -> None:
+    def __init__(self, tmp_path: Path, *extra: str, auth: str | None = None, port: int | None = None,
+                 tls: bool = False) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.data = tmp_path / "data"
         self.users = tmp_path / "users.json"
         self.users.write_text(json.dumps(USERS))
@@ -71,10 +72,17 @@ class AuthServer:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "dashboard", "serve", str(self.spec), "--port", str(self.port), *self.args],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        poll(lambda: self.proc.poll() is not None or http_ok(f"{self.url}/favicon.ico"), timeout=60,
-             what="dashboard serve to answer")
+        poll(lambda: self.proc.poll() is not None or self.answers(), timeout=60, what="dashboard serve to answer")
         assert self.proc.poll() is None, self.log()
         return self
+
+    def answers(self) -> bool:
+        if self.url.startswith("http:"):
+            return http_ok(f"{self.url}/favicon.ico")
+        try:  # (the test's own certificate)
+            return httpx.get(f"{self.url}/favicon.ico", verify=False, timeout=30).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -174,6 +182,8 @@ def test_a_viewer_logs_in_sees_their_name_posts_a_note_and_logs_out(server, page
     assert page.locator("input[name=password]").is_visible()
     log_in(page, server.url, BOB, USERS[BOB])
     poll(lambda: plotted(page), timeout=60, what="the live page after logging in")
+    login = next(c for c in page.context.cookies(server.url) if c["name"] == "user")
+    assert login["sameSite"] == "Lax" and not login["secure"], "over plain HTTP the cookie stays Panel's"
     who = page.locator(".dashboard-who").first
     poll(lambda: "bob" in (who.evaluate("e => (e.shadowRoot ?? e).textContent") or ""), timeout=30,
          what="the user's name in the header")
@@ -186,12 +196,37 @@ def test_a_viewer_logs_in_sees_their_name_posts_a_note_and_logs_out(server, page
     assert [n["text"] for n in listed] == ["deploy 42"]
     # without the cookie: refused
     assert httpx.post(f"{server.url}/annotations", json={"text": "x"}, timeout=30).status_code == 401
+    other = page.context.new_page()  # a second tab of the same viewer, which the logout ends too
+    sockets: list = []
+    ended: set = set()  # closed, or refused (a reconnect's upgrade answered 401 never opens, so never closes)
+
+    def watch(ws) -> None:
+        sockets.append(ws)
+        ws.on("close", lambda _ws: ended.add(id(ws)))
+        ws.on("socketerror", lambda _error: ended.add(id(ws)))
+
+    other.on("websocket", watch)
+    other.goto(server.url)
+    poll(lambda: plotted(other), timeout=60, what="the second tab")
+    kept = {c["name"]: c["value"] for c in page.context.cookies(server.url)}  # a copy of the login
+    assert httpx.get(f"{server.url}/alerts", cookies=kept, timeout=30).status_code == 200
     page.locator(".dashboard-who a").first.click()
     poll(lambda: "/logout" in page.url, timeout=30, what="the logout page")
+    # the login is revoked on the server: the second tab's websocket is closed, and a reconnect or the
+    # copied cookie is refused
+    poll(lambda: sockets and all(id(ws) in ended for ws in sockets), timeout=30,
+         what="the second tab's websockets closed")
+    assert httpx.get(f"{server.url}/alerts", cookies=kept, timeout=30).status_code == 401
+    back = httpx.get(f"{server.url}/", cookies=kept, timeout=30)
+    assert back.status_code == 302 and "/login" in back.headers["location"]
+    other.close()
     page.goto(server.url)
     poll(lambda: "/login" in page.url, timeout=30, what="the login page again after logging out")
     assert f"session opened by {BOB}" in server.log()
-    assert re.search(re.escape(BOB) + r" logged out: [01] open page\(s\) closed", server.log())
+    assert re.search(re.escape(BOB) + r" logged out: [12] open page\(s\) closed", server.log())
+    # logging in again works at once
+    log_in(page, server.url, BOB, USERS[BOB])
+    poll(lambda: plotted(page), timeout=60, what="the live page after logging in again")
     assert not [m for m in page.errors.messages if m.startswith(("dialog", "pageerror"))]
 
 
@@ -323,3 +358,73 @@ def test_an_oauth_login_names_the_user_who_sees_the_page_but_is_no_writer(tmp_pa
         finally:
             server.stop()
         assert "Traceback" not in server.log() and "test-secret" not in server.log()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, made for the test, and its key (PEM files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_a_plot_embedded_in_another_site_s_page_over_tls_shows_for_a_logged_in_viewer(tmp_path, browser):
+    from bokeh.embed import server_document
+
+    from .test_embed import host_page, rows
+
+    cert, key = self_signed(tmp_path)
+    site_port = free_port()  # the embedding page: http://localhost:PORT, another site than 127.0.0.1
+    srv = AuthServer(tmp_path, "--ssl-certfile", str(cert), "--ssl-keyfile", str(key),
+                     "--allow-websocket-origin", f"localhost:{site_port}", tls=True).start()
+    # A profile that allows another site's cookies, as a viewer's Chrome does by default (Playwright's
+    # contexts block them, as an incognito window does); then the login cookie's own attributes decide.
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    (profile / "Default" / "Preferences").write_text(json.dumps({"profile": {"cookie_controls_mode": 0}}))
+    context = browser.browser_type.launch_persistent_context(
+        profile, executable_path=chromium_path(), args=CHROMIUM_FLAGS, viewport={"width": 1000, "height": 800},
+        ignore_https_errors=True)  # (the test's own certificate)
+    try:
+        page = context.pages[0] if context.pages else context.new_page()
+        script = server_document(f"{srv.url}/embed", arguments={"panel": "synthetic"}, with_credentials=True)
+        with host_page(f'<div style="width:700px;height:320px">{script}</div>', site_port) as url:
+            embedding = url.replace("127.0.0.1", "localhost")
+            # not logged in: a login link where the plot would be
+            page.goto(embedding)
+            login_link = page.locator(".dashboard-embed-login a")
+            poll(lambda: login_link.count() and login_link.is_visible(), timeout=30, what="the login link")
+            assert login_link.get_attribute("href") == f"{srv.url}/login"
+            # logged in on the dashboard: its cookie crosses sites over TLS, so the embedded plot streams
+            log_in(page, srv.url, "ada", USERS["ada"])
+            poll(lambda: plotted(page), timeout=60, what="the dashboard after logging in")
+            login = next(c for c in context.cookies(srv.url) if c["name"] == "user")
+            assert login["sameSite"] == "None" and login["secure"] and login["httpOnly"], login
+            page.goto(embedding)
+            poll(lambda: rows(page, "Waves") > 0, timeout=60, what="the embedded plot's data")
+            first = rows(page, "Waves")
+            poll(lambda: rows(page, "Waves") > first + 4, timeout=30, what="the embedded plot to stream")
+            assert not page.evaluate("() => document.querySelector('.dashboard-embed-login')")
+    finally:
+        context.close()
+        srv.stop()
+    log = srv.log()
+    assert "Traceback" not in log and "serving on https://127.0.0.1" in log
