@@ -144,6 +144,7 @@ def test_a_page_of_another_origin_is_refused_visibly(dashboard, page):
         assert f"a page of {origin} may not embed" in refusal
         assert f"--allow-websocket-origin {origin.split('//')[1]}" in refusal
         assert page.evaluate("() => document.querySelector('#doc .dashboard-embed-refused') !== null")
+        assert page.locator(".dashboard-embed-refused").is_visible(), "shown (after the script, not in it)"
         poll(lambda: any(f.url.startswith("chrome-error://") for f in page.frames), timeout=30,
              what="the browser to refuse the iframe (frame-ancestors)")
         assert rows(page, "Waves") == 0
