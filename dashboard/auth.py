@@ -28,6 +28,7 @@ import secrets
 import time
 import weakref
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,11 +60,12 @@ class AuthOptions:
     metrics_public: bool = False
     metrics_token: str | None = None
     allow_unauthenticated: bool = False
-    writers: tuple[str, ...] = ()  # who may post annotations (empty: every logged-in viewer)
+    writers: tuple[str, ...] = ()  # who may post annotations (empty: every logged-in viewer); see is_writer
 
-    def may_write(self, user: str | None) -> bool:
-        """Whether the logged-in ``user`` may post (annotations, and any later write)."""
-        return user is not None and (not self.writers or user in self.writers)
+    def may_write(self, user: str | None, claims: dict[str, Any] | None = None) -> bool:
+        """Whether the logged-in ``user`` (with OAuth ``claims``) may post (annotations, and any later
+        write)."""
+        return user is not None and (not self.writers or is_writer(self.writers, user, claims))
 
     @property
     def enabled(self) -> bool:
@@ -100,6 +102,24 @@ class AuthOptions:
     @property
     def logout_path(self) -> str:
         return self.logout_endpoint or "/logout"
+
+
+def is_writer(writers: Sequence[str], user: str | None, claims: dict[str, Any] | None = None) -> bool:
+    """Whether ``user`` is one of ``writers``: an entry is a user name, or ``CLAIM=VALUE`` for the logins
+    whose OAuth claim ``CLAIM`` (from the provider's token or user info) is ``VALUE`` or, a list,
+    holds it (``groups=sre``, ``role=editor``)."""
+    if user is None:
+        return False
+    for entry in writers:
+        claim, eq, value = entry.partition("=")
+        if not eq:
+            if entry == user:
+                return True
+            continue
+        held = (claims or {}).get(claim)
+        if held == value or (isinstance(held, list) and value in held):
+            return True
+    return False
 
 
 def is_loopback(address: str) -> bool:
@@ -298,6 +318,22 @@ class ViewerRoute(AuthRequestHandler):
         """The logged-in viewer's name (None without logins)."""
         user = self.current_user
         return user.decode() if isinstance(user, bytes) else user
+
+    def claims(self) -> dict[str, Any]:
+        """The logged-in viewer's OAuth claims (what the provider's token or user info said, as Panel keeps
+        it in its signed ``id_token`` cookie); empty without them."""
+        from panel.io.state import state
+        from panel.util import decode_token
+
+        signed = self.get_secure_cookie("id_token")
+        if not signed:
+            return {}
+        try:
+            claims = decode_token(state._decrypt_cookie(signed))
+        except (ValueError, UnicodeDecodeError) as exc:
+            log.warning("a login's id_token cookie could not be read (%s)", type(exc).__name__)
+            return {}
+        return claims if isinstance(claims, dict) else {}
 
 
 def bearer_matches(header: str, token: str) -> bool:

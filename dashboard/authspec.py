@@ -4,7 +4,8 @@
       basic_auth_file: users.json      # {"user": "password"}, relative to the spec
       cookie_secret_env: DASHBOARD_COOKIE_SECRET
       metrics_token_env: SCRAPE_TOKEN  # /metrics for Prometheus, with a bearer token
-      writers: [ada, grace]            # who may post annotations (default: every logged-in viewer)
+      writers: [ada, groups=sre]       # who may post annotations: users, or CLAIM=VALUE of an OAuth
+                                       # login's claims (default: every logged-in viewer)
 
 or ``oauth_provider``, ``oauth_key``, ``oauth_secret_env``, ``oauth_redirect_uri``, ``oauth_extra_params``,
 ``oauth_encryption_key_env``, ``login_endpoint``, ``logout_endpoint``, ``metrics_public``. A secret is

@@ -34,7 +34,7 @@ from typing import Any
 import tornado.web
 
 from .annotations import check_annotation
-from .auth import ViewerRoute, login_required
+from .auth import ViewerRoute, is_writer, login_required
 from .errors import ParseError
 from .metrics.frames import to_epoch
 from .metrics.model import SeriesKey
@@ -253,7 +253,7 @@ class AnnotationsHandler(ViewerRoute, WriteHandler):
             await ViewerRoute.prepare(self)  # a logged-in viewer; 401 otherwise
             if self._finished:
                 return
-            if self._writers and self.viewer() not in self._writers:
+            if self._writers and not is_writer(self._writers, self.viewer(), self.claims()):
                 self._refuse(403, "this login may look but not write (the spec's auth.writers names who may)")
                 return
             if self.request.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":

@@ -86,3 +86,13 @@ def test_a_spec_names_secrets_by_variable_and_refuses_them_at_their_line(tmp_pat
 def test_writers_are_the_only_logins_that_post_when_named():
     assert AuthOptions().may_write("anyone") and not AuthOptions().may_write(None)
     assert AuthOptions(writers=("ada",)).may_write("ada") and not AuthOptions(writers=("ada",)).may_write("bob")
+
+
+def test_writers_may_name_an_oauth_claim():
+    options = AuthOptions(writers=("ada", "groups=sre", "role=editor"))
+    assert options.may_write("bob", {"groups": ["dba", "sre"]})
+    assert options.may_write("bob", {"role": "editor"})
+    assert not options.may_write("bob", {"groups": ["dba"], "role": "viewer"})
+    assert not options.may_write("bob", {"groups": "sre-team"}), "a string claim must equal the value"
+    assert not options.may_write("bob") and options.may_write("ada")
+    assert not options.may_write("groups=sre"), "an entry with = is a claim, never a user name"

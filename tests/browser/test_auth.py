@@ -307,7 +307,8 @@ class OidcProvider(BaseHTTPRequestHandler):
             self.end_headers()
         elif url.path == "/userinfo":
             ok = self.headers.get("Authorization") == "Bearer token-for-grace"
-            self._json(200 if ok else 401, {"email": self.user, "name": "Grace"} if ok else {"error": "no"})
+            self._json(200 if ok else 401, {"email": self.user, "name": "Grace", "groups": ["sre", "dba"]}
+                       if ok else {"error": "no"})
         else:
             self._json(404, {"error": "not found"})
 
@@ -341,7 +342,7 @@ def test_an_oauth_login_names_the_user_who_sees_the_page_but_is_no_writer(tmp_pa
         server = AuthServer(tmp_path, "--oauth-provider", "generic", "--oauth-key", "dash",
                             "--oauth-secret", "test-secret", "--oauth-extra-params", extra,
                             "--oauth-redirect-uri", f"http://127.0.0.1:{port}/login",
-                            auth="  writers: [ada@example.org]\n", port=port)
+                            auth="  writers: [ada@example.org, groups=ops]\n", port=port)
         server.start()
         try:
             assert httpx.get(f"{server.url}/alerts", timeout=30).status_code == 401
@@ -353,8 +354,17 @@ def test_an_oauth_login_names_the_user_who_sees_the_page_but_is_no_writer(tmp_pa
                  timeout=30, what="the OAuth user's name in the header")
             refused = page.request.post(f"{server.url}/annotations", data=json.dumps({"text": "x"}),
                                         headers={"Content-Type": "application/json"})
-            assert refused.status == 403, "grace is not among the writers"
+            assert refused.status == 403, "grace is not among the writers, nor in their group"
             assert "session opened by grace@example.org" in server.log()
+            # the same login, once the writers name a group of hers (from the provider's user info)
+            server.stop()
+            server.spec.write_text(SPEC + "auth:\n  writers: [ada@example.org, groups=sre]\n")
+            server.start()
+            posted = page.request.post(f"{server.url}/annotations", data=json.dumps({"text": "failover"}),
+                                       headers={"Content-Type": "application/json"})
+            assert posted.status == 200, posted.text()
+            listed = page.request.get(f"{server.url}/annotations").json()["annotations"]
+            assert [(n["text"], n["author"]) for n in listed] == [("failover", "grace@example.org")]
         finally:
             server.stop()
         assert "Traceback" not in server.log() and "test-secret" not in server.log()
