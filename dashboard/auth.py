@@ -61,6 +61,11 @@ class AuthOptions:
     metrics_token: str | None = None
     allow_unauthenticated: bool = False
     writers: tuple[str, ...] = ()  # who may post annotations (empty: every logged-in viewer); see is_writer
+    viewers: tuple[str, ...] = ()  # who may look (empty: every login the provider accepts); writers may too
+
+    def may_view(self, user: str | None, claims: dict[str, Any] | None = None) -> bool:
+        """Whether the logged-in ``user`` (with OAuth ``claims``) may look at all."""
+        return user is not None and (not self.viewers or is_writer((*self.viewers, *self.writers), user, claims))
 
     def may_write(self, user: str | None, claims: dict[str, Any] | None = None) -> bool:
         """Whether the logged-in ``user`` (with OAuth ``claims``) may post (annotations, and any later
@@ -296,6 +301,10 @@ class ViewerRoute(AuthRequestHandler):
         await super().prepare()  # the provider's asynchronous lookup of the user, when it has one
         if not self.current_user:
             self.deny_login()
+        elif not may_view(self):
+            self.set_status(403)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"error": NOT_A_VIEWER}))
 
     def get_current_user(self) -> Any:
         """The provider's user (None without logins, in a Tornado app of any kind)."""
@@ -320,20 +329,58 @@ class ViewerRoute(AuthRequestHandler):
         return user.decode() if isinstance(user, bytes) else user
 
     def claims(self) -> dict[str, Any]:
-        """The logged-in viewer's OAuth claims (what the provider's token or user info said, as Panel keeps
-        it in its signed ``id_token`` cookie); empty without them."""
-        from panel.io.state import state
-        from panel.util import decode_token
+        """The logged-in viewer's OAuth claims (:func:`viewer_claims`)."""
+        return viewer_claims(self)
 
-        signed = self.get_secure_cookie("id_token")
-        if not signed:
-            return {}
-        try:
-            claims = decode_token(state._decrypt_cookie(signed))
-        except (ValueError, UnicodeDecodeError) as exc:
-            log.warning("a login's id_token cookie could not be read (%s)", type(exc).__name__)
-            return {}
-        return claims if isinstance(claims, dict) else {}
+
+#: What a login that may not look is told (the spec's ``auth.viewers`` does not name it).
+NOT_A_VIEWER = "this login may not look at this dashboard (the spec's auth.viewers names who may)"
+
+
+def install_viewers(application: Any, options: AuthOptions) -> None:
+    """Hold ``application`` (Panel's server) to ``options.viewers``: its pages through Panel's
+    ``authorize_callback`` (a 403 page), the project's routes and the autoload script through
+    :func:`may_view`. Nothing when every login may look."""
+    application.settings["dashboard_auth"] = options
+    if not options.viewers:
+        return
+    import panel as pn
+
+    def authorize(user_info: dict[str, Any] | None, path: str) -> bool:
+        allowed = options.may_view(pn.state.user, user_info)
+        if not allowed:
+            log.warning("%s may not look (not among auth.viewers): refused %s", pn.state.user, path)
+        return allowed
+
+    pn.config.authorize_callback = authorize
+
+
+def may_view(handler: Any) -> bool:
+    """Whether the logged-in viewer of ``handler`` (a :class:`ViewerRoute` or Panel's) may look, by the
+    options :func:`install_viewers` gave its application."""
+    options = handler.application.settings.get("dashboard_auth")
+    if options is None or not options.viewers:
+        return True
+    user = handler.current_user
+    user = user.decode() if isinstance(user, bytes) else user
+    return options.may_view(user, viewer_claims(handler))
+
+
+def viewer_claims(handler: Any) -> dict[str, Any]:
+    """The logged-in viewer's OAuth claims (what the provider's token or user info said, as Panel keeps
+    it in its signed ``id_token`` cookie); empty without them."""
+    from panel.io.state import state
+    from panel.util import decode_token
+
+    signed = handler.get_secure_cookie("id_token")
+    if not signed:
+        return {}
+    try:
+        claims = decode_token(state._decrypt_cookie(signed))
+    except (ValueError, UnicodeDecodeError) as exc:
+        log.warning("a login's id_token cookie could not be read (%s)", type(exc).__name__)
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def bearer_matches(header: str, token: str) -> bool:

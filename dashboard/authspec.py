@@ -4,8 +4,9 @@
       basic_auth_file: users.json      # {"user": "password"}, relative to the spec
       cookie_secret_env: DASHBOARD_COOKIE_SECRET
       metrics_token_env: SCRAPE_TOKEN  # /metrics for Prometheus, with a bearer token
-      writers: [ada, groups=sre]       # who may post annotations: users, or CLAIM=VALUE of an OAuth
-                                       # login's claims (default: every logged-in viewer)
+      viewers: [ada, grace, groups=sre]  # who may look: users, or CLAIM=VALUE of an OAuth login's
+                                         # claims (default: every login the provider accepts)
+      writers: [ada]                   # who may post annotations, the same way (default: every viewer)
 
 or ``oauth_provider``, ``oauth_key``, ``oauth_secret_env``, ``oauth_redirect_uri``, ``oauth_extra_params``,
 ``oauth_encryption_key_env``, ``login_endpoint``, ``logout_endpoint``, ``metrics_public``. A secret is
@@ -31,7 +32,8 @@ SECRETS = {"basic_auth": "basic_auth_file (a JSON file of users) or basic_auth_e
 FIELDS = {"basic_auth_file": "path", "basic_auth_env": "env", "cookie_secret_env": "env",
           "oauth_provider": "text", "oauth_key": "text", "oauth_secret_env": "env", "oauth_redirect_uri": "text",
           "oauth_extra_params": "mapping", "oauth_encryption_key_env": "env", "login_endpoint": "path",
-          "logout_endpoint": "path", "metrics_public": "bool", "metrics_token_env": "env", "writers": "names"}
+          "logout_endpoint": "path", "metrics_public": "bool", "metrics_token_env": "env", "writers": "names",
+          "viewers": "names"}
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
 
 
@@ -84,8 +86,8 @@ def auth_values(section: Mapping[str, Any], environ: Mapping[str, str]) -> dict[
             out[name.removesuffix("_env")] = environ[value]
         elif name == "basic_auth_file":
             out["basic_auth"] = value
-        elif name == "writers":
-            out["writers"] = tuple(value)
+        elif name in ("writers", "viewers"):
+            out[name] = tuple(value)
         else:
             out[name] = dict(value) if name == "oauth_extra_params" else value
     return out

@@ -149,7 +149,8 @@ def _auth(args: argparse.Namespace, section: dict[str, Any]) -> Any:
         logout_endpoint=args.logout_endpoint or spec.get("logout_endpoint"),
         metrics_public=args.metrics_public or spec.get("metrics_public", False),
         metrics_token=secret(args.metrics_token, "metrics_token"),
-        allow_unauthenticated=args.allow_unauthenticated, writers=spec.get("writers", ()))
+        allow_unauthenticated=args.allow_unauthenticated, writers=spec.get("writers", ()),
+        viewers=spec.get("viewers", ()))
     options.check()
     if options.enabled and not options.cookie_secret:
         folder = args.data_dir or default_data_dir(args.spec)

@@ -92,7 +92,7 @@ def login_first(application: tornado.web.Application, origins: Iterable[str] = (
     Each is replaced by a subclass with the same arguments, routed ahead of it; the number replaced."""
     import tornado.routing
 
-    from .auth import login_required
+    from .auth import NOT_A_VIEWER, login_required, may_view
 
     allowed = frozenset(origins)
     replaced = []
@@ -111,6 +111,10 @@ def login_first(application: tornado.web.Application, origins: Iterable[str] = (
                 if login_required(self.application) and not self.current_user:
                     self.set_header("Content-Type", "application/javascript")
                     self.finish(_login_script(self.request, self.get_login_url()))
+                elif login_required(self.application) and not may_view(self):
+                    self.set_status(403)
+                    self.set_header("Content-Type", "application/javascript")
+                    self.finish(_text_script(self.request, "dashboard-embed-refused", NOT_A_VIEWER))
 
         replaced.append(tornado.routing.Rule(tornado.routing.PathMatches(pattern.pattern), LoginFirst,
                                              rule.target_kwargs))
@@ -179,14 +183,20 @@ class EmbedGuard(tornado.web.OutputTransform):
         return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
     def _refusal(self, page: str) -> str:
-        """A script that shows the refusal where the plot would have been (text, never HTML)."""
-        element = parse_qs(urlsplit(self.request.uri).query).get("bokeh-autoload-element", [""])[0]
+        """A script that shows the refusal where the plot would have been."""
         text = (f"dashboard: a page of {page} may not embed this dashboard (its websocket answers 403). "
                 f"Start the dashboard with --allow-websocket-origin {urlsplit(page).netloc} to allow it.")
-        return f"""(function () {{
+        return _text_script(self.request, "dashboard-embed-refused", text)
+
+
+def _text_script(request: Any, css_class: str, text: str) -> str:
+    """A script that shows ``text`` (as text, never HTML) in a box of class ``css_class`` where the plot
+    would have been, and warns with it in the console."""
+    element = parse_qs(urlsplit(request.uri).query).get("bokeh-autoload-element", [""])[0]
+    return f"""(function () {{
   var text = {json.dumps(text)};
   var box = document.createElement("div");
-  box.className = "dashboard-embed-refused";
+  box.className = {json.dumps(css_class)};
   box.setAttribute("role", "alert");
   box.style.cssText = "padding:12px;border:1px solid #b00020;color:#b00020;font:14px sans-serif";
   box.textContent = text;

@@ -21,7 +21,7 @@ from typing import Any
 
 import panel as pn
 
-from .auth import AuthOptions, guard_login_routes, is_loopback
+from .auth import AuthOptions, guard_login_routes, install_viewers, is_loopback
 from .embed import EMBED_PATH, EmbedGuard, embed_app, login_first
 from .ingest import MAX_BODY, AnnotationsHandler, IngestHandler
 from .service import MetricsService
@@ -174,6 +174,7 @@ def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_or
                  "is public" if auth.metrics_public else
                  "takes a bearer token or a login" if auth.metrics_token else "needs a login")
     EmbedGuard.install(server._tornado, origins)
+    install_viewers(server._tornado, auth)  # who may look, of those who log in
     if auth.enabled:
         login_first(server._tornado, origins)  # an autoload script without a login: a login link, not a 500
         guard_login_routes(server._tornado)  # cookies that cross sites over TLS; a logout closes every page

@@ -42,7 +42,7 @@ panels:
 """
 #: A user name is the user's to choose (and an OAuth provider's): shown as text, never as markup.
 BOB = 'bob<img src=x onerror="window.bobWasHere=1">'
-USERS = {"ada": "correct horse battery", BOB: "staple <script>"}
+USERS = {"ada": "correct horse battery", BOB: "staple <script>", "carol": "not on the list"}
 PASSWORD_IN_LOG = re.compile("|".join(re.escape(p) for p in [*USERS.values(), "wrong-password-123"]))
 #: Routes a visitor may reach without a login: the libraries' assets, the login itself, and /ingest (its own
 #: token; loopback here).
@@ -272,6 +272,30 @@ def test_the_spec_s_auth_section_logs_in_and_only_its_writers_post(tmp_path, pag
         listed = page.request.get(f"{server.url}/annotations").json()["annotations"]
         assert [(n["text"], n["author"]) for n in listed] == [("restart", "ada")]
         assert "1 annotation(s) posted by ada" in server.log()
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log()
+
+
+def test_a_login_not_among_the_viewers_is_refused_everywhere(tmp_path, page):
+    server = AuthServer(tmp_path, auth="  basic_auth_file: users.json\n  viewers: [ada]\n").start()
+    try:
+        log_in(page, server.url, "carol", USERS["carol"])  # a good password, but not a viewer
+        text = poll(lambda: page.evaluate("() => document.body && document.body.innerText"), timeout=30,
+                    what="the answer to the login")
+        poll(lambda: "not authorized" in page.evaluate("() => document.body.innerText"), timeout=30,
+             what="Panel's refusal page")
+        assert not page.evaluate("() => !!window.Bokeh"), f"no session for carol: {text[:200]}"
+        for route in ("/alerts", "/snapshot?window=1m", "/annotations", "/metrics"):
+            answer = page.request.get(server.url + route)
+            assert answer.status == 403 and "auth.viewers" in answer.text(), (route, answer.status)
+        script = page.request.get(f"{server.url}/embed/autoload.js?bokeh-autoload-element=p1"
+                                  "&bokeh-app-path=/embed&panel=synthetic")
+        assert script.status == 403 and "dashboard-embed-refused" in script.text() and "token" not in script.text()
+        page.context.clear_cookies()
+        log_in(page, server.url, "ada", USERS["ada"])
+        poll(lambda: plotted(page), timeout=60, what="the page for a viewer")
+        assert "carol may not look (not among auth.viewers)" in server.log()
     finally:
         server.stop()
     assert "Traceback" not in server.log()
