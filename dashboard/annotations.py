@@ -135,8 +135,9 @@ class Annotations:
         self.path: Path | None = None
         self._lock = threading.Lock()
 
-    def keep_in(self, folder: Path | str) -> None:
-        """Read the annotations kept in ``folder`` and append new ones there."""
+    def keep_in(self, folder: Path | str, read_only: bool = False) -> None:
+        """Read the annotations kept in ``folder`` and append new ones there (``read_only``: new ones stay in
+        memory)."""
         path = Path(folder) / FILE_NAME
         loaded: list[Annotation] = []
         if path.exists():
@@ -147,7 +148,7 @@ class Annotations:
                     self.unreadable += 1
                     log.warning("annotations: %s line %d skipped: %s", path, number, exc)
         with self._lock:
-            self.path = path
+            self.path = None if read_only else path
             self._insert(loaded)
 
     def add(self, note: Annotation) -> Annotation:

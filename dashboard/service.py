@@ -100,6 +100,12 @@ class MetricsService(Alerting, Annotating, ThreadedService):
         doc="A data folder (path) or a dashboard.history.History: samples kept on disk, restored at start, "
             "ranges older than memory read from it. None keeps history in memory only.")
 
+    read_only = param.Boolean(
+        default=False, constant=True,
+        doc="Open the history folder to read it only: its samples and annotations are shown, nothing is written "
+            "there (new samples stay in memory) and no byte of it changes. For a folder copied for analysis, "
+            "or one whose dashboard has stopped; refused while a dashboard writes to it.")
+
     retry = param.ClassSelector(
         class_=RetryPolicy, default=None, allow_None=True,
         doc="Backoff between failed collections (default: 0.5 s doubling up to 30 s, half jittered).")
@@ -135,13 +141,18 @@ class MetricsService(Alerting, Annotating, ThreadedService):
 
         if not isinstance(self.history, History):
             with param.edit_constant(self):
-                self.history = History(self.history)
+                self.history = History(self.history, read_only=self.read_only)
+        elif self.read_only and not self.history.read_only:
+            raise ValueError("read_only=True with a History opened to write: pass the folder, or "
+                             "History(folder, read_only=True)")
         self.store.history = self.history
-        self.annotations.keep_in(self.history.folder)
+        self.annotations.keep_in(self.history.folder, read_only=self.history.read_only)
         last = self.store.restore(self.window)
         now = self._wall()
-        for source, t in last.items():  # right after its last sample: samples pushed since (in flight
-            self._write_outage(source, t + 1e-3)  # while the server was down) are still newer, so kept
+        # right after its last sample: samples pushed since (in flight while the server was down) are still
+        # newer, so kept; read-only, the dashboard that owns the folder marks its own outages
+        for source, t in ({} if self.history.read_only else last).items():
+            self._write_outage(source, t + 1e-3)
         if last:
             log.info("history: restored %s from %s (newest sample %.0f s ago)", ", ".join(sorted(last)),
                      self.history.folder, now - max(last.values()))

@@ -56,8 +56,12 @@ class ChunkFiles:
     _merged_away: list[Path]  # chunks merged into others, deleted at the next compaction
     _pending: dict[Path, list[pa.RecordBatch]]
     _clock: Callable[[], float]
+    read_only: bool
 
     def _move_aside(self, path: Path, reason: str) -> None:
+        if self.read_only:  # read without writing: skipped, left where it is
+            log.warning("history: %s is unreadable (%s); skipped (the history is open read-only)", path, reason)
+            return
         target = self.folder / "corrupt" / f"{path.parent.name}-{path.name}"
         try:
             shutil.move(path, target)

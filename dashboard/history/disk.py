@@ -22,6 +22,10 @@ the middle of a write) keeps every whole message, and the file is moved into ``c
 naming it and the reason. A chunk that cannot be read is moved aside when found, and the query goes on
 with the rest.
 
+Reading alone (``read_only=True``: a folder copied for analysis, or one whose dashboard has stopped)
+changes no byte: segments are read into memory instead of converted, and nothing is retired, compacted,
+moved aside or written; a shared lock keeps a dashboard from starting to write meanwhile.
+
 Errors (a full disk, a read-only folder) never reach the collection loop: the history logs them once, its
 ``status`` says ``error: ...`` and the samples of that time stay in memory only; a new segment is tried every
 ``retry_interval`` seconds, and writing resumes when it works.
@@ -66,8 +70,11 @@ class History(ChunkFiles, Queries):
     def __init__(self, folder: str | os.PathLike[str], retention: Retention | None = None, *,
                  precision: int | None = None, segment_bytes: int = 8 << 20, segment_seconds: float = 60.0,
                  sync_interval: float = 1.0, retry_interval: float = 5.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, read_only: bool = False) -> None:
         self.folder = Path(folder).expanduser()
+        #: Read without writing (see :meth:`_open_read_only`): no byte of the folder changes.
+        self.read_only = read_only
+        self.samples_unwritten = 0  # offered to a read-only history: in memory only
         self.retention = retention or Retention()
         #: Significant digits kept of each value (None: every bit). What is stored is what is drawn: gauges
         #: and counters' per-second rates, never a counter's raw reading.
@@ -97,7 +104,10 @@ class History(ChunkFiles, Queries):
         self._merged_away: list[Path] = []
         self._lock_fd = -1
         self.catalog = Catalog(self.folder / "series.jsonl")
-        self._opened = self._try_open(self._clock())
+        if read_only:
+            self._opened = self._open_read_only()
+        else:
+            self._opened = self._try_open(self._clock())
 
     def _try_open(self, now: float) -> bool:
         """Open the folder; a folder that cannot be written (read-only, full) is an error shown by
@@ -133,6 +143,37 @@ class History(ChunkFiles, Queries):
         for path in segments:
             self._recover(path)
         self._retire()
+
+    def _open_read_only(self) -> bool:
+        """Open the folder to read it, changing nothing: no folder made, no lock written (a shared one is
+        taken, so that no dashboard starts writing meanwhile), no segment converted (they are read into
+        memory), nothing retired, compacted or moved aside. HistoryInUse while a dashboard writes to it;
+        FileNotFoundError for a folder that is not there."""
+        if not (self.folder / "series.jsonl").is_file():
+            raise FileNotFoundError(f"history: {self.folder} is not a data folder (no series.jsonl)")
+        lock = self.folder / "lock"
+        if lock.exists():
+            self._lock_fd = os.open(lock, os.O_RDONLY)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                owner = os.pread(self._lock_fd, 32, 0).decode(errors="replace").strip() or "?"
+                os.close(self._lock_fd)
+                self._lock_fd = -1
+                raise HistoryInUse(f"history: {self.folder} is being written by a dashboard (pid {owner}); read a "
+                                   "copy of it, or open it read-only once that one has stopped") from None
+        for tier in TIERS:
+            chunks = [Chunk.parse(path) for path in sorted((self.folder / tier).glob("*.parquet"))]
+            self._chunks[tier] = sorted(c for c in chunks if c is not None)
+        for path in sorted((self.folder / "wal").glob("*.arrow")):
+            seq = number(path)
+            if all(any(c.seq == seq for c in self._chunks[tier]) for tier in TIERS):
+                continue  # converted already (the writer was stopped before deleting it)
+            batches, problem = read_segment(path)
+            if problem:
+                log.warning("history: %s: %s (its whole messages are read)", path, problem)
+            self._pending[path] = batches
+        return True
 
     def _lock_folder(self) -> None:
         """One process per data folder: a second one would interleave its log with ours."""
@@ -171,6 +212,11 @@ class History(ChunkFiles, Queries):
         n = sum(batch.time.size if m is None else int(m.sum()) for m in keep) if keep is not None else \
             batch.sample_count
         if n == 0:
+            return
+        if self.read_only:
+            if not self.samples_unwritten:
+                log.warning("history: %s is open read-only; new samples are kept in memory only", self.folder)
+            self.samples_unwritten += n
             return
         if self.closed:  # a write racing the history's close: counted, never a traceback in the collection
             if not self.samples_lost:
@@ -286,13 +332,16 @@ class History(ChunkFiles, Queries):
         with self._lock:
             sizes = {tier: sum(c.size for c in chunks) for tier, chunks in self._chunks.items()}
             files = {tier: len(chunks) for tier, chunks in self._chunks.items()}
-        return {"folder": str(self.folder), "state": f"error: {self.error}" if self.error else "ok",
+        state = "read-only" if self.read_only else f"error: {self.error}" if self.error else "ok"
+        return {"folder": str(self.folder), "state": state, "samples_unwritten": self.samples_unwritten,
                 "bytes": sizes, "chunks": files, "series": len(self.catalog.keys),
                 "samples_written": self.samples_written, "samples_lost": self.samples_lost,
                 "moved_aside": list(self.moved_aside)}
 
     def flush(self) -> None:
         """Close the open segment and wait until every segment is in chunks (tests, shutdown)."""
+        if self.read_only:
+            return
         with self._lock:
             if self._fd >= 0:
                 self._close_segment()
@@ -305,6 +354,8 @@ class History(ChunkFiles, Queries):
         self.flush()
         self.closed = True
         self._worker.shutdown(wait=True)
+        if self.read_only:
+            self._merged_away = []
         for path in self._merged_away:  # no query reads them any more
             path.unlink(missing_ok=True)
         self.catalog.close()

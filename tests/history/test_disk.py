@@ -375,3 +375,51 @@ def test_a_write_after_close_is_counted_lost_not_raised(tmp_path, caplog):
     h.write(batch(clock.now + 1, 10))  # a collection that ran on while its server stopped
     assert h.samples_lost == 20
     assert "is closed" in caplog.text
+
+
+def folder_state(folder) -> dict[str, tuple[bytes, int, int]]:
+    """Every file under ``folder``: its bytes, modification time and inode change time (ns)."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        st = path.stat()
+        out[str(path.relative_to(folder))] = (path.read_bytes() if path.is_file() else b"", st.st_mtime_ns,
+                                               st.st_ctime_ns)
+    return out
+
+
+def test_a_read_only_open_reads_chunks_and_the_log_and_changes_no_byte(tmp_path, opened):
+    import shutil
+
+    from dashboard.history.disk import HistoryInUse
+
+    clock = Clock()
+    original = tmp_path / "original"
+    h = opened(original, clock=clock, segment_seconds=60)
+    first, second = batch(clock.now, 300), batch(clock.now + 300, 120)
+    h.write(first)
+    h.flush()  # chunks in every tier
+    clock.now += 400
+    h.write(second)  # still in the open log segment
+    (original / "corrupt" / "raw-junk.parquet").write_bytes(b"not parquet")
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)  # a folder copied for analysis while its dashboard runs
+    (copy / "raw" / "1-2-99.parquet").write_bytes(b"unreadable")  # a chunk that cannot be read
+    with pytest.raises(HistoryInUse, match="being written by a dashboard"):
+        History(original, read_only=True)
+    before = folder_state(copy)
+    reader = opened(copy, read_only=True, clock=clock)
+    (ta, va), (tb, _) = reader.raw([A, B], 0, 2e9)
+    np.testing.assert_array_equal(ta, np.concatenate([first.time, second.time]))
+    np.testing.assert_array_equal(va, np.concatenate([first.values[0], second.values[0]]))
+    assert tb.size == 420
+    shown = reader.columns([A], first.time[0] - 1, second.time[-1], 12)  # from a coarser tier and the log
+    assert shown is not None and np.nanmax(shown[1]) == pytest.approx(va.max())
+    reader.write(batch(clock.now + 500, 10))  # offered, kept in memory only, counted
+    assert reader.status()["state"] == "read-only" and reader.status()["samples_unwritten"] == 20
+    with pytest.raises(HistoryInUse):
+        History(copy)  # no dashboard starts writing while it is read
+    reader.close()
+    assert folder_state(copy) == before, "reading changed the folder"
+    with pytest.raises(FileNotFoundError, match="not a data folder"):
+        History(tmp_path / "nothing here", read_only=True)
+    assert not (tmp_path / "nothing here").exists()

@@ -117,3 +117,29 @@ def test_a_plot_held_at_a_range_older_than_memory_draws_it_from_disk(tmp_path):
         feed.close()
     finally:
         svc.close_history()
+
+
+def test_a_read_only_service_shows_a_stopped_dashboard_s_history_and_changes_no_byte(tmp_path):
+    from dashboard.annotations import Annotation
+
+    from .test_disk import folder_state
+
+    first = MetricsService([], window=600, history=tmp_path)
+    t = T0 + np.arange(3000.0)
+    values = write(first, t)
+    first.annotations.add(Annotation(time=T0 + 100, text="deploy"))
+    first.close_history()
+    before = folder_state(tmp_path)
+    reader = MetricsService([], window=600, history=tmp_path, read_only=True, wall=lambda: T0 + 3600)
+    try:
+        restored_t, restored = reader.store.window(LOAD, 10_000)
+        np.testing.assert_array_equal(restored_t, t[-600:])  # the last window, and no outage written
+        np.testing.assert_array_equal(restored, values[0, -600:])
+        assert reader.frame("load", start=T0, end=T0 + 2999)["value"].notna().sum() == 3000, "older from disk"
+        assert [a.text for a in reader.annotations.between(0, 2e9)] == ["deploy"]
+        reader.annotations.add(Annotation(time=T0 + 200, text="only in memory"))
+        write(reader, T0 + 4000 + np.arange(5.0))
+        assert reader.history.status()["state"] == "read-only"
+    finally:
+        reader.close_history()
+    assert folder_state(tmp_path) == before, "a read-only service changed its folder"
