@@ -4,7 +4,8 @@ Bodies are JSON (``application/json``) or Prometheus text (``text/plain``, the e
 optional ``# TYPE`` lines). JSON is one object or an array of them, each either
 ``{"name": "loss", "value": 0.3, "labels": {...}, "timestamp": 1764150000.5}`` or
 ``{"metrics": {"loss": 0.3, "accuracy": 0.9}, "labels": {...}, "timestamp": ...}`` (timestamps are seconds
-since the epoch, optional).
+since the epoch, optional; ``"type": "counter"`` marks cumulative totals, stored as per-second rates as the
+other sources store counters).
 
 Security: with a token (``--ingest-token`` or ``DASHBOARD_INGEST_TOKEN``) a request must carry
 ``Authorization: Bearer TOKEN``, compared in constant time; a token in the URL is refused (URLs end up in
@@ -78,9 +79,12 @@ def _item(item: Any, number: int, clock: Callable[[], float] | None) -> list[Sam
 
     if not isinstance(item, dict):
         raise fail(f"expected an object, got {type(item).__name__}")
-    unknown = set(item) - {"name", "value", "metrics", "labels", "timestamp"}
+    unknown = set(item) - {"name", "value", "metrics", "labels", "timestamp", "type"}
     if unknown:
         raise fail(f"unknown field {sorted(map(str, unknown))[0][:40]!r}", "item")
+    kind = item.get("type", "gauge")
+    if kind not in ("gauge", "counter"):
+        raise fail(f"expected gauge or counter, got {str(kind)[:40]!r}", "type")
     try:
         labels = check_labels(item.get("labels", {}), number)
         t = check_timestamp(item.get("timestamp"), clock or time.time, line=number)
@@ -100,7 +104,7 @@ def _item(item: Any, number: int, clock: Callable[[], float] | None) -> list[Sam
         if exc.unit == "item":
             raise
         raise ParseError(number, exc.reason, field=exc.field, unit="item") from None
-    return [Sample(SeriesKey.of(n, labels), v, "gauge", t) for n, v in pairs]
+    return [Sample(SeriesKey.of(n, labels), v, kind, t) for n, v in pairs]
 
 
 def parse_body(body: bytes, content_type: str, clock: Callable[[], float] | None = None

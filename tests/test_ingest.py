@@ -183,7 +183,7 @@ items = st.one_of(
     plausible,
     json_values,
     st.fixed_dictionaries({"name": st.text(max_size=30), "value": json_values},
-                          optional={"labels": json_values, "timestamp": json_values}),
+                          optional={"labels": json_values, "timestamp": json_values, "type": json_values}),
     st.fixed_dictionaries({"metrics": st.dictionaries(st.text(max_size=20), json_values, max_size=4)},
                           optional={"labels": json_values}))
 
@@ -216,3 +216,12 @@ def test_the_endpoint_answers_any_body_with_200_or_400(body, content_type):
     answer = r.json()
     assert answer["error_count"] == len(answer["errors"]) or answer["error_count"] > 100
     assert (r.status_code == 400) == (answer["accepted"] == 0 and answer["overflow"] == 0 and answer["error_count"] > 0)
+
+
+def test_a_json_item_may_say_it_is_a_counter():
+    samples, errors = parse_json(json.dumps([
+        {"name": "tokens_total", "value": 12345678, "type": "counter"},
+        {"metrics": {"loss": 0.3}},
+        {"name": "x", "value": 1, "type": "histogram"}]))
+    assert [(s.key.name, s.kind) for s in samples] == [("tokens_total", "counter"), ("loss", "gauge")]
+    assert [(e.line, e.field) for e in errors] == [(3, "type")] and "gauge or counter" in errors[0].reason

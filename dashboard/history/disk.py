@@ -246,19 +246,30 @@ class History(ChunkFiles, Queries):
 
     def _record(self, batch: Batch, keep: Sequence[np.ndarray | None] | None) -> pa.RecordBatch:
         ids = [self.catalog.number(k, batch.source, batch.info.get(k) or SeriesInfo()) for k in batch.keys]
+        rows = self._rounded(batch)
         if keep is None or all(m is None for m in keep):
             series = np.repeat(np.asarray(ids, dtype=np.int32), batch.time.size)
             times = np.tile(batch.time, len(ids))
-            values = batch.values.reshape(-1)
+            values = rows.reshape(-1)
         else:
-            parts = [(i, batch.time if m is None else batch.time[m], batch.values[row] if m is None
-                      else batch.values[row][m]) for row, (i, m) in enumerate(zip(ids, keep, strict=True))]
+            parts = [(i, batch.time if m is None else batch.time[m], rows[row] if m is None else rows[row][m])
+                     for row, (i, m) in enumerate(zip(ids, keep, strict=True))]
             series = np.concatenate([np.full(t.size, i, dtype=np.int32) for i, t, _ in parts])
             times = np.concatenate([t for _, t, _ in parts])
             values = np.concatenate([v for _, _, v in parts])
-        if self.precision is not None:
-            values = round_significant(values, self.precision)
         return pa.record_batch([pa.array(series), pa.array(times), pa.array(values)], schema=LOG_SCHEMA)
+
+    def _rounded(self, batch: Batch) -> np.ndarray:
+        """``batch``'s values to the history's precision, but a counter's exactly: a raw reading rounded to a
+        few digits loses its increments (12,345,678 + 1 is 12,350,000 either way)."""
+        if self.precision is None:
+            return batch.values
+        counters = [row for row, key in enumerate(batch.keys)
+                    if (batch.info.get(key) or SeriesInfo()).kind == "counter"]
+        rows = round_significant(batch.values, self.precision)
+        if counters:
+            rows[counters] = batch.values[counters]
+        return rows
 
     def _append(self, record: pa.RecordBatch, now: float) -> None:
         with self._lock:

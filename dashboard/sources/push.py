@@ -86,8 +86,10 @@ class PushSource(Source):
 
     # -- pushing (any thread) -----------------------------------------------------------------------------
     def push(self, values: Mapping[str, float] | None = None, /, *, labels: Mapping[str, object] | None = None,
-             timestamp: float | None = None, **named: float) -> PushResult:
+             timestamp: float | None = None, kind: Kind = "gauge", **named: float) -> PushResult:
         """Record ``name=value`` samples (and/or a mapping of them) with shared labels, now or at ``timestamp``.
+        ``kind="counter"``: the values are cumulative totals (tokens seen, requests served), shown and
+        stored as per-second rates, resets handled, as every source does with counters.
 
         Raises ``ValueError`` naming the field when a name, label or value cannot be stored; nothing of
         that call is kept then.
@@ -97,7 +99,9 @@ class PushSource(Source):
             raise ValueError(f"{self.name}.push: give at least one name=value")
         t = check_timestamp(timestamp, self._clock)
         label_map = check_labels(labels or {})
-        samples = [Sample(SeriesKey.of(check_name(n), label_map), check_value(v, n), "gauge", t)
+        if kind not in ("gauge", "counter"):
+            raise ValueError(f"{self.name}.push: kind must be 'gauge' or 'counter', not {kind!r}")
+        samples = [Sample(SeriesKey.of(check_name(n), label_map), check_value(v, n), kind, t)
                    for n, v in merged.items()]
         return self.push_samples(samples)
 

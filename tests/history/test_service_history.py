@@ -143,3 +143,37 @@ def test_a_read_only_service_shows_a_stopped_dashboard_s_history_and_changes_no_
     finally:
         reader.close_history()
     assert folder_state(tmp_path) == before, "a read-only service changed its folder"
+
+
+async def test_a_counter_keeps_every_increment_at_four_digits(tmp_path):
+    import time
+
+    from dashboard.history import History
+    from dashboard.sources.push import PushSource
+
+    push = PushSource(name="train", interval=0.1)
+    svc = MetricsService([push], window=600, history=History(tmp_path, precision=4))
+    start = round(time.time()) - 120.0
+    try:
+        # pushed as a counter: a cumulative total whose steps are far below its fourth digit
+        for i in range(60):
+            push.push(tokens=12_345_678 + 3 * i, timestamp=start + i, kind="counter")
+        batches = await svc._collect_once(push)
+        svc._record_success(push, batches)
+        frame = svc.frame("tokens", start=start - 1, end=start + 60)
+        assert np.isnan(frame["value"].iloc[0]) and (frame["value"].iloc[1:] == 3.0).all(), "3 tokens a second"
+        # a raw counter written as it is (a source that does not turn it into a rate): kept exactly
+        key = SeriesKey.of("requests_total")
+        t = start + np.arange(60.0)
+        raw = 98_765_432.0 + np.arange(60.0)
+        svc._write(Batch("box", (key, LOAD), t, np.vstack([raw, raw / 7]), {key: SeriesInfo(kind="counter")}))
+        svc.history.flush()
+        (_, stored), (_, gauge) = svc.history.raw([key, LOAD], start - 1, start + 60)
+        np.testing.assert_array_equal(stored, raw)
+        assert np.count_nonzero(np.diff(stored) == 1.0) == 59, "every increment survives"
+        assert not np.array_equal(gauge, raw / 7), "a gauge beside it is rounded to 4 digits"
+        (_, rates), = svc.history.raw([SeriesKey.of("tokens")], start - 1, start + 60)
+        assert (rates[1:] == 3.0).all()
+    finally:
+        await push.shutdown()
+        svc.close_history()
