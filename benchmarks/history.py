@@ -21,7 +21,12 @@
 4. **Write cost** (``--parts write``): CPU seconds per second of a 300,000 samples/s stream written
    through a history as ``dashboard serve`` keeps it (its worker thread included).
 
-``--parts bytes,restore,write,zoom`` runs some of them (all by default).
+5. **Backlog under load** (``--parts backlog``): both cores kept busy by two busy loops, a history is fed
+   a minute of 100 series at 1 Hz every second (one log segment each, 60 times real time) for
+   ``--backlog-seconds``; the largest ``wal/`` backlog (segments, and how long the oldest waited) with the
+   catch-up thread (``max_lag`` 30 s, the default) and without it (the nice-19 worker alone), side by side.
+
+``--parts bytes,restore,write,zoom,backlog`` runs some of them (all but backlog by default).
 """
 
 from __future__ import annotations
@@ -210,6 +215,42 @@ def write_cpu(folder: Path, seconds: int = 90, rate: float = 300_000.0) -> float
     return (time.process_time() - began) / seconds
 
 
+def backlog(folder: Path, seconds: float, max_lag: float) -> dict[str, float]:
+    """Feed a history a one-minute segment of 100 series every second for ``seconds`` while both cores are
+    busy; its largest backlog and what was left at the end."""
+    import multiprocessing
+
+    keys = tuple(SeriesKey.of("gauge", i=str(i)) for i in range(100))
+    info = dict.fromkeys(keys, SeriesInfo())
+    clock = [1_800_000_000.0]
+    busy = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(2)]
+    for p in busy:
+        p.start()
+    history = History(folder, precision=4, segment_seconds=60.0, clock=lambda: clock[0], max_lag=max_lag)
+    worst = (0, 0.0)
+    try:
+        start = time.monotonic()
+        rng = np.random.default_rng(1)
+        while time.monotonic() - start < seconds:
+            t = clock[0] + np.arange(60.0)
+            history.write(Batch("bench", keys, t, rng.normal(50, 10, (100, 60)), info))
+            clock[0] += 60.0
+            waiting, lag = history.backlog()
+            worst = (max(worst[0], waiting), max(worst[1], lag))
+            time.sleep(1.0)
+        left = history.backlog()
+    finally:
+        for p in busy:
+            p.terminate()
+        history.close()
+    return {"segments": worst[0], "lag": worst[1], "left": left[0], "caught_up": history.caught_up}
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--system-seconds", type=float, default=180.0)
@@ -217,6 +258,7 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--zooms", type=int, default=50)
     parser.add_argument("--parts", default="bytes,restore,write,zoom")
+    parser.add_argument("--backlog-seconds", type=float, default=120.0)
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="dashboard-bench-history-") as tmp:
@@ -243,6 +285,14 @@ def main() -> None:
         if "write" in parts:
             print(f"Writing 300,000 samples/s (90 s of the synthetic source through History, 4 digits): "
                   f"{write_cpu(root / 'write'):.3f} s of CPU a second, waves generated included\n")
+        if "backlog" in parts:
+            print(f"Backlog with both cores busy, a one-minute segment of 100 series every second for "
+                  f"{args.backlog_seconds:g} s:\n\n| worker | largest backlog (segments) | oldest waited (s) | "
+                  "left at the end | converted by the catch-up thread |\n|---|---|---|---|---|")
+            for name, lag in (("nice 19 alone", float("inf")), ("nice 19, catch-up after 30 s", 30.0)):
+                r = backlog(root / f"backlog-{lag}", args.backlog_seconds, lag)
+                print(f"| {name} | {r['segments']} | {r['lag']:.0f} | {r['left']} | {r['caught_up']} |")
+            print()
         if "zoom" not in parts:
             return
         print(f"Zoom from disk, {args.days} days x {args.series} series at 1 Hz "

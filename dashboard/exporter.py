@@ -144,6 +144,10 @@ class HistoryCollector(Collector):
                                   value=status["samples_written"])
         yield CounterMetricFamily("dashboard_history_samples_lost", "Samples kept in memory only (disk failed)",
                                   value=status["samples_lost"])
+        yield GaugeMetricFamily("dashboard_history_backlog_segments", "Log segments waiting to be converted",
+                                value=status["backlog_segments"])
+        yield GaugeMetricFamily("dashboard_history_backlog_seconds",
+                                "How long the oldest log segment waiting has waited", value=status["backlog_seconds"])
 
 
 class MetricsHandler(ViewerRoute):

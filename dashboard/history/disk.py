@@ -35,6 +35,7 @@ This module is part of the storage layer: it never imports panel or bokeh.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import fcntl
@@ -70,7 +71,7 @@ class History(ChunkFiles, Queries):
     def __init__(self, folder: str | os.PathLike[str], retention: Retention | None = None, *,
                  precision: int | None = None, segment_bytes: int = 8 << 20, segment_seconds: float = 60.0,
                  sync_interval: float = 1.0, retry_interval: float = 5.0,
-                 clock: Callable[[], float] = time.time, read_only: bool = False) -> None:
+                 clock: Callable[[], float] = time.time, read_only: bool = False, max_lag: float = 30.0) -> None:
         self.folder = Path(folder).expanduser()
         #: Read without writing (see :meth:`_open_read_only`): no byte of the folder changes.
         self.read_only = read_only
@@ -87,6 +88,16 @@ class History(ChunkFiles, Queries):
         self._lock = threading.RLock()
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dashboard-history",
                                                              initializer=lower_priority)
+        # Segments closed and not yet in chunks, oldest first: the worker at nice 19 takes them one by one;
+        # when it falls behind (a busy machine starves it) a thread at the normal priority catches up.
+        self._todo: collections.deque[tuple[int, Path, list[pa.RecordBatch], float]] = collections.deque()
+        self._converting = threading.Lock()  # one segment at a time, whichever thread
+        self._catch_up = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dashboard-history-catch-up")
+        self._catch_up.submit(lambda: None)  # its thread made now, at this thread's priority (not the worker's)
+        self._catching_up = False
+        #: Seconds a closed segment may wait for the worker before the catch-up thread takes over.
+        self.max_lag = max_lag
+        self.caught_up = 0  # segments the catch-up thread converted
         self.error = ""  # the last write error, "" while writing works
         self.samples_written = 0
         self.samples_lost = 0  # accepted while the disk failed: in memory only
@@ -302,12 +313,41 @@ class History(ChunkFiles, Queries):
         self._pending[path] = []
 
     def _close_segment(self) -> None:
-        """Hand the open segment to the worker (which syncs, converts and deletes it)."""
+        """Hand the open segment to the worker (which syncs, converts and deletes it), and to the catch-up
+        thread as well when the oldest one waiting is more than ``max_lag`` seconds old."""
         fd, path, self._fd, self._segment = self._fd, self._segment, -1, None
         if path is None:
             return
-        batches = self._pending[path]
-        self._worker.submit(self._finish_segment, fd, path, batches)
+        now = time.monotonic()
+        self._todo.append((fd, path, self._pending[path], now))
+        self._worker.submit(self._next_segment)
+        _, lag = self.backlog()
+        if not self._catching_up and lag > self.max_lag:
+            self._catching_up = True
+            self._catch_up.submit(self._catch_up_all)
+
+    def _next_segment(self) -> bool:
+        """Finish the oldest segment waiting, if any (either thread); whether there was one."""
+        with self._converting:
+            try:
+                fd, path, batches, _ = self._todo.popleft()
+            except IndexError:
+                return False
+            self._finish_segment(fd, path, batches)
+            return True
+
+    def _catch_up_all(self) -> None:
+        """At the normal priority: finish every segment waiting (the worker fell behind)."""
+        try:
+            while self._next_segment():
+                self.caught_up += 1
+        finally:
+            self._catching_up = False
+
+    def backlog(self) -> tuple[int, float]:
+        """Segments closed and waiting to be converted, and how long the oldest has waited (seconds)."""
+        todo = list(self._todo)
+        return len(todo), (time.monotonic() - todo[0][3]) if todo else 0.0
 
     def _finish_segment(self, fd: int, path: Path, batches: list[pa.RecordBatch]) -> None:
         try:
@@ -344,7 +384,9 @@ class History(ChunkFiles, Queries):
             sizes = {tier: sum(c.size for c in chunks) for tier, chunks in self._chunks.items()}
             files = {tier: len(chunks) for tier, chunks in self._chunks.items()}
         state = "read-only" if self.read_only else f"error: {self.error}" if self.error else "ok"
+        waiting, lag = self.backlog()
         return {"folder": str(self.folder), "state": state, "samples_unwritten": self.samples_unwritten,
+                "backlog_segments": waiting, "backlog_seconds": lag, "caught_up": self.caught_up,
                 "bytes": sizes, "chunks": files, "series": len(self.catalog.keys),
                 "samples_written": self.samples_written, "samples_lost": self.samples_lost,
                 "moved_aside": list(self.moved_aside)}
@@ -357,6 +399,8 @@ class History(ChunkFiles, Queries):
             if self._fd >= 0:
                 self._close_segment()
         self._worker.submit(lambda: None).result()
+        while self._next_segment():  # (none left unless the catch-up thread holds one: waited for here)
+            pass
 
     def close(self) -> None:
         """Convert what is logged and stop the worker; idempotent."""
@@ -365,6 +409,7 @@ class History(ChunkFiles, Queries):
         self.flush()
         self.closed = True
         self._worker.shutdown(wait=True)
+        self._catch_up.shutdown(wait=True)
         if self.read_only:
             self._merged_away = []
         for path in self._merged_away:  # no query reads them any more

@@ -44,9 +44,13 @@ def _ago(t: float | None, now: float) -> str:
 
 def _history_row(data: dict[str, list[str]], status: dict) -> None:
     """The history's row: ``ok`` or ``error``, bytes on disk, samples kept in memory only, the error."""
-    error = status["state"].removeprefix("error: ") if status["state"] != "ok" else ""
-    values = {"source": "history", "state": "error" if error else "ok",
-              "health": f"{sum(status['bytes'].values()) / 1e6:.1f} MB on disk",
+    state = status["state"]
+    error = state.removeprefix("error: ") if state.startswith("error: ") else ""
+    health = f"{sum(status['bytes'].values()) / 1e6:.1f} MB on disk"
+    if status.get("backlog_segments"):
+        health += f", {status['backlog_segments']} log segment(s) to convert ({status['backlog_seconds']:.0f} s)"
+    values = {"source": "history", "state": "error" if error else state,
+              "health": health,
               "last_sample": "", "collections": str(status["samples_written"]), "failures": "",
               "dropped": str(status["samples_lost"]), "last_error": error}
     for column in COLUMNS:
