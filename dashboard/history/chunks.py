@@ -110,6 +110,19 @@ class ChunkFiles:
             for group in self._groups(tier):
                 self._merge(tier, group)
 
+    def _compact_tails(self) -> None:
+        """At a clean stop: merge the small chunks still apart in each aggregate tier's current period (fewer
+        than :data:`OPEN_PERIOD_CHUNKS`), so that every bucket there is one row."""
+        for tier in list(TIERS)[1:]:
+            with self._lock:
+                chunks = list(self._chunks[tier])
+            if not chunks:
+                continue
+            current = chunks[-1].t0 // PERIODS[tier]
+            tail = [c for c in chunks if c.t0 // PERIODS[tier] >= current and c.size < SMALL_CHUNK_BYTES]
+            if len(tail) >= 2:
+                self._merge(tier, tail)
+
     def _groups(self, tier: str) -> list[list[Chunk]]:
         """The chunks to merge, per period of the tier: all of a finished period's (up to :data:`MERGE_BYTES`),
         and the small ones of the current period once there are :data:`OPEN_PERIOD_CHUNKS` (a coarse tier's
@@ -145,6 +158,9 @@ class ChunkFiles:
         table = pa.concat_tables(tables)
         key = "time" if tier == "raw" else "t"
         table = table.sort_by([("series", "ascending"), (key, "ascending")])
+        if tier != "raw":  # the pieces of a bucket (one per segment that had samples in it) as one row
+            rows = {name: table.column(name).to_numpy() for name in table.column_names}
+            table = pa.table(coarsen(rows, TIERS[tier]), schema=TIER_SCHEMA)
         with self._lock:
             seq = self._seq
             self._seq += 1
@@ -204,9 +220,20 @@ def convert_segment(folder: Path, segment: Path, batches: list[pa.RecordBatch]) 
     rows = None
     for tier in list(TIERS)[1:]:  # the finest from the samples, each coarser one from the one below
         rows = aggregate(series, t, v, TIERS[tier], ordered=True) if rows is None else coarsen(rows, TIERS[tier])
-        written.append((tier, write_chunk(folder, tier, pa.table(rows, schema=TIER_SCHEMA), float(rows["t"].min()),
-                                          float(rows["t"].max() + TIERS[tier]), seq)))
+        table = pa.table(rows, schema=TIER_SCHEMA)
+        for part in _by_period(table, rows["t"], PERIODS[tier]):  # (compaction merges a period's chunks:
+            times = part.column("t").to_numpy()  # a bucket's pieces must all be in chunks of its period)
+            written.append((tier, write_chunk(folder, tier, part, float(times.min()),
+                                              float(times.max() + TIERS[tier]), seq)))
     return written
+
+
+def _by_period(table: pa.Table, t: np.ndarray, period: float) -> list[pa.Table]:
+    """``table``'s rows split by the period their bucket starts in (each part sorted as the whole)."""
+    span = np.floor(t / period)
+    if span.min() == span.max():
+        return [table]
+    return [table.filter(pa.array(span == value)) for value in np.unique(span)]
 
 
 def write_chunk(folder: Path, tier: str, table: pa.Table, t0: float, t1: float, seq: int, fast: bool = False

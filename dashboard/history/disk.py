@@ -339,8 +339,13 @@ class History(ChunkFiles, Queries):
     def _catch_up_all(self) -> None:
         """At the normal priority: finish every segment waiting (the worker fell behind)."""
         try:
-            while self._next_segment():
-                self.caught_up += 1
+            while True:
+                while self._next_segment():
+                    self.caught_up += 1
+                self._catching_up = False
+                if not self._todo:  # (one closed while the flag still said "catching up": taken too)
+                    return
+                self._catching_up = True
         finally:
             self._catching_up = False
 
@@ -407,6 +412,8 @@ class History(ChunkFiles, Queries):
         if self.closed:
             return
         self.flush()
+        if not self.read_only:
+            self._worker.submit(self._compact_tails).result()  # every bucket one row (a clean stop)
         self.closed = True
         self._worker.shutdown(wait=True)
         self._catch_up.shutdown(wait=True)

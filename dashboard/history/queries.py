@@ -58,9 +58,10 @@ class Queries:
         """Every stored sample of each of ``keys`` with ``start < t <= end``, oldest first."""
         ids = {self.catalog.ids[k]: i for i, k in enumerate(keys) if k in self.catalog.ids}
         every = len(ids) == len(self.catalog.ids)
-        tables = [self._read("raw", c, ids, "time", start, end, None, every)
-                  for c in self._overlapping("raw", start, end)]
-        tables += self._pending_tables(ids, start, end)
+        with self._lock:  # one view: a segment converted meanwhile is in the chunks or in the log, never neither
+            listed, batches = self._overlapping("raw", start, end), self._pending_batches()
+        tables = [self._read("raw", c, ids, "time", start, end, None, every) for c in listed]
+        tables += self._pending_tables(batches, ids, start, end)
         pieces: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in keys]
         numbers = np.asarray(sorted(ids), dtype=np.int32)
         for table in tables:  # a chunk is sorted by series then time: each series is one slice of it
@@ -86,9 +87,10 @@ class Queries:
         ids = {self.catalog.ids[k]: i for i, k in enumerate(keys) if k in self.catalog.ids}
         width = TIERS[tier]
         every = len(ids) == len(self.catalog.ids)
-        tables = [self._read(tier, c, ids, "t", start - width, end, DRAWN, every)
-                  for c in self._overlapping(tier, start, end)]
-        pending = [p for p in self._pending_tables(ids, start - width, end) if p.num_rows]
+        with self._lock:  # one view (see raw)
+            listed, batches = self._overlapping(tier, start, end), self._pending_batches()
+        tables = [self._read(tier, c, ids, "t", start - width, end, DRAWN, every) for c in listed]
+        pending = [p for p in self._pending_tables(batches, ids, start - width, end) if p.num_rows]
         if pending:
             table = pa.concat_tables(pending)
             rows = aggregate(table.column("series").to_numpy(), table.column("time").to_numpy(),
@@ -127,9 +129,13 @@ class Queries:
         row, rows = self.aggregates(tier, keys, start, end)
         return columns_from_rows(row, rows, len(keys), start, width, columns)
 
-    def _pending_tables(self, ids: dict[int, int], start: float, end: float) -> list[pa.Table]:
+    def _pending_batches(self) -> list[pa.RecordBatch]:
+        """The batches of the log not yet in chunks (the open segment's and those being converted)."""
         with self._lock:
-            batches = [b for bs in self._pending.values() for b in bs]
+            return [b for bs in self._pending.values() for b in bs]
+
+    def _pending_tables(self, batches: list[pa.RecordBatch], ids: dict[int, int], start: float, end: float
+                        ) -> list[pa.Table]:
         if not batches or not ids:
             return []
         return [rows_of(pa.Table.from_batches(batches, schema=LOG_SCHEMA), ids, "time", start, end)]

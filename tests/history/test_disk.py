@@ -8,6 +8,8 @@ import os
 import re
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -451,3 +453,39 @@ def test_a_starved_worker_is_caught_up_at_the_normal_priority(tmp_path, opened):
         assert ta.size == 60, "nothing lost or doubled"
     finally:
         held.set()
+
+
+def test_a_tier_holds_one_row_per_series_and_bucket_after_hours_of_one_minute_segments(tmp_path, opened):
+    clock = Clock(1_800_000_000.0 + 17.0)  # buckets and segments do not line up
+    h = opened(tmp_path, clock=clock, segment_seconds=60)
+    keys = tuple(SeriesKey.of("load", host=str(i)) for i in range(4))
+    info = dict.fromkeys(keys, SeriesInfo())
+    start = clock.now
+    rng = np.random.default_rng(5)
+    every = []
+    for _ in range(6 * 60):  # six hours, a batch of 60 one-second samples a minute: a segment each
+        t = clock.now + np.arange(60.0)
+        values = rng.normal(50, 10, (4, 60))
+        values[:, rng.random(60) < 0.01] = np.nan  # a few gaps
+        h.write(Batch("box", keys, t, values, info))
+        every.append(values)
+        clock.now += 60.0
+    h.close()
+    samples = np.hstack(every)
+    times = start + np.arange(samples.shape[1], dtype=float)
+    for tier, width in list(TIERS.items())[1:]:
+        table = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / tier).glob("*.parquet"))])
+        pairs = list(zip(table.column("series").to_pylist(), table.column("t").to_pylist(), strict=True))
+        assert len(pairs) == len(set(pairs)), f"{tier}: a bucket in more than one row"
+        buckets = np.unique(np.floor(times / width))
+        assert table.num_rows == 4 * buckets.size, tier
+        series = table.column("series").to_numpy()
+        first = table.filter(pa.compute.equal(table.column("series"), int(series[0])))
+        bucket = np.floor(times / width) * width
+        for row in first.to_pylist()[:: max(1, first.num_rows // 7)]:
+            inside = bucket == row["t"]
+            values = samples[0][inside]
+            assert row["count"] == np.count_nonzero(~np.isnan(values))
+            if row["count"]:
+                assert row["min"] == np.nanmin(values) and row["max"] == np.nanmax(values)
+                assert row["sum"] == pytest.approx(np.nansum(values))
