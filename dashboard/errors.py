@@ -50,3 +50,13 @@ class ParseError(DataError):
 
 class SourceUnavailable(RuntimeError):
     """A source that cannot run on this machine, with the reason."""
+
+
+def describe_failure(error: BaseException, timeout: float) -> str:
+    """A source's failed collection as the status table shows it: ``Type: message``; a timeout says how
+    long it waited (``timeout`` seconds, when it says nothing itself)."""
+    if isinstance(error, TimeoutError):
+        return f"TimeoutError: {str(error) or f'no answer within {timeout:g}s'}"
+    if isinstance(error, SourceUnavailable):
+        return str(error)
+    return describe_error(error)

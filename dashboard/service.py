@@ -53,7 +53,7 @@ from .core.loop import ThreadedService
 from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
-from .errors import DataError, SourceUnavailable, describe_error
+from .errors import DataError, SourceUnavailable, describe_failure
 from .metrics.frames import to_epoch, to_frame
 from .metrics.model import Batch, SeriesInfo, SeriesKey
 from .metrics.store import Store
@@ -253,7 +253,7 @@ class MetricsService(Alerting, Annotating, ThreadedService):
             outcome, batches, error = await self._collect_classified(source)
             step = decide(outcome, connection=machine.state, breaker=breaker.state, failures=breaker.failures,
                           threshold=breaker.failure_threshold, attempt=attempt,
-                          error=_describe(error, source) if error is not None else "")
+                          error=describe_failure(error, source.timeout) if error is not None else "")
             self._perform(source, step, batches, error, late)
             if step.wait is Wait.STOP:
                 return
@@ -333,11 +333,12 @@ class MetricsService(Alerting, Annotating, ThreadedService):
         times = last.time if last is not None else np.array([max(self._wall(), last_t)])
         up = Batch(source.name, (source.up_key,), times, np.ones((1, times.size)),
                    {source.up_key: SeriesInfo(help="1 when the last collection succeeded")})
-        self._write(_merge(last, up) if last is not None else up)  # an empty answer: up, and a gap in the rest
+        self._write(last.beside(up) if last is not None else up)  # an empty answer: up, and a gap in the rest
         source.record_success(float(times[-1]), samples=sum(b.sample_count for b in batches))
 
     def _record_failure(self, source: Source, exc: BaseException | str, data: bool = False) -> None:
-        source.record_failure(_describe(exc, source) if isinstance(exc, BaseException) else exc, data=data)
+        reason = describe_failure(exc, source.timeout) if isinstance(exc, BaseException) else exc
+        source.record_failure(reason, data=data)
         self._write_outage(source.name, self._wall())
 
     def _write_outage(self, name: str, t: float) -> None:
@@ -348,7 +349,7 @@ class MetricsService(Alerting, Annotating, ThreadedService):
         gap = Batch.gap(name, t, [k for k in self.store.keys(source=name) if k != up_key])
         if source is not None:
             source.record_gap()
-        self._write(gap if source is None else _merge(gap, Batch(name, (up_key,), gap.time, np.zeros((1, 1)))))
+        self._write(gap if source is None else gap.beside(Batch(name, (up_key,), gap.time, np.zeros((1, 1)))))
 
     def _write(self, batch: Batch) -> None:
         self.store.append(batch)
@@ -392,20 +393,6 @@ class MetricsService(Alerting, Annotating, ThreadedService):
     def __repr__(self) -> str:
         return (f"<MetricsService {self.name!r} state={self.state} sources={list(self.sources)} "
                 f"subscribers={self.publisher.subscriber_count}>")
-
-
-def _describe(exc: BaseException, source: Source) -> str:
-    """An error as the status table shows it: ``Type: message`` (a timeout says how long it waited)."""
-    if isinstance(exc, TimeoutError):
-        return f"TimeoutError: {str(exc) or f'no answer within {source.timeout:g}s'}"
-    if isinstance(exc, SourceUnavailable):
-        return str(exc)
-    return describe_error(exc)
-
-
-def _merge(a: Batch, b: Batch) -> Batch:
-    """Two batches of one source at the same times, as one."""
-    return Batch(a.source, a.keys + b.keys, a.time, np.vstack((a.values, b.values)), {**a.info, **b.info})
 
 
 ServiceRegistry.default().register("metrics")(MetricsService)

@@ -35,9 +35,6 @@ This module is part of the storage layer: it never imports panel or bokeh.
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
-import contextlib
 import fcntl
 import logging
 import os
@@ -57,6 +54,7 @@ from .files import LOG_SCHEMA, Chunk, number, parse_precision, read_segment, rou
 from .queries import Queries
 from .retention import Retention
 from .tiers import TIERS
+from .worker import SegmentWorker
 
 log = logging.getLogger("dashboard.history")
 
@@ -65,7 +63,7 @@ class HistoryInUse(RuntimeError):
     """Another process holds the data folder."""
 
 
-class History(ChunkFiles, Queries):
+class History(ChunkFiles, Queries, SegmentWorker):
     """Samples of every series on disk, in tiers, with retention; see the module's text."""
 
     def __init__(self, folder: str | os.PathLike[str], retention: Retention | None = None, *,
@@ -86,18 +84,7 @@ class History(ChunkFiles, Queries):
         self.retry_interval = retry_interval
         self._clock = clock
         self._lock = threading.RLock()
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dashboard-history",
-                                                             initializer=lower_priority)
-        # Segments closed and not yet in chunks, oldest first: the worker at nice 19 takes them one by one;
-        # when it falls behind (a busy machine starves it) a thread at the normal priority catches up.
-        self._todo: collections.deque[tuple[int, Path, list[pa.RecordBatch], float]] = collections.deque()
-        self._converting = threading.Lock()  # one segment at a time, whichever thread
-        self._catch_up = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dashboard-history-catch-up")
-        self._catch_up.submit(lambda: None)  # its thread made now, at this thread's priority (not the worker's)
-        self._catching_up = False
-        #: Seconds a closed segment may wait for the worker before the catch-up thread takes over.
-        self.max_lag = max_lag
-        self.caught_up = 0  # segments the catch-up thread converted
+        self._start_workers(max_lag)
         self.error = ""  # the last write error, "" while writing works
         self.samples_written = 0
         self.samples_lost = 0  # accepted while the disk failed: in memory only
@@ -313,62 +300,10 @@ class History(ChunkFiles, Queries):
         self._pending[path] = []
 
     def _close_segment(self) -> None:
-        """Hand the open segment to the worker (which syncs, converts and deletes it), and to the catch-up
-        thread as well when the oldest one waiting is more than ``max_lag`` seconds old."""
+        """Hand the open segment to the workers (:meth:`SegmentWorker._queue_segment`)."""
         fd, path, self._fd, self._segment = self._fd, self._segment, -1, None
-        if path is None:
-            return
-        now = time.monotonic()
-        self._todo.append((fd, path, self._pending[path], now))
-        self._worker.submit(self._next_segment)
-        _, lag = self.backlog()
-        if not self._catching_up and lag > self.max_lag:
-            self._catching_up = True
-            self._catch_up.submit(self._catch_up_all)
-
-    def _next_segment(self) -> bool:
-        """Finish the oldest segment waiting, if any (either thread); whether there was one."""
-        with self._converting:
-            try:
-                fd, path, batches, _ = self._todo.popleft()
-            except IndexError:
-                return False
-            self._finish_segment(fd, path, batches)
-            return True
-
-    def _catch_up_all(self) -> None:
-        """At the normal priority: finish every segment waiting (the worker fell behind)."""
-        try:
-            while True:
-                while self._next_segment():
-                    self.caught_up += 1
-                self._catching_up = False
-                if not self._todo:  # (one closed while the flag still said "catching up": taken too)
-                    return
-                self._catching_up = True
-        finally:
-            self._catching_up = False
-
-    def backlog(self) -> tuple[int, float]:
-        """Segments closed and waiting to be converted, and how long the oldest has waited (seconds)."""
-        todo = list(self._todo)
-        return len(todo), (time.monotonic() - todo[0][3]) if todo else 0.0
-
-    def _finish_segment(self, fd: int, path: Path, batches: list[pa.RecordBatch]) -> None:
-        try:
-            sync(fd)
-            os.close(fd)
-            if batches:
-                self._convert(path, batches)
-            path.unlink(missing_ok=True)
-            self._retire()
-            self._compact()
-        except OSError as exc:  # the chunk could not be written: the segment stays, converted at next start
-            self._failed(exc, self._clock(), 0)
-            with self._lock:
-                self._pending.pop(path, None)
-        except Exception:
-            log.exception("history: converting %s failed; it stays for the next start", path)
+        if path is not None:
+            self._queue_segment(fd, path)
 
     def _failed(self, exc: BaseException, now: float, lost: int) -> None:
         with self._lock:
@@ -403,9 +338,7 @@ class History(ChunkFiles, Queries):
         with self._lock:
             if self._fd >= 0:
                 self._close_segment()
-        self._worker.submit(lambda: None).result()
-        while self._next_segment():  # (none left unless the catch-up thread holds one: waited for here)
-            pass
+        self._drain()
 
     def close(self) -> None:
         """Convert what is logged and stop the worker; idempotent."""
@@ -415,8 +348,7 @@ class History(ChunkFiles, Queries):
         if not self.read_only:
             self._worker.submit(self._compact_tails).result()  # every bucket one row (a clean stop)
         self.closed = True
-        self._worker.shutdown(wait=True)
-        self._catch_up.shutdown(wait=True)
+        self._stop_workers()
         if self.read_only:
             self._merged_away = []
         for path in self._merged_away:  # no query reads them any more
@@ -428,9 +360,3 @@ class History(ChunkFiles, Queries):
     def __repr__(self) -> str:
         return f"<History {str(self.folder)!r} {'error' if self.error else 'ok'}>"
 
-
-def lower_priority() -> None:
-    """Run the calling thread at the lowest CPU priority (nice 19, Linux: a thread is a task of its own),
-    so that converting and compacting chunks yields the CPU to the collection loop and to the browser."""
-    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: the default priority
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)

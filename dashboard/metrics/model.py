@@ -105,6 +105,11 @@ class Batch:
         keys = tuple(keys)
         return cls(source, keys, np.array([t]), np.full((len(keys), 1), np.nan))
 
+    def beside(self, other: Batch) -> Batch:
+        """This batch and ``other`` (of the same source, at the same times) as one."""
+        return Batch(self.source, self.keys + other.keys, self.time, np.vstack((self.values, other.values)),
+                     {**self.info, **other.info})
+
     def __len__(self) -> int:
         return int(self.time.size)
 
