@@ -5,6 +5,7 @@ the chunks with the log segments not yet converted (held in memory), so nothing 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,16 +119,32 @@ class Queries:
                 best = tier
         return best
 
-    def columns(self, keys: Sequence[SeriesKey], start: float, end: float, columns: int
-                ) -> tuple[np.ndarray, np.ndarray] | None:
-        """``keys`` over ``(start, end]`` at pixel resolution from an aggregate tier, or None when the raw
-        samples are what the range needs (the caller decimates those)."""
+    def grid(self, start: float, end: float, columns: int) -> tuple[str, float, float, int]:
+        """Where the columns of a query over ``(start, end]`` lie: (the tier read, the first column's start,
+        the columns' width, their number). From a tier the columns snap to its bucket edges, a whole number
+        of buckets each (the nearest to the width asked), so that no bucket straddles two columns and each
+        column's min and max are its samples' own; the first starts at or before ``start``. From raw
+        samples: the grid asked."""
         width = (end - start) / columns
         tier = self.tier_for(width, start)
+        bucket = TIERS[tier]
+        if tier == "raw":
+            return tier, start, width, columns
+        snapped = max(1, round(width / bucket)) * bucket
+        first = math.floor(start / bucket) * bucket
+        return tier, first, snapped, max(1, math.ceil((end - first) / snapped))
+
+    def columns(self, keys: Sequence[SeriesKey], start: float, end: float, columns: int
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``keys`` over ``(start, end]`` at pixel resolution from an aggregate tier, on the columns of
+        :meth:`grid`: per series and column, the true min and max of its samples there, at their times,
+        and NaN only where it has none; None when the raw samples are what the range needs (the caller
+        decimates those)."""
+        tier, first, width, n = self.grid(start, end, columns)
         if tier == "raw":
             return None
-        row, rows = self.aggregates(tier, keys, start, end)
-        return columns_from_rows(row, rows, len(keys), start, width, columns)
+        row, rows = self.aggregates(tier, keys, first, end)
+        return columns_from_rows(row, rows, len(keys), first, width, n)
 
     def _pending_batches(self) -> list[pa.RecordBatch]:
         """The batches of the log not yet in chunks (the open segment's and those being converted)."""

@@ -489,3 +489,63 @@ def test_a_tier_holds_one_row_per_series_and_bucket_after_hours_of_one_minute_se
             if row["count"]:
                 assert row["min"] == np.nanmin(values) and row["max"] == np.nanmax(values)
                 assert row["sum"] == pytest.approx(np.nansum(values))
+
+
+def test_every_tier_answers_each_column_s_true_min_and_max(tmp_path):
+    """Series that start and stop at different times, with gaps, written a minute at a time; any range and
+    column count read from any tier gives, per series and column of the answer's grid, the min and max of
+    the samples there, and NaN only where the series has none."""
+    from hypothesis import assume
+
+    t0 = 1_800_000_000.0 + 7.0
+    keys = (A, B, SeriesKey.of("temp", gpu="2"))
+    spans = [(0, 3 * 3600), (40 * 60, 130 * 60), (60 * 60, 3 * 3600)]
+    rng = np.random.default_rng(11)
+    samples = []
+    for first, last in spans:
+        t = t0 + np.arange(first, last, dtype=float)
+        v = np.cumsum(rng.normal(0, 1, t.size)) + 50
+        v[rng.random(t.size) < 0.002] = np.nan
+        v[(t > t0 + 100 * 60) & (t < t0 + 103 * 60)] = np.nan  # an outage of every series
+        samples.append((t, v))
+    writer = History(tmp_path, clock=Clock(t0), segment_seconds=1e9)
+    for minute in range(3 * 60):
+        lo, hi = t0 + minute * 60, t0 + (minute + 1) * 60
+        for key, (t, v) in zip(keys, samples, strict=True):
+            inside = (t >= lo) & (t < hi)
+            if inside.any():
+                writer.write(Batch("gpu", (key,), t[inside], v[inside].reshape(1, -1), INFO))
+        writer.flush()  # a segment a minute
+    writer.close()
+    h = History(tmp_path, read_only=True)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.floats(-600, 3 * 3600), st.floats(300, 4 * 3600), st.integers(5, 600))
+    def check(offset, span, columns):
+        start, end = t0 + offset, t0 + offset + span
+        tier, first, width, n = h.grid(start, end, columns)
+        assume(tier != "raw")
+        bucket = TIERS[tier]
+        assert first <= start < first + width and first % bucket == 0 and width % bucket == 0
+        answer = h.columns(list(keys), start, end, columns)
+        assert answer is not None
+        times, values = answer
+        column = np.floor((times - first) / width).astype(int)
+        assert ((column >= 0) & (column < n)).all(), "every point in its column"
+        for row, (t, v) in enumerate(samples):
+            read = (t >= first) & (np.floor(t / bucket) * bucket <= end)  # the buckets the range meets
+            where = np.floor((t[read] - first) / width).astype(int)
+            for k in np.unique(np.concatenate([where, column])):
+                real = v[read][where == k]
+                real = real[~np.isnan(real)]
+                got = values[row][column == k]
+                got = got[~np.isnan(got)]
+                if real.size == 0:
+                    assert got.size == 0, (tier, k, "a value where the series has no sample")
+                else:
+                    assert got.size and got.min() == real.min() and got.max() == real.max(), (tier, k, row)
+
+    try:
+        check()
+    finally:
+        h.close()
