@@ -149,24 +149,15 @@ class History(ChunkFiles, Queries, SegmentWorker):
         FileNotFoundError for a folder that is not there."""
         if not (self.folder / "series.jsonl").is_file():
             raise FileNotFoundError(f"history: {self.folder} is not a data folder (no series.jsonl)")
-        lock = self.folder / "lock"
-        if lock.exists():
-            self._lock_fd = os.open(lock, os.O_RDONLY)
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                owner = os.pread(self._lock_fd, 32, 0).decode(errors="replace").strip() or "?"
-                os.close(self._lock_fd)
-                self._lock_fd = -1
-                raise HistoryInUse(f"history: {self.folder} is being written by a dashboard (pid {owner}); read a "
-                                   "copy of it, or open it read-only once that one has stopped") from None
+        if (self.folder / "lock").exists():
+            self._flock(os.O_RDONLY, fcntl.LOCK_SH, "is being written by a dashboard (pid {owner}); read a copy "
+                                                    "of it, or open it read-only once that one has stopped")
         for tier in TIERS:
             chunks = [Chunk.parse(path) for path in sorted((self.folder / tier).glob("*.parquet"))]
             self._chunks[tier] = sorted(c for c in chunks if c is not None)
         for path in sorted((self.folder / "wal").glob("*.arrow")):
-            seq = number(path)
-            if all(any(c.seq == seq for c in self._chunks[tier]) for tier in TIERS):
-                continue  # converted already (the writer was stopped before deleting it)
+            if self._converted(number(path)):
+                continue  # (the writer was stopped before deleting it)
             batches, problem = read_segment(path)
             if problem:
                 log.warning("history: %s: %s (its whole messages are read)", path, problem)
@@ -177,22 +168,31 @@ class History(ChunkFiles, Queries, SegmentWorker):
         """One process per data folder: a second one would interleave its log with ours."""
         if self._lock_fd >= 0:
             return
-        self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self._flock(os.O_RDWR | os.O_CREAT, fcntl.LOCK_EX,
+                    "is in use by another dashboard (pid {owner}); give each dashboard its own --data-dir")
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, str(os.getpid()).encode(), 0)
+
+    def _flock(self, flags: int, mode: int, refusal: str) -> None:
+        """Open the folder's lock file with ``flags`` and take ``mode`` (shared or exclusive) without
+        waiting; HistoryInUse with ``refusal`` (its ``{owner}``: the pid written there) when it is held."""
+        self._lock_fd = os.open(self.folder / "lock", flags, 0o644)
         try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._lock_fd, mode | fcntl.LOCK_NB)
         except OSError:
             owner = os.pread(self._lock_fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(self._lock_fd)
             self._lock_fd = -1
-            raise HistoryInUse(f"history: {self.folder} is in use by another dashboard (pid {owner}); "
-                               "give each dashboard its own --data-dir") from None
-        os.ftruncate(self._lock_fd, 0)
-        os.pwrite(self._lock_fd, str(os.getpid()).encode(), 0)
+            raise HistoryInUse(f"history: {self.folder} " + refusal.format(owner=owner)) from None
+
+    def _converted(self, seq: int) -> bool:
+        """Whether log segment ``seq`` is in chunks of every tier already."""
+        return all(any(c.seq == seq for c in self._chunks[tier]) for tier in TIERS)
 
     def _recover(self, path: Path) -> None:
         """Turn a segment left by the last run into chunks; keep every whole message of one cut short."""
         seq = number(path)
-        if all(any(c.seq == seq for c in self._chunks[tier]) for tier in TIERS):
+        if self._converted(seq):
             path.unlink(missing_ok=True)  # converted, then killed before deleting it
             return
         batches, problem = read_segment(path)
