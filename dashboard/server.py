@@ -27,7 +27,7 @@ from .ingest import MAX_BODY, AnnotationsHandler, IngestHandler
 from .service import MetricsService
 from .sources.push import PushSource
 from .spec import Spec
-from .ui import transport
+from .ui import quiet
 from .ui.layout import MetricsDashboard
 from .ui.page import page
 
@@ -113,7 +113,7 @@ def serve(address: str = "127.0.0.1", port: int = 5006, show: bool = False, **op
     """
     server, service = make_server(address, port, **options)
     server.io_loop.add_callback(service.start)
-    transport.quiet_closed_sockets(server.io_loop.asyncio_loop)  # a page closing is normal, not a traceback
+    quiet.quiet_closed_sockets(server.io_loop.asyncio_loop)  # a page closing is normal, not a traceback
     server.start()
     if show:
         server.io_loop.add_callback(server.show, "/")

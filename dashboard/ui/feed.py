@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -91,6 +92,8 @@ class Feed(ViewerControls):
         self._doc = weakref.ref(doc)
         self.service = service
         self.comm = comm
+        # a notebook cell's page messages are handled on this loop's thread (transport.page_messages_on_loop)
+        self._loop, self._thread, self._messages_on_loop = transport.running_loop(), threading.get_ident(), False
         self._flush_interval = flush_interval  # None: follow dashboard.config
         self.columns: dict[str, TopicColumns] = {}
         self.views: list[LiveView] = []
@@ -274,6 +277,8 @@ class Feed(ViewerControls):
         if self.closed or doc is None:
             return
         if self.comm is not None:
+            if not self._messages_on_loop and self._loop is not None:
+                self._messages_on_loop = transport.page_messages_on_loop(doc, self._loop, self._thread) > 0
             transport.commit_over_comm(doc, self.comm, self.apply)
         elif doc.session_context is not None:
             transport.commit_to_session(doc, self.apply)

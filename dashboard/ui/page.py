@@ -26,7 +26,7 @@ from bokeh.models import CustomJS
 
 from ..auth import remember_page
 from ..viewurl import QUERY, format_view, parse_view
-from . import transport
+from . import quiet
 from .flow import escape_markdown
 from .layout import MetricsDashboard
 
@@ -105,7 +105,7 @@ def page(dash: MetricsDashboard, args: dict[str, Any] | None = None, notices: Se
     if pn.state.curdoc is not None:
         from tornado.ioloop import IOLoop
 
-        transport.quiet_closed_sockets(IOLoop.current().asyncio_loop)  # (panel serve: no traceback a close)
+        quiet.quiet_closed_sockets(IOLoop.current().asyncio_loop)  # (panel serve: no traceback a close)
         dash.controls.theme.jscallback(value=THEME_SWITCH_JS)
         _follow_url(dash, pn.state.curdoc)
         if dash.theme == "auto":

@@ -19,8 +19,10 @@ warning naming what is gone.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +36,6 @@ from bokeh.document.events import (
 )
 from bokeh.model import DataModel
 from bokeh.models import ColumnDataSource, CustomJS
-from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
 log = logging.getLogger("dashboard.transport")
@@ -51,6 +52,9 @@ PRIVATE = (
     "PropertyValueColumnData._patch",  # patch without validation
     "pyviz_comms.Comm._comm",  # the notebook comm, None until the frontend opens it
     "panel Viewable._models",  # a pane's models per root (LivePane registers the views it builds)
+    "panel state._views",  # a notebook cell's root -> (viewable, root, doc, comm)
+    "panel Viewable._comms",  # a displayed root -> (its comm, the client comm the page sends on)
+    "pyviz_comms.Comm._on_msg",  # the client comm's handler of the page's messages
 )
 
 
@@ -198,10 +202,16 @@ def missing(doc: Document | None = None, comm: Any = None) -> list[str]:
         gone.append(PRIVATE[4])
     if not isinstance(getattr(pn.Spacer(), "_models", None), dict):
         gone.append(PRIVATE[9])
+    if not isinstance(getattr(pn.state, "_views", None), dict):
+        gone.append(PRIVATE[10])
+    if not isinstance(getattr(pn.Spacer(), "_comms", None), dict):
+        gone.append(PRIVATE[11])
     if doc is not None:
         gone += _session_chain_missing(doc)
     if comm is not None and not hasattr(comm, "_comm"):
         gone.append(PRIVATE[8])
+    if comm is not None and not hasattr(comm, "_on_msg"):
+        gone.append(PRIVATE[12])
     return gone
 
 
@@ -231,6 +241,56 @@ def check(doc: Document | None, comm: Any = None) -> None:
     if gone:
         log.warning("this Bokeh/Panel/Tornado lacks %s: backpressure or message framing may not work",
                     ", ".join(gone))
+
+
+# -- a notebook cell's messages, on the loop ---------------------------------------------------------------
+def page_messages_on_loop(doc: Document, loop: asyncio.AbstractEventLoop, thread: int) -> int:
+    """Handle what a notebook cell's page sends (a click, a zoom, a frame's acknowledgement) on ``loop``, whose
+    thread (``thread``) collects and flushes into ``doc``; how many of the cell's comms were rerouted.
+
+    JupyterLab 4.4 and later, with ipykernel 7, hand each comm's messages to a kernel subshell: a thread of
+    its own. Panel applies the page's changes to the cell's document there, while the loop streams into the
+    same document; a Bokeh document is not thread-safe, and the two threads lost or interleaved events (a
+    resume that never drew, a reset tool that never went back to live). Here each message is queued to the
+    loop instead, in order (the subshell acknowledges it at once, so the page's next message is not held).
+    """
+    from panel.io.state import state
+
+    rerouted = 0
+    for root in doc.roots:
+        ref = root.ref["id"]
+        viewable = state._views.get(ref, (None,))[0]
+        client = getattr(viewable, "_comms", {}).get(ref, (None, None))[1]
+        if client is None or getattr(client, "_dashboard_loop", None) is loop or client._on_msg is None:
+            continue
+        client._on_msg = _on_loop(client._on_msg, loop, thread)
+        client._dashboard_loop = loop
+        rerouted += 1
+    return rerouted
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The calling thread's running event loop, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _on_loop(handler: Callable[[Any], None], loop: asyncio.AbstractEventLoop,
+             thread: int) -> Callable[[Any], None]:
+    def run(msg: Any) -> None:
+        try:
+            handler(msg)
+        except Exception:
+            log.exception("a notebook page's message failed")
+
+    def on_msg(msg: Any) -> None:
+        if threading.get_ident() == thread or loop.is_closed():
+            handler(msg)
+        else:
+            loop.call_soon_threadsafe(run, msg)
+    return on_msg
 
 
 # -- delivery -------------------------------------------------------------------------------------------
@@ -279,60 +339,6 @@ def _send_patch(connection: Any, patches: list[DocumentPatchedEvent]) -> None:
             log.debug("a viewer's websocket closed before a patch could be sent")
             return
         future.add_done_callback(_ignore_closed)
-
-
-def quiet_closed_sockets(loop: Any) -> None:
-    """Make ``loop`` log a websocket write that failed because its page went away at debug level, not as
-    "Task exception was never retrieved" with two tracebacks: Panel drops the write tasks of a session it
-    destroys, and one that had already failed is reported when it is collected. Anything else goes to the
-    handler the loop had. Idempotent."""
-    previous = loop.get_exception_handler()
-    if getattr(previous, "quiet_closed_sockets", False):
-        return
-
-    def handler(loop: Any, context: dict[str, Any]) -> None:
-        if isinstance(context.get("exception"), (WebSocketClosedError, StreamClosedError)):
-            log.debug("a viewer's websocket closed mid-message: %s", context.get("message"))
-        elif previous is not None:
-            previous(loop, context)
-        else:
-            loop.default_exception_handler(context)
-
-    handler.quiet_closed_sockets = True  # type: ignore[attr-defined]
-    loop.set_exception_handler(handler)
-    quiet_detached_sessions()
-
-
-class DetachedSession(logging.Filter):
-    """Bokeh's server asserts when a page's last message, or its close, reaches a connection whose session
-    it has already let go: a page closed while it was still opening, on a busy server (``assert
-    self._session is not None`` in ``ServerConnection.session``, logged with a traceback by Bokeh's protocol
-    handler and by Tornado). The page is gone and nothing of anyone else's is lost: logged at debug."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, AssertionError) and _raised_in_connection_session(exc):
-            log.debug("a viewer's page closed while its session was let go: %s", record.getMessage()[:200])
-            return False
-        return True
-
-
-def _raised_in_connection_session(exc: BaseException) -> bool:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    code = tb.tb_frame.f_code if tb is not None else None
-    return code is not None and code.co_name == "session" and code.co_filename.replace("\\", "/").endswith(
-        "bokeh/server/connection.py")
-
-
-def quiet_detached_sessions() -> None:
-    """Install :class:`DetachedSession` on the loggers that report it (Bokeh's protocol handler and
-    Tornado's uncaught exceptions). Idempotent."""
-    for name in ("bokeh.server.protocol_handler", "tornado.application"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, DetachedSession) for f in logger.filters):
-            logger.addFilter(DetachedSession())
 
 
 def _ignore_closed(future: Any) -> None:

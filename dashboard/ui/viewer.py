@@ -158,6 +158,7 @@ class ViewerControls:
         """A zoom or a pan in the browser ended on ``start_ms`` to ``end_ms``: hold that range, or follow
         live with that span when it reaches the newest data."""
         start, end = start_ms / 1000.0, end_ms / 1000.0
+        log.debug("browser range %.3f..%.3f (held %s, reset from %s)", start, end, self.held, self._reset_from)
         if not end > start or (start, end) == self._reset_from:
             return  # a reset sends the range it left, after (or before) its own event: not a zoom
         before = self._view_state()
@@ -175,6 +176,7 @@ class ViewerControls:
 
     def browser_reset(self) -> None:
         """The reset tool: back to live."""
+        log.debug("browser reset (held %s)", self.held)
         before = self._view_state()
         self._reset_from = self.held
         self.go_live()

@@ -70,8 +70,12 @@ def test_quickstart_notebook_is_live_in_jupyterlab(jupyterlab, page):
 
 def test_the_explore_notebook_s_controls_work_live_in_jupyterlab(jupyterlab, page):
     run_all(page, f"{jupyterlab}/lab/tree/04-explore.ipynb")
-    poll(lambda: page.get_by_text("(300, 'Asia/Tokyo')").count() > 0, timeout=120,
-         what="the notebook to run to its last cell (live, 5 min, Tokyo)")
+    try:
+        poll(lambda: page.get_by_text("(300, 'Asia/Tokyo')").count() > 0, timeout=120,
+             what="the notebook to run to its last cell (live, 5 min, Tokyo)")
+    except AssertionError:
+        page.screenshot(path=str(artifacts() / "notebook-run-failure.png"), full_page=True)
+        raise
     name = "1 kHz waves"
     last = poll(lambda: _figures_with_data(page).get(name, {}).get("last"), timeout=30, what="the waves")
     last = poll(lambda since=last: _newer(page, name, since), timeout=30, what="the waves to move")
@@ -93,9 +97,9 @@ def test_the_explore_notebook_s_controls_work_live_in_jupyterlab(jupyterlab, pag
          what="the pause button released")
     try:
         poll(lambda: _newer(page, name, paused), timeout=30, what="the waves to move again after the pause")
-    except AssertionError:
+    except AssertionError as exc:
         page.screenshot(path=str(artifacts() / "notebook-resume-failure.png"), full_page=True)
-        raise
+        raise AssertionError(f"{exc}; comms: {page.evaluate(COMMS_JS)}") from None
     assert page.evaluate(DISORDER_JS) == [], "rows out of time order after pause and resume"
 
     def zoomed() -> bool:  # the kernel answers a wheel zoom in the cell by holding that range
@@ -108,8 +112,12 @@ def test_the_explore_notebook_s_controls_work_live_in_jupyterlab(jupyterlab, pag
     poll(zoomed, timeout=30, interval=0.5, what="a wheel zoom in the cell to hold the view")
     assert "hold" in page.evaluate(RANGE_TAGS_JS)[-1], "every plot of the cell holds"
     page.locator(".bk-tool-icon-reset").first.click()
-    poll(lambda: "live" in page.evaluate(RANGE_TAGS_JS)[0], timeout=60,  # (a busy machine: CI's load run)
-         what="the reset tool to go back to live")
+    try:
+        poll(lambda: "live" in page.evaluate(RANGE_TAGS_JS)[0], timeout=60,  # (a busy machine: CI's load run)
+             what="the reset tool to go back to live")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; ranges: {page.evaluate(RANGE_TAGS_JS)}; "
+                             f"comms: {page.evaluate(COMMS_JS)}") from None
     assert not [m for m in page.errors.messages if m.startswith(("dialog", "pageerror"))]
 
 
@@ -135,6 +143,18 @@ DISORDER_JS = """() => { const out = [];
         }
       }
     }
+  }
+  return out; }"""
+
+
+#: The state of each cell's comm on the page (Panel's CommManager, private: read only to explain a failure):
+#: events waiting to go to the kernel, whether it waits for the kernel's answer to the last message, and the
+#: frame acknowledgements (flushes the kernel sent, and the last one the page drew).
+COMMS_JS = """() => { const out = [];
+  for (const d of Bokeh.documents) for (const m of d.all_models) {
+    if (String(m.type).endsWith('CommManager')) out.push({buffered: (m._event_buffer || []).length, blocked: m._blocked,
+      unblocks_in_ms: m._timeout - Date.now(), client: m._client_comm != null, reconnect: m._reconnect});
+    if (String(m.type).endsWith('FrameAck')) out.push({sent: m.sent, painted: m.painted});
   }
   return out; }"""
 

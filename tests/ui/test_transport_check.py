@@ -31,14 +31,14 @@ def test_a_write_to_a_closed_page_is_no_traceback_and_other_errors_still_are():
 
     from tornado.websocket import WebSocketClosedError
 
-    from dashboard.ui import transport
+    from dashboard.ui import quiet
 
     seen: list[dict] = []
     loop = asyncio.new_event_loop()
     try:
         loop.set_exception_handler(lambda _loop, context: seen.append(context))
-        transport.quiet_closed_sockets(loop)
-        transport.quiet_closed_sockets(loop)  # idempotent: still one layer
+        quiet.quiet_closed_sockets(loop)
+        quiet.quiet_closed_sockets(loop)  # idempotent: still one layer
 
         async def fail(exc: BaseException) -> None:
             raise exc

@@ -7,7 +7,7 @@ import logging
 
 from bokeh.server.connection import ServerConnection
 
-from dashboard.ui import transport
+from dashboard.ui import quiet, transport
 
 
 def _detached_assertion() -> AssertionError:
@@ -34,10 +34,10 @@ def test_a_detached_session_s_assertion_is_quiet_and_other_errors_are_not(caplog
     transport.log.addHandler(kept)
     previous = transport.log.level
     transport.log.setLevel(logging.DEBUG)
-    transport.quiet_detached_sessions()
-    transport.quiet_detached_sessions()  # idempotent
+    quiet.quiet_detached_sessions()
+    quiet.quiet_detached_sessions()  # idempotent
     handler = logging.getLogger("bokeh.server.protocol_handler")
-    assert sum(isinstance(f, transport.DetachedSession) for f in handler.filters) == 1
+    assert sum(isinstance(f, quiet.DetachedSession) for f in handler.filters) == 1
     exc = _detached_assertion()
     with caplog.at_level(logging.DEBUG):
         handler.error("error handling message", exc_info=(type(exc), exc, exc.__traceback__))
