@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .files import (
     COMPACT_ROWS,
@@ -24,6 +23,7 @@ from .files import (
     TIER_SCHEMA,
     Chunk,
     number,
+    read_parquet,
     rows_of,
     write_parquet,
 )
@@ -148,7 +148,7 @@ class ChunkFiles:
         tables, rows = [], 0
         for chunk in group:
             try:
-                table = pq.read_table(chunk.path)
+                table = read_parquet(chunk.path, None if tier == "raw" else TIER_SCHEMA.names)
             except (OSError, pa.ArrowException):
                 return  # moved aside or retired meanwhile: the next round takes the rest
             tables.append(table)
@@ -185,8 +185,7 @@ class ChunkFiles:
         if not ids:
             return None
         try:  # the file read whole, then filtered here: pyarrow's dataset filters cost more than they save
-            with pq.ParquetFile(chunk.path) as file:
-                table = file.read(columns=None if columns is None else list(columns))
+            table = read_parquet(chunk.path, columns)
         except FileNotFoundError:  # retired meanwhile
             return None
         except (OSError, pa.ArrowException) as exc:

@@ -67,7 +67,7 @@ class History(ChunkFiles, Queries, SegmentWorker):
     """Samples of every series on disk, in tiers, with retention; see the module's text."""
 
     def __init__(self, folder: str | os.PathLike[str], retention: Retention | None = None, *,
-                 precision: int | None = None, segment_bytes: int = 8 << 20, segment_seconds: float = 60.0,
+                 precision: int | None = None, segment_bytes: int = 8 << 20, segment_seconds: float = 600.0,
                  sync_interval: float = 1.0, retry_interval: float = 5.0,
                  clock: Callable[[], float] = time.time, read_only: bool = False, max_lag: float = 30.0) -> None:
         self.folder = Path(folder).expanduser()
@@ -89,6 +89,7 @@ class History(ChunkFiles, Queries, SegmentWorker):
         self.samples_written = 0
         self.samples_lost = 0  # accepted while the disk failed: in memory only
         self.moved_aside: list[str] = []
+        self._numbered: dict[str, tuple[Any, np.ndarray, list[int], Any]] = {}  # per source, see _numbers
         self.closed = False
         self._fd = -1
         self._segment: Path | None = None
@@ -243,10 +244,10 @@ class History(ChunkFiles, Queries, SegmentWorker):
             self.error = ""
 
     def _record(self, batch: Batch, keep: Sequence[np.ndarray | None] | None) -> pa.RecordBatch:
-        ids = [self.catalog.number(k, batch.source, batch.info.get(k) or SeriesInfo()) for k in batch.keys]
-        rows = self._rounded(batch)
+        ids, counters = self._numbers(batch)
+        rows = self._rounded(batch, counters)
         if keep is None or all(m is None for m in keep):
-            series = np.repeat(np.asarray(ids, dtype=np.int32), batch.time.size)
+            series = np.repeat(ids, batch.time.size)
             times = np.tile(batch.time, len(ids))
             values = rows.reshape(-1)
         else:
@@ -257,13 +258,26 @@ class History(ChunkFiles, Queries, SegmentWorker):
             values = np.concatenate([v for _, _, v in parts])
         return pa.record_batch([pa.array(series), pa.array(times), pa.array(values)], schema=LOG_SCHEMA)
 
-    def _rounded(self, batch: Batch) -> np.ndarray:
+    def _numbers(self, batch: Batch) -> tuple[np.ndarray, list[int]]:
+        """The catalog's numbers of ``batch``'s series, and the rows that are counters. A source sends the
+        same series batch after batch: they are looked up once per source while its keys stay the same
+        (a hundred lookups a second were most of a 1 Hz server's write)."""
+        known = self._numbered.get(batch.source)
+        if known is not None and (known[0] is batch.keys or known[0] == batch.keys) and \
+                (known[3] is batch.info or not (known[3] or batch.info)):
+            return known[1], known[2]
+        infos = [batch.info.get(k) or SeriesInfo() for k in batch.keys]
+        ids = np.asarray([self.catalog.number(k, batch.source, i) for k, i in zip(batch.keys, infos, strict=True)],
+                         dtype=np.int32)
+        counters = [row for row, info in enumerate(infos) if info.kind == "counter"]
+        self._numbered[batch.source] = (batch.keys, ids, counters, batch.info)
+        return ids, counters
+
+    def _rounded(self, batch: Batch, counters: list[int]) -> np.ndarray:
         """``batch``'s values to the history's precision, but a counter's exactly: a raw reading rounded to a
         few digits loses its increments (12,345,678 + 1 is 12,350,000 either way)."""
         if self.precision is None:
             return batch.values
-        counters = [row for row, key in enumerate(batch.keys)
-                    if (batch.info.get(key) or SeriesInfo()).kind == "counter"]
         rows = round_significant(batch.values, self.precision)
         if counters:
             rows[counters] = batch.values[counters]
