@@ -364,13 +364,15 @@ class MetricsService(Alerting, Annotating, ThreadedService):
         return [k for k in self.store.keys(metric, source) if k.matches(labels=labels)]
 
     def frame(self, metric: str | None = None, seconds: float | None = None, wide: bool = False,
-              source: str | None = None, start: Any = None, end: Any = None, **labels: str) -> pd.DataFrame:
+              source: str | None = None, start: Any = None, end: Any = None, columns: int | None = None,
+              **labels: str) -> pd.DataFrame:
         """Samples as a pandas DataFrame: tidy (time, metric, labels, value) or ``wide``. The store's window
         (or the last ``seconds``) by default; with ``start`` and/or ``end`` (epoch seconds, ISO 8601 text or
         a datetime) every stored sample in that range, both ends included: exactly what a plot zoomed to
-        that range is drawn from."""
+        that range is drawn from; with ``columns`` too, what it draws (min and max per pixel column, where
+        ``frame.attrs["grid"]`` says)."""
         bounds = {"start": None if start is None else to_epoch(start), "end": None if end is None else to_epoch(end)}
-        return to_frame(self.store, self.keys(metric, source, **labels), seconds, wide=wide, **bounds)
+        return to_frame(self.store, self.keys(metric, source, **labels), seconds, wide, columns=columns, **bounds)
 
     def snapshot(self, path: Any, start: Any = None, end: Any = None, window: float | None = None) -> Any:
         """Write a snapshot of this service's default dashboard (:meth:`MetricsDashboard.save

@@ -45,6 +45,7 @@ class History(Protocol):
     def raw(self, keys: Sequence[SeriesKey], start: float, end: float) -> list[tuple[np.ndarray, np.ndarray]]: ...
     def columns(self, keys: Sequence[SeriesKey], start: float, end: float, columns: int
                 ) -> tuple[np.ndarray, np.ndarray] | None: ...
+    def grid(self, start: float, end: float, columns: int) -> tuple[str, float, float, int]: ...
 
 
 class RingBuffer:
@@ -327,6 +328,16 @@ class Store:
         return decimate(t, v, start, width)
 
     # -- ranges older than memory ---------------------------------------------------------------------
+    def grid(self, keys: Sequence[SeriesKey], start: float, end: float, columns: int
+             ) -> tuple[str, float, float, int]:
+        """Where :meth:`query`'s columns lie: (what answers them: ``memory``, or the history's ``raw`` tier or
+        aggregate tier for a range that begins before memory, the first column's start, their width, their
+        number). An aggregate tier's columns snap to its buckets (``History.grid``)."""
+        if self._from_disk(keys, start) is None:
+            return "memory", start, (end - start) / columns, columns
+        assert self.history is not None
+        return self.history.grid(start, end, columns)
+
     def _from_disk(self, keys: Sequence[SeriesKey], start: float) -> float | None:
         """With history, the time from which memory holds every one of ``keys`` when ``start`` is older
         than that (a series on disk but not in memory: inf); None when memory answers alone."""

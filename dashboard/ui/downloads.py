@@ -88,9 +88,10 @@ def file_bytes(frame: Any, kind: str) -> bytes:
 
 
 class DownloadHandler(ViewerRoute):
-    """``GET /download?panel=NAME`` (or ``metric=NAME``) ``&format=csv|parquet&from=&to=&tz=``: the samples
-    of a plot in a range (the plot's live window up to now by default). Open to whoever may open the page
-    (:class:`~dashboard.auth.ViewerRoute`)."""
+    """``GET /download?panel=NAME`` (or ``metric=NAME``) ``&format=csv|parquet&from=&to=&tz=&columns=``: the
+    samples of a plot in a range (the plot's live window up to now by default), or with ``columns`` what a
+    plot that wide draws there (the ``X-Dashboard-Grid`` header says where the columns lie). Open to
+    whoever may open the page (:class:`~dashboard.auth.ViewerRoute`)."""
 
     def initialize(self, dashboard: Callable[[], Any]) -> None:
         self._dashboard = dashboard
@@ -104,6 +105,8 @@ class DownloadHandler(ViewerRoute):
             return
         self.set_header("Content-Type", FORMATS[kind][0])
         self.set_header("Content-Disposition", f'attachment; filename="{name}.{FORMATS[kind][1]}"')
+        if "grid" in frame.attrs:  # (a Parquet file carries it too, in pandas' metadata)
+            self.set_header("X-Dashboard-Grid", "; ".join(f"{k}={v}" for k, v in frame.attrs["grid"].items()))
         self.finish(file_bytes(frame, kind))
 
     def _request(self) -> tuple[Any, str, str]:
@@ -122,11 +125,21 @@ class DownloadHandler(ViewerRoute):
         if not panel and not metric:
             raise ValueError("give panel=NAME (a plot of the dashboard) or metric=NAME")
         start, end = self._range(plots[panel].window if panel else None, dash.service.window)
+        columns = self._columns()
         if panel:
-            return plots[panel].view_frame(start, end, tz), plots[panel].file_name(), kind
-        frame = dash.service.frame(metric, start=start, end=end)
+            return plots[panel].view_frame(start, end, tz, columns), plots[panel].file_name(), kind
+        frame = dash.service.frame(metric, start=start, end=end, columns=columns)
         frame["time"] = frame["time"].dt.tz_convert(tz)
         return frame, safe_name(metric), kind
+
+    def _columns(self) -> int | None:
+        """``columns=N``: the range as a plot N pixels wide draws it (min and max per column), not every sample."""
+        text = self.get_query_argument("columns", "")
+        if not text:
+            return None
+        if not text.isdigit() or not 1 <= int(text) <= 100_000:
+            raise ValueError(f"columns: expected a whole number from 1 to 100000, got {text[:40]!r}")
+        return int(text)
 
     def _range(self, window: float | None, default: float) -> tuple[float, float]:
         from ..metrics.frames import to_epoch

@@ -92,14 +92,14 @@ class TimeSeriesPlot(PlotOptions, LiveComponent):
         end = max(newest) if newest else time.time()
         return end - (self.view_window or self.window or self.service.window), end
 
-    def view_frame(self, start: float | None = None, end: float | None = None, tz: str | None = None
-                   ) -> pd.DataFrame:
-        """Every stored sample in view (or from ``start`` to ``end``), tidy: time (in ``tz``, by default the
-        plot's time zone, UTC when it follows the browser's), metric, labels, value: what the downloads
-        hold. ``svc.frame(metric, start=, end=)`` gives the same rows in UTC."""
+    def view_frame(self, start: float | None = None, end: float | None = None, tz: str | None = None,
+                   columns: int | None = None) -> pd.DataFrame:
+        """Every stored sample in view (or from ``start`` to ``end``; at ``columns`` pixel columns, what is drawn),
+        tidy: time (in ``tz``, by default the plot's time zone, UTC when it follows the browser's), metric,
+        labels, value: what the downloads hold. ``svc.frame(metric, start=, end=)`` gives the same in UTC."""
         if start is None or end is None:
             start, end = self.view_range()
-        frame = self.service.frame(self.metric, start=start, end=end, **self.labels)
+        frame = self.service.frame(self.metric, start=start, end=end, columns=columns, **self.labels)
         frame["time"] = frame["time"].dt.tz_convert(tz or self.timezone or "UTC")
         return frame
 

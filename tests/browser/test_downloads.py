@@ -71,5 +71,9 @@ def test_downloads_parse_back_to_the_rows_in_view(page, tmp_path):
         np.testing.assert_array_equal(back["time"].dt.tz_convert("UTC").to_numpy(), want["time"].to_numpy())
         np.testing.assert_array_equal(back["value"].to_numpy(), want["value"].to_numpy())
         assert not page.errors.messages
+
+        drawn = svc.frame("synthetic", start=start, end=end, columns=10)  # what a plot 10 pixels wide draws
+        assert drawn.attrs["grid"] == {"source": "memory", "start": start, "width": pytest.approx(0.25), "columns": 10}
+        assert len(drawn) < len(want) and set(drawn["value"]) <= set(want["value"])
     finally:
         served.stop()

@@ -88,8 +88,11 @@ def test_pages_opening_and_snapshots_write_no_gap_and_no_traceback(browser, serv
             due = started + 2.0 * (i + 1)
             while time.time() < due or len(answers) < SNAPSHOTS * (i + 1) // OPENS:
                 answers.append(client.get(f"{url}snapshot", params={"window": "60"}).status_code)
+        ended = time.time()
         csv = client.get(f"{url}download", params={"metric": "synthetic", "format": "csv",
-                                                    "from": str(started), "to": str(time.time())})
+                                                    "from": str(started), "to": str(ended)})
+        drawn = client.get(f"{url}download", params={"metric": "synthetic", "format": "parquet", "columns": "20",
+                                                      "from": str(started), "to": str(ended)})
     for page in streaming:
         assert with_data(page)
         page.close()
@@ -100,5 +103,10 @@ def test_pages_opening_and_snapshots_write_no_gap_and_no_traceback(browser, serv
     frame = pd.read_csv(io.StringIO(csv.text))
     assert csv.status_code == 200 and len(frame) > 10 * (time.time() - started) * 0.5
     assert not frame["value"].isna().any(), "NaN in the downloaded samples"
+    grid = dict(part.split("=") for part in drawn.headers["X-Dashboard-Grid"].split("; "))  # what a plot 20
+    assert grid["source"] == "memory" and grid["columns"] == "20"  # pixels wide draws: each column's min and max
+    columns = pd.read_parquet(io.BytesIO(drawn.content))
+    assert columns.attrs["grid"]["columns"] == 20 and 0 < len(columns) <= 2 * 20 * frame["labels"].nunique()
+    assert set(columns["value"]) <= set(frame["value"]), "extremes of the samples, not averages"
     log = log_path.read_text()
     assert "Traceback" not in log and "exception was never retrieved" not in log, log[-3000:]

@@ -8,6 +8,7 @@ import os
 import re
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
@@ -573,3 +574,36 @@ def _same(got: pa.Table, expected: pa.Table) -> None:
     assert got.schema == expected.schema
     for name in expected.column_names:
         np.testing.assert_array_equal(got.column(name).to_numpy(), expected.column(name).to_numpy(), err_msg=name)
+
+
+def test_a_frame_at_pixel_columns_says_where_they_lie_and_holds_each_column_s_extremes(tmp_path, opened):
+    """``svc.frame(..., columns=N)`` over a range on disk only: what a plot that wide draws, from the tier
+    that fits, its grid in ``frame.attrs`` (snapped to the tier's buckets); each column's rows are the min
+    and the max of the series' samples there."""
+    from dashboard.service import MetricsService
+
+    clock = Clock()
+    h = opened(tmp_path, clock=clock)
+    start = clock.now
+    rng = np.random.default_rng(3)
+    for _ in range(6 * 60):  # six hours of two series, a minute at a time
+        t = clock.now + np.arange(60.0)
+        h.write(Batch("box", (A, B), t, rng.normal(50, 10, (2, 60)), {A: SeriesInfo(), B: SeriesInfo()}))
+        clock.now += 60.0
+    h.close()
+    svc = MetricsService([], capacity=100, history=History(tmp_path, read_only=True))
+    try:
+        frame = svc.frame("temp", start=start + 100, end=start + 5 * 3600, columns=300)
+        samples = svc.frame("temp", start=start, end=start + 6 * 3600)
+    finally:
+        svc.close_history()
+    grid = frame.attrs["grid"]
+    assert grid == {"source": "30s", "start": start + 90, "width": 60.0, "columns": 299}, "two buckets a column"
+    for labels, rows in frame.groupby("labels"):
+        mine = samples[samples["labels"] == labels]
+        t = mine["time"].map(pd.Timestamp.timestamp).to_numpy()
+        column = np.floor((t - grid["start"]) / grid["width"])
+        for index, drawn in rows.groupby(np.floor((rows["time"].map(pd.Timestamp.timestamp) - grid["start"])
+                                                  / grid["width"])):
+            inside = mine["value"].to_numpy()[column == index]
+            assert drawn["value"].min() == inside.min() and drawn["value"].max() == inside.max()
