@@ -43,4 +43,4 @@ def test_the_session_level_names_exist_on_a_page_held_open_by_chromium(served, p
     assert gone == []
     assert count == 1, "the page's one websocket connection"
     assert writing in ([False], [True])
-    assert len(transport.PRIVATE) == 10
+    assert len(transport.PRIVATE) == 13
