@@ -11,7 +11,8 @@ Both systems get the same samples, exact and at 4 significant digits (``dashboar
 * **Prometheus**: an OpenMetrics file of the samples, turned into TSDB blocks by ``promtool tsdb
   create-blocks-from openmetrics`` with blocks as long as the data (its CPU is the child's user + system
   seconds), then a real Prometheus server on loopback started on those blocks (from Debian's
-  ``prometheus`` package), queried over HTTP as Grafana would for a zoom: ``min_over_time`` and ``max_over_time`` at 1,200 steps, two queries.
+  ``prometheus`` package), queried over HTTP as Grafana would for a zoom: ``min_over_time`` and
+  ``max_over_time`` at 1,200 steps, two queries.
 * **This project**: ``History(folder, precision=...)`` fed the samples as a 1 Hz server writes them, one
   batch a second (and, for comparison, one batch a minute), at data time (its clock follows the data); its
   CPU is the process's CPU seconds while writing and until ``close()`` (the worker's threads included). A
