@@ -231,6 +231,9 @@ class Feed(ViewerControls):
         doc = self.doc
         if self.closed or doc is None:
             return
+        if self._loop is not None and threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(self._flush_now)  # (a widget of another cell: its comm's thread)
+            return
         self._dirty = True
         if self.comm is None and doc.session_context is not None:
             if not self._commit_scheduled:

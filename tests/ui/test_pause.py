@@ -77,3 +77,29 @@ async def test_the_dashboard_pauses_every_part_and_its_status_still_follows(feed
     dash.paused = False
     assert not feed.paused and not Feed.for_document(second).paused
     Feed.for_document(second).close()
+
+
+async def test_a_resume_from_another_thread_is_drawn_on_the_feed_s_loop(feed_config):
+    """A widget of another notebook cell (JupyterLab hands its messages to a thread of their own) resumes
+    the plot: the document changes on the feed's loop, never in that thread."""
+    import threading
+
+    feed_config.flush_interval = 0.01
+    svc = MetricsService([], window=600)
+    write(svc, 1.0, 1.0)
+    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
+    doc = Document()
+    doc.add_root(plot.get_root(doc))
+    (feed,) = plot.feeds()
+    cds = feed.columns["sys"].cds
+    plot.paused = True
+    for i in range(2, 10):
+        write(svc, float(i), float(i))
+    await async_poll(lambda: feed.paused_flushes > 0, what="a held flush")
+    changed_in: set[int] = set()
+    doc.on_change(lambda _event: changed_in.add(threading.get_ident()))
+    widget = threading.Thread(target=lambda: setattr(plot, "paused", False))
+    widget.start()
+    widget.join(timeout=10)
+    await async_poll(lambda: len(cds.data["time"]) == 9, what="the rows collected during the pause")
+    assert changed_in == {threading.get_ident()}
