@@ -26,14 +26,15 @@ TIER_SCHEMA = pa.schema([("series", pa.int32()), ("t", pa.float64()), ("tmin", p
 #: Parquet encodings: floats split by byte before compression (their exponents and high bytes compress
 #: well). Raw chunks use zstd at level 9 (the most samples per byte: 4% smaller than level 3 at 4
 #: significant digits, 8 M samples/s written on one core), level 1 for the fastest sources; aggregate
-#: chunks, small and read whole over long zooms, use LZ4 (4% larger than zstd, a third faster to read back;
-#: with dictionary encoding, pyarrow's default, they were 50% larger and slower than both).
+#: chunks use zstd at level 9 too (a fifth smaller than LZ4, a tenth slower to zoom through; with
+#: dictionary encoding, pyarrow's default, they were 50% larger and slower than both).
 RAW_ENCODING = {"series": "DELTA_BINARY_PACKED", "time": "BYTE_STREAM_SPLIT", "value": "BYTE_STREAM_SPLIT"}
 #: An aggregate's other times are stored as offsets from its bucket's start ``t``: a few seconds, whose
 #: bytes are almost all zero or alike, where the absolute times cost a fifth of the aggregates' bytes.
 #: Exact both ways: the times of one bucket are multiples of the same unit in the last place. A chunk
 #: written before (columns ``tmin``, ``tmax``, ``tgap``) is read as it is.
 OFFSETS = {"tmin": "tmin_after_t", "tmax": "tmax_after_t", "tgap": "tgap_after_t"}
+OFFSETS_BACK = {offset: name for name, offset in OFFSETS.items()}
 TIER_ENCODING = {"series": "DELTA_BINARY_PACKED", "count": "DELTA_BINARY_PACKED",
                  **{name: "BYTE_STREAM_SPLIT" for name in ("t", "min", "max", *OFFSETS.values())}}
 #: The aggregate columns a drawing reads (all of them).
@@ -112,8 +113,6 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     names = [n for n in stored if n not in OFFSETS] if columns is None else list(columns)
     return table.select([OFFSETS_BACK.get(n, n) for n in names])
 
-
-OFFSETS_BACK = {offset: name for name, offset in OFFSETS.items()}
 
 
 def parse_precision(text: str | int | None) -> int | None:

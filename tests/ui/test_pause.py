@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from bokeh.document import Document
 from bokeh.document.events import ColumnsPatchedEvent, ColumnsStreamedEvent
-from bokeh.models import GlyphRenderer, Line
+from bokeh.models import ColumnDataSource, GlyphRenderer, Line
 
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
 from dashboard.service import MetricsService, SourceEvent
@@ -27,7 +27,9 @@ def rows_events(doc: Document) -> list:
     return events
 
 
-async def test_a_paused_plot_draws_nothing_then_everything_on_resume(feed_config):
+def paused_plot(feed_config) -> tuple[MetricsService, TimeSeriesPlot, Document, Feed, ColumnDataSource]:
+    """A plot of one sample in a document, paused: its service, the plot, the document, its feed and the
+    plot's source of rows."""
     feed_config.flush_interval = 0.01
     svc = MetricsService([], window=600)
     write(svc, 1.0, 1.0)
@@ -35,8 +37,12 @@ async def test_a_paused_plot_draws_nothing_then_everything_on_resume(feed_config
     doc = Document()
     doc.add_root(plot.get_root(doc))
     (feed,) = plot.feeds()
-    cds = feed.columns["sys"].cds
     plot.paused = True
+    return svc, plot, doc, feed, feed.columns["sys"].cds
+
+
+async def test_a_paused_plot_draws_nothing_then_everything_on_resume(feed_config):
+    svc, plot, doc, feed, cds = paused_plot(feed_config)
     assert feed.paused
     events = rows_events(doc)
     for i in range(2, 30):
@@ -84,15 +90,7 @@ async def test_a_resume_from_another_thread_is_drawn_on_the_feed_s_loop(feed_con
     the plot: the document changes on the feed's loop, never in that thread."""
     import threading
 
-    feed_config.flush_interval = 0.01
-    svc = MetricsService([], window=600)
-    write(svc, 1.0, 1.0)
-    plot = TimeSeriesPlot(service=svc, metric="cpu_percent")
-    doc = Document()
-    doc.add_root(plot.get_root(doc))
-    (feed,) = plot.feeds()
-    cds = feed.columns["sys"].cds
-    plot.paused = True
+    svc, plot, doc, feed, cds = paused_plot(feed_config)
     for i in range(2, 10):
         write(svc, float(i), float(i))
     await async_poll(lambda: feed.paused_flushes > 0, what="a held flush")
