@@ -18,7 +18,6 @@ import pyarrow as pa
 
 from .files import (
     COMPACT_ROWS,
-    FAST_SAMPLES_PER_SECOND,
     LOG_SCHEMA,
     TIER_SCHEMA,
     Chunk,
@@ -213,9 +212,8 @@ def convert_segment(folder: Path, segment: Path, batches: list[pa.RecordBatch]) 
         series, t, v = series[order], t[order], v[order]
     seq = number(segment)
     first, last = float(t.min()), float(t.max())
-    fast = t.size > FAST_SAMPLES_PER_SECOND * max(last - first, 1.0)
     samples = pa.table({"series": series, "time": t, "value": v}, schema=LOG_SCHEMA)
-    written = [("raw", write_chunk(folder, "raw", samples, first, last, seq, fast))]
+    written = [("raw", write_chunk(folder, "raw", samples, first, last, seq, fast=True))]
     rows = None
     for tier in list(TIERS)[1:]:  # the finest from the samples, each coarser one from the one below
         rows = aggregate(series, t, v, TIERS[tier], ordered=True) if rows is None else coarsen(rows, TIERS[tier])
