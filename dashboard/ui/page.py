@@ -15,9 +15,10 @@ again).
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -102,6 +103,7 @@ def page(dash: MetricsDashboard, args: dict[str, Any] | None = None, notices: Se
         title=dash.title, theme="dark" if dark else "default", main=[*shown, dash],
         header_background="#1f4e79", meta_viewport=VIEWPORT, header=_who(logout))
     template.dashboard = dash  # what tests and embedding code reach through the page
+    template.server_doc = _in_one_freeze(template.server_doc)
     if pn.state.curdoc is not None:
         from tornado.ioloop import IOLoop
 
@@ -112,6 +114,20 @@ def page(dash: MetricsDashboard, args: dict[str, Any] | None = None, notices: Se
             pn.state.curdoc.js_on_event("document_ready", CustomJS(args={"rendered_dark": dark},
                                                                    code=AUTO_THEME_JS))
     return template
+
+
+def _in_one_freeze(server_doc: Callable[..., Any]) -> Callable[..., Any]:
+    """``server_doc`` with the document's model graph recomputed once, at the end: Panel's template adds
+    its roots, theme, links and hooks one at a time, each a walk of every model of the page (nine walks, a
+    quarter of a page's build)."""
+    @functools.wraps(server_doc)
+    def frozen(doc: Any = None, title: str | None = None, location: Any = True) -> Any:
+        doc = doc if doc is not None else pn.state.curdoc
+        if doc is None:
+            return server_doc(doc, title, location)
+        with doc.models.freeze():
+            return server_doc(doc, title, location)
+    return frozen
 
 
 def _who(logout: str) -> list[Any]:

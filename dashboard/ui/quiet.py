@@ -61,10 +61,25 @@ def _raised_in_connection_session(exc: BaseException) -> bool:
         "bokeh/server/connection.py")
 
 
+class ClosedBeforeSend(logging.Filter):
+    """Bokeh's websocket handler warns "Failed sending message as connection was closed" for every message
+    still queued when a page goes away (a viewer closing a tab while it streams): normal, logged at debug."""
+
+    MESSAGE = "Failed sending message as connection was closed"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == self.MESSAGE and not record.exc_info:
+            log.debug("a viewer's page closed before a message reached it")
+            return False
+        return True
+
+
 def quiet_detached_sessions() -> None:
     """Install :class:`DetachedSession` on the loggers that report it (Bokeh's protocol handler and
-    Tornado's uncaught exceptions). Idempotent."""
-    for name in ("bokeh.server.protocol_handler", "tornado.application"):
+    Tornado's uncaught exceptions), and :class:`ClosedBeforeSend` on Bokeh's websocket handler's.
+    Idempotent."""
+    for name, kind in (("bokeh.server.protocol_handler", DetachedSession),
+                       ("tornado.application", DetachedSession), ("bokeh.server.views.ws", ClosedBeforeSend)):
         logger = logging.getLogger(name)
-        if not any(isinstance(f, DetachedSession) for f in logger.filters):
-            logger.addFilter(DetachedSession())
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())

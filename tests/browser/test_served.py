@@ -110,3 +110,4 @@ def test_pages_opening_and_snapshots_write_no_gap_and_no_traceback(browser, serv
     assert set(columns["value"]) <= set(frame["value"]), "extremes of the samples, not averages"
     log = log_path.read_text()
     assert "Traceback" not in log and "exception was never retrieved" not in log, log[-3000:]
+    assert "Failed sending message" not in log, "a page's close is normal, not a warning"

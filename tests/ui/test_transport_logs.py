@@ -52,3 +52,14 @@ def test_a_detached_session_s_assertion_is_quiet_and_other_errors_are_not(caplog
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.exc_info[1].args for r in errors] == [("something else",)]
     assert sum("closed while its session was let go" in m for m in kept.messages) == 2
+
+
+def test_a_message_to_a_closed_page_is_not_a_warning(caplog):
+    quiet.quiet_detached_sessions()
+    ws = logging.getLogger("bokeh.server.views.ws")
+    assert sum(isinstance(f, quiet.ClosedBeforeSend) for f in ws.filters) == 1
+    with caplog.at_level(logging.DEBUG):
+        ws.warning("Failed sending message as connection was closed")  # Bokeh's words, on a closed page
+        ws.warning("Failed sending message as connection was closed: %s", "other")  # not the same record
+    assert [r.getMessage() for r in caplog.records if r.name == ws.name] == [
+        "Failed sending message as connection was closed: other"]
