@@ -18,7 +18,6 @@ import pandas as pd
 import param
 from bokeh.models import (
     AdaptiveTicker,
-    AllLabels,
     BasicTicker,
     CDSView,
     ColumnDataSource,
@@ -35,6 +34,7 @@ from bokeh.models import (
     Line,
     LinearAxis,
     LinearScale,
+    NoOverlap,
     PlainText,
     Quad,
     Range1d,
@@ -150,7 +150,7 @@ class _PlotView:
         self.model.x_scale = scale
         if not component.log_y:
             self.model.y_scale = scale
-        labels = feed.shared("all_labels", AllLabels)
+        labels = feed.shared("labels", NoOverlap)  # a narrow (phone) plot leaves out a label that would overlap
         ticker = feed.shared("time_ticker", DatetimeTicker)
         # Times in the display time zone (Bokeh draws them in UTC), the date under the first tick: a linear axis
         # with a datetime ticker is a DatetimeAxis (whose default ticker, twelve models, costs a third of a plot)

@@ -170,6 +170,9 @@ def test_a_phone_s_width_has_no_horizontal_scroll(served, browser):
         with_data(page)
         widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1], f"the page is {widths[0]} px wide in a {widths[1]} px viewport"
+        policies = page.evaluate("() => [...Bokeh.documents[0].all_models].filter(m => m.major_label_policy)"
+                                 ".map(m => m.major_label_policy.type)")  # a narrow axis drops, never overlaps
+        assert policies and set(policies) == {"NoOverlap"}, policies
         assert page.errors.messages == []
     finally:
         context.close()
