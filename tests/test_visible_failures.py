@@ -66,7 +66,7 @@ async def test_a_plot_shades_the_outage_of_its_source(clock):
     view = feed.views[0]
     view._outages_checked = -1.0
     view.refresh(feed, [])
-    x0, x1 = view.outages.data["x0"], view.outages.data["x1"]
+    x0, x1 = view.outages.source.data["x0"], view.outages.source.data["x1"]
     assert len(x0) == 1, "one band over the one outage"
     t, v = svc.store.window(flaky.key, 1e9, now=clock())
     gap_t = t[np.isnan(v)]

@@ -304,5 +304,6 @@ class LiveComponent(ViewOptions, pn.custom.PyComponent):
         raise NotImplementedError
 
     def __panel__(self) -> pn.viewable.Viewable:
-        self._pane = LivePane(self, **{name: getattr(self, name) for name in LAYOUT})
+        values = {name: getattr(self, name) for name in LAYOUT}  # (a pane's default left out costs it nothing)
+        self._pane = LivePane(self, **{k: v for k, v in values.items() if v != LivePane.param[k].default})
         return self._pane

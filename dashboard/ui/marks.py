@@ -1,6 +1,9 @@
-"""A plot's annotations: a dotted line at each one's time and a light band over its span, with the text on
-hover (fields Bokeh escapes: hostile text stays text). Built once the service has an annotation (most plots
-never carry one); drawn on the 0-1 range of the outage bands, so they never stretch the data's y range."""
+"""A plot's marks beside its lines, each built only once there is something to draw (most plots never carry
+one, and a page's models cost the server time to build and send).
+
+Outage bands: a red band over each time a source of the plot was down. Annotations: a dotted line at each
+one's time and a light band over its span, with the text on hover (fields Bokeh escapes: hostile text stays
+text). Both are drawn on a 0-1 y range of their own, so they never stretch the data's y range."""
 
 from __future__ import annotations
 
@@ -12,6 +15,27 @@ from bokeh.models import ColumnDataSource, CustomJSHover, HoverTool, Quad, Segme
 from ..annotations import Annotation, Annotations
 from ..metrics.model import SeriesKey
 from .glyphs import bare
+
+
+class OutageBands:
+    """A plot's outage bands, on the 0-1 range called ``outages``: the renderer is added at the first one."""
+
+    def __init__(self, fig: Any) -> None:
+        self.fig = fig
+        self.source: ColumnDataSource | None = None
+
+    def draw(self, x0: np.ndarray, x1: np.ndarray) -> None:
+        """Shade from each ``x0`` to its ``x1`` (ms since the epoch); nothing changes while they are the same."""
+        if self.source is None:
+            if x0.size:
+                self.source = ColumnDataSource(data={"x0": x0, "x1": x1})
+                bare(self.fig, self.source, Quad(left="x0", right="x1", bottom=0, top=1, fill_color="#d62728",
+                                                 fill_alpha=0.15, line_alpha=0),
+                     y_range_name="outages", level="underlay", name="outages")
+            return
+        old = self.source.data
+        if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
+            self.source.data = {"x0": x0, "x1": x1}
 
 
 class AnnotationMarks:

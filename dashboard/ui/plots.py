@@ -19,6 +19,7 @@ import param
 from bokeh.models import (
     AdaptiveTicker,
     BasicTicker,
+    BoxZoomTool,
     CDSView,
     ColumnDataSource,
     CrosshairTool,
@@ -53,7 +54,7 @@ from .base import LiveComponent
 from .downloads import add_tools, file_bytes, safe_name
 from .feed import Feed
 from .glyphs import bare
-from .marks import AnnotationMarks
+from .marks import AnnotationMarks, OutageBands
 from .themes import FigureTheme
 
 
@@ -148,6 +149,8 @@ class _PlotView:
             y_range=self.y_range, y_axis_type="log" if component.log_y else None,
         )
         self.model.x_scale = scale
+        box = next(t for t in self.model.tools if isinstance(t, BoxZoomTool))  # its overlay's look, shared
+        box.overlay.handles = feed.shared("box_handles", lambda: box.overlay.handles)
         if not component.log_y:
             self.model.y_scale = scale
         labels = feed.shared("labels", NoOverlap)  # a narrow (phone) plot leaves out a label that would overlap
@@ -183,10 +186,7 @@ class _PlotView:
         # (Assigning the ranges' renderer lists instead would recompute the live document's model graph
         # at every new series: seconds of a blocked event loop with a few sessions open.)
         self.model.extra_y_ranges = {"outages": feed.shared("band_range", lambda: Range1d(0, 1))}
-        self.outages = ColumnDataSource(data={"x0": np.empty(0), "x1": np.empty(0)})
-        self.outage_renderer = bare(
-            self.model, self.outages, Quad(left="x0", right="x1", bottom=0, top=1, fill_color="#d62728",
-                                           fill_alpha=0.15, line_alpha=0), y_range_name="outages", level="underlay")
+        self.outages = OutageBands(self.model)  # drawn at the first outage
         # annotations and alert marks: drawn once the service has any for this plot (most plots never do)
         self.notes: AnnotationMarks | None = None
         self.alerts: AlertMarks | None = None
@@ -207,8 +207,10 @@ class _PlotView:
         self.count = 0
         if not getattr(feed, "static", False):  # a snapshot's range is fixed
             self.anchor = self._window_anchor(component.window or feed.view_window)
-            bare(self.model, self.anchor, Quad(left="x0", right="x1", bottom=0, top=1, fill_alpha=0, line_alpha=0),
-                 y_range_name="outages", level="underlay", view=feed.shared(f"rows_view:{self.anchor.id}", CDSView))
+            glyph = feed.shared("anchor_glyph", lambda: Quad(left="x0", right="x1", bottom=0, top=1, fill_alpha=0,
+                                                             line_alpha=0))
+            bare(self.model, self.anchor, glyph, y_range_name="outages", level="underlay",
+                 view=feed.shared(f"rows_view:{self.anchor.id}", CDSView))
         if component.unit is not None:
             self._set_unit(component.unit)
 
@@ -355,10 +357,7 @@ class _PlotView:
         self._percent_range()
         if self.alerts is not None:
             self.alerts.update(feed.service, self.component.metric, self.keys, between)
-        x0, x1 = outages(feed.service, self.sources, seconds, held)
-        old = self.outages.data
-        if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
-            self.outages.data = {"x0": x0, "x1": x1}
+        self.outages.draw(*outages(feed.service, self.sources, seconds, held))
 
 
 #: The x axis' ticks: clock times in the display time zone, as precise as the ticks' spacing, the date under the

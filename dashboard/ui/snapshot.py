@@ -166,8 +166,7 @@ def _figure(plot: TimeSeriesPlot, viewer: _StaticViewer, start: float, end: floa
             view.add_series(key, cds, f"s{i}")
     else:  # nothing to draw: a fixed y range (a data range of no data has nothing to start from)
         view.model.y_range = Range1d(0, 1)
-    x0, x1 = outages(service, view.sources, end - start, (start, end))
-    view.outages.data = {"x0": x0, "x1": x1}
+    view.outages.draw(*outages(service, view.sources, end - start, (start, end)))
     view.marks(service)
     if view.notes is not None:
         view.notes.update(service.annotations, view.keys, (start, end))

@@ -30,7 +30,7 @@ panels:
 #: The Waves plot: its line's times (ms; NaN values mark a gap) and its outage bands.
 WAVES_JS = figure_js("Waves", """
     const line = m.renderers.find(r => r.data_source && r.data_source.data.time);
-    const band = m.renderers.find(r => r.data_source && r.data_source.data.x0);
+    const band = m.renderers.find(r => r.name === 'outages');  // added at the plot's first outage
     if (!line) return null;
     const d = line.data_source.data;
     const column = Object.keys(d).find(k => k !== 'time');

@@ -42,7 +42,8 @@ FIGURES_JS = """() => {
     const title = typeof m.title.text === 'string' ? m.title.text : m.title.text.text;
     const sources = m.renderers.map(r => r.data_source).filter(s => s);
     const lines = sources.filter(s => s.data.time);
-    const outages = sources.find(s => s.data.x1 && !s.data.text);
+    const band = m.renderers.find(r => r.name === 'outages');  // added at a plot's first outage
+    const outages = band ? band.data_source : null;
     const notes = sources.find(s => s.data.text);
     out[title] = {rows: lines.length ? lines[0].get_length() : 0, outages: outages ? outages.get_length() : 0,
                   notes: notes ? Array.from(notes.data.text) : []};
