@@ -9,7 +9,8 @@ data and the part of it spent in each phase, measured by wrapping the functions 
 (Panel's page handler: the session, the document with placeholders, the HTML), building the plots
 (``dashboard.ui.base._build_deferred``), websocket messages (Bokeh's handler: the document pulled,
 including its serialization), ``Document.to_json`` (the serialization alone) and the feed's commits
-(streaming the first rows). The first two pages are left out (imports, caches). Medians over the rest.
+(streaming the first rows), and counts the models of the page. The first two pages are left out (imports,
+caches). Medians over the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, free_port
 from benchmarks.time_to_first_data import ROWS_JS
 
 SPENT: collections.Counter[str] = collections.Counter()
+
+#: The models of the page's documents (each one built and sent by the server, and given a view by the browser).
+MODELS_JS = "() => Bokeh.documents.reduce((n, doc) => n + doc.all_models.size, 0)"
 
 
 def timed(name: str, function, awaited: bool = False):
@@ -100,6 +104,7 @@ def main() -> None:
         return t.user_time + t.system_time
 
     rows: list[tuple[float, float, dict[str, float]]] = []
+    models: list[int] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         time.sleep(3)  # the first collections
@@ -114,6 +119,7 @@ def main() -> None:
                     break
                 page.wait_for_timeout(20)
             rows.append((time.perf_counter() - start, cpu() - before, dict(SPENT)))
+            models.append(page.evaluate(MODELS_JS))
             page.close()
             time.sleep(1.5)
         browser.close()
@@ -121,6 +127,7 @@ def main() -> None:
     print(f"`python benchmarks/page_phases.py {pages}`: the default page at 1280x900, medians of {len(kept)} pages\n")
     print("| phase | server CPU (ms) |\n|---|---|")
     print(f"| every plot shows data (wall) | {statistics.median(r[0] for r in kept) * 1000:.0f} |")
+    print(f"| models on the page (a count) | {statistics.median(models[2:]):.0f} |")
     print(f"| server thread, all of it | {statistics.median(r[1] for r in kept) * 1000:.0f} |")
     for name in ("GET /", "build the plots", "websocket messages", "Document.to_json", "feed commits"):
         print(f"| {name} | {statistics.median(r[2].get(name, 0.0) for r in kept) * 1000:.0f} |")

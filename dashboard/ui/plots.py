@@ -39,6 +39,7 @@ from bokeh.models import (
     PlainText,
     Quad,
     Range1d,
+    ResetTool,
     Span,
     Title,
 )
@@ -144,11 +145,11 @@ class _PlotView:
         scale = feed.shared("linear_scale", LinearScale)  # a template: each plot's frame clones it
         self.model = figure(
             title=Title(text=title), x_axis_type=None, output_backend="canvas", toolbar_location="above",
-            tools="xpan,xwheel_zoom,xbox_zoom,reset", active_scroll="xwheel_zoom", x_range=x_range,
+            tools="xpan,xwheel_zoom,xbox_zoom", active_scroll="xwheel_zoom", x_range=x_range,
             lod_timeout=150,  # the zoom's range reaches the server 150 ms after the wheel stops
-            y_range=self.y_range, y_axis_type="log" if component.log_y else None,
-        )
+            y_range=self.y_range, y_axis_type="log" if component.log_y else None)
         self.model.x_scale = scale
+        self.model.add_tools(feed.shared("reset", ResetTool))  # (no state: one for all)
         box = next(t for t in self.model.tools if isinstance(t, BoxZoomTool))  # its overlay's look, shared
         box.overlay.handles = feed.shared("box_handles", lambda: box.overlay.handles)
         if not component.log_y:
@@ -173,15 +174,15 @@ class _PlotView:
             add_tools(self.model, component.download, x_range, self.x_axis, feed)
         self.model.toolbar.logo = None
         # Each series' value at the time under the pointer, in the plot's unit, and that time marked on every
-        # plot of the viewer (one Span shared by their crosshairs; always on, so no toolbar button).
+        # plot of the viewer (one crosshair in all their toolbars; always on, so no toolbar button).
         self.time_hover = self._time_hover(component.timezone)
         self.hover = HoverTool(
             tooltips=[("series", "$name"), ("time", "@time{custom}"), ("value", "$snap_y{custom}")],
             formatters={"@time": self.time_hover, "$snap_y": self._value_hover("")}, renderers=[], mode="vline",
             name="series", visible=False)  # always on: no button of its own in the toolbar
-        crosshair = feed.shared("crosshair", lambda: Span(dimension="height", line_color="#888888", line_width=1,
-                                                           line_dash="dashed"))
-        self.model.add_tools(self.hover, CrosshairTool(overlay=crosshair, dimensions="height", visible=False))
+        self.model.add_tools(self.hover, feed.shared("crosshair", lambda: CrosshairTool(
+            dimensions="height", visible=False, overlay=Span(dimension="height", line_color="#888888", line_width=1,
+                                                             line_dash="dashed"))))
         # Outage bands on a y range of their own (0 to 1, the plot's height), so they never stretch the data's.
         # (Assigning the ranges' renderer lists instead would recompute the live document's model graph
         # at every new series: seconds of a blocked event loop with a few sessions open.)

@@ -12,10 +12,12 @@ from .conftest import PLOT_STATE_JS, hover_plot_titled
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 CROSSHAIRS_JS = """() => {
-  const out = [];
+  const figures = [], tools = new Set();
   for (const d of Bokeh.documents) for (const m of d.all_models)
-    if (m.type === 'CrosshairTool') out.push([m.overlay.id, m.overlay.location]);
-  return out;
+    if (m.type === 'Figure') figures.push(m);
+  for (const f of figures) for (const t of f.toolbar.tools) if (t.type === 'CrosshairTool') tools.add(t);
+  return {figures: figures.length, with: figures.filter(f => f.toolbar.tools.some(t => tools.has(t))).length,
+          marks: [...tools].map(t => [t.overlay.id, t.overlay.location])};
 }"""
 
 
@@ -24,9 +26,10 @@ def test_hovering_one_plot_marks_that_time_on_every_plot(served, page):
     poll(lambda: (s := page.evaluate(PLOT_STATE_JS)).get("Load average") and s["Load average"]["rows"] > 2,
          timeout=30, what="plots with data")
     before = page.evaluate(CROSSHAIRS_JS)
-    assert len(before) >= 7 and len({span for span, _ in before}) == 1, "one span shared by every plot"
+    assert before["figures"] >= 7 and before["with"] == before["figures"], "a crosshair on every plot"
+    assert len(before["marks"]) == 1, "one crosshair, and one line, for every plot"
     assert hover_plot_titled(page, "Load average")
-    marks = poll(lambda: (c := page.evaluate(CROSSHAIRS_JS))[0][1] is not None and c, timeout=10,
+    marks = poll(lambda: (c := page.evaluate(CROSSHAIRS_JS)["marks"])[0][1] is not None and c, timeout=10,
                  what="the crosshair to follow the pointer")
     at = marks[0][1] / 1000.0
     assert abs(at - time.time()) < 600, "a time within the window, in ms since the epoch"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import panel as pn
 from bokeh.document import Document
-from bokeh.models import BoxInteractionHandles, BoxZoomTool, GlyphRenderer, Quad
+from bokeh.models import BoxInteractionHandles, BoxZoomTool, CrosshairTool, GlyphRenderer, Plot, Quad, ResetTool
 
 from dashboard.metrics.model import Batch, SeriesInfo, SeriesKey
 from dashboard.service import MetricsService
@@ -15,10 +15,10 @@ from dashboard.ui import Feed, TimeSeriesPlot
 
 METRICS = ("cpu", "memory", "load")
 
-#: Models a plot of one series adds to a document that already shows one: figure, title, toolbar and its
-#: six tools with the box zoom's overlay, two axes and two grids, the y range, the legend and its item, the
-#: line with its renderer, the window's anchor.
-PER_PLOT = 21
+#: Models a plot of one series adds to a document that already shows one: figure, title, toolbar, its pan,
+#: wheel zoom, box zoom (with its overlay) and hover, two axes and two grids, the y range, the legend and its
+#: item, the line with its renderer, the window's anchor.
+PER_PLOT = 19
 
 
 def service() -> MetricsService:
@@ -63,6 +63,9 @@ def test_plots_of_a_viewer_share_what_they_draw_alike():
     assert len(boxes) == 3
     assert len({id(b.overlay) for b in boxes}) == 3, "each plot's zoom box is its own (it moves with the drag)"
     assert len([m for m in doc.models if isinstance(m, BoxInteractionHandles)]) == 1, "one look for all"
+    for tool in (CrosshairTool, ResetTool):  # in each plot's toolbar, without state of their own
+        (shared,) = [m for m in doc.models if isinstance(m, tool)]
+        assert all(shared in b.toolbar.tools for b in doc.models if isinstance(b, Plot)), tool
     anchors = [m for m in doc.models if isinstance(m, Quad)]
     assert len(anchors) == 1, "one glyph for the window's anchor of every plot"
     Feed.for_document(doc).close()
