@@ -34,7 +34,7 @@ class OutageBands:
                      y_range_name="outages", level="underlay", name="outages")
             return
         old = self.source.data
-        if x0.size != len(old["x0"]) or not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):
+        if not (np.array_equal(x0, old["x0"]) and np.array_equal(x1, old["x1"])):  # (unequal sizes: not equal)
             self.source.data = {"x0": x0, "x1": x1}
 
 

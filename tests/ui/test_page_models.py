@@ -44,17 +44,20 @@ def test_a_further_plot_adds_a_counted_number_of_models():
     assert sizes[2] - sizes[1] == sizes[1] - sizes[0] <= PER_PLOT, sizes
 
 
+def outage_bands(doc: Document) -> list[GlyphRenderer]:
+    return [r for r in doc.models if isinstance(r, GlyphRenderer) and r.name == "outages"]
+
+
 def test_outage_bands_come_with_the_first_outage():
-    svc = service()
-    doc = page_of(svc, 2)
-    assert not [r for r in doc.models if isinstance(r, GlyphRenderer) and r.name == "outages"]
-    views = Feed.for_document(doc).views
-    views[0].outages.draw(np.array([1000.0]), np.array([2000.0]))
-    bands = [r for r in doc.models if isinstance(r, GlyphRenderer) and r.name == "outages"]
+    doc = page_of(service(), 2)
+    assert not outage_bands(doc)
+    feed = Feed.for_document(doc)
+    feed.views[0].outages.draw(np.array([1000.0]), np.array([2000.0]))
+    bands = outage_bands(doc)
     assert len(bands) == 1 and list(bands[0].data_source.data["x0"]) == [1000.0]
-    views[0].outages.draw(np.array([1000.0]), np.array([2000.0]))
-    assert [r for r in doc.models if isinstance(r, GlyphRenderer) and r.name == "outages"] == bands
-    Feed.for_document(doc).close()
+    feed.views[0].outages.draw(np.array([1000.0]), np.array([2000.0]))
+    assert outage_bands(doc) == bands, "the same band, not another"
+    feed.close()
 
 
 def test_plots_of_a_viewer_share_what_they_draw_alike():
