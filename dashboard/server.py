@@ -38,6 +38,11 @@ TITLE = "dashboard"
 
 INGEST_SOURCE = "ingest"
 
+#: The BokehJS bundles a served page loads: Bokeh's own, its widgets, and its tables (Panel's bundle imports
+#: them). Not WebGL (the plots draw on a canvas) nor MathJax (no text from a source is ever typeset): 2 MB of
+#: the 4.8 MB of script a first visit fetches, parses and runs before it can ask for its document.
+PAGE_BUNDLES = ("bokeh", "bokeh-widgets", "bokeh-tables")
+
 
 def build_app(service: MetricsService | None = None) -> Any:
     """The page of a dashboard of ``service`` (the shared one by default) for one session (its view from the
@@ -173,6 +178,7 @@ def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_or
         log.info("viewers log in (%s); /metrics %s", "basic auth" if auth.basic_auth else auth.oauth_provider,
                  "is public" if auth.metrics_public else
                  "takes a bearer token or a login" if auth.metrics_token else "needs a login")
+    lean_scripts(server._tornado)
     EmbedGuard.install(server._tornado, origins)
     install_viewers(server._tornado, auth)  # who may look, of those who log in
     if auth.enabled:
@@ -213,6 +219,18 @@ def route_table(server: Any) -> list[tuple[str, str]]:
     walk(app.wildcard_router)
     walk(app.default_router)
     return sorted(set(out))
+
+
+def lean_scripts(application: Any) -> None:
+    """Pages and embeds of ``application`` (a ``BokehTornado``) load only :data:`PAGE_BUNDLES` of BokehJS.
+    Bokeh's server gives every page all five bundles, since a session's models may change; a dashboard's
+    are known (its plots never use WebGL, and text from sources must stay text)."""
+    every = application.resources
+
+    def resources(absolute_url: Any = None) -> Any:
+        return every(absolute_url).clone(components=list(PAGE_BUNDLES))
+
+    application.resources = resources
 
 
 def skip_validation() -> None:

@@ -3,13 +3,15 @@
 A page streams while twenty more open and close, one every two seconds (or as fast as they come), and
 snapshots are asked for between them: the 10 Hz synthetic source and the system source get no gap written
 (a page is never the reason a collection runs late), every snapshot answers 200, the downloaded samples
-hold no NaN, and the server's log holds no traceback (a page closing is normal, not an error).
+hold no NaN, and the server's log holds no traceback (a page closing is normal, not an error). A page
+and an embed load only the BokehJS bundles they use.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -113,3 +115,22 @@ def test_pages_opening_and_snapshots_write_no_gap_and_no_traceback(browser, serv
     log = log_path.read_text()
     assert "Traceback" not in log and "exception was never retrieved" not in log, log[-3000:]
     assert "Failed sending message" not in log, "a page's close is normal, not a warning"
+
+
+def test_a_page_and_an_embed_load_only_the_bokehjs_bundles_they_use(browser, served):
+    url, _log = served
+    scripts = re.findall(r'src="[^"]*?/?static/js/([\w.-]+?)\.min\.js', httpx.get(url, timeout=60).text)
+    assert scripts == ["bokeh", "bokeh-widgets", "bokeh-tables"], scripts  # no WebGL, no MathJax (2 MB)
+    autoload = httpx.get(f"{url}embed/autoload.js", params={"bokeh-autoload-element": "x", "panel": "Waves"},
+                         headers={"Referer": url}, timeout=60).text
+    assert "bokeh-tables.min.js" in autoload and "mathjax" not in autoload and "bokeh-gl" not in autoload
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors, fetched = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto(url)
+    poll(lambda: with_data(page), timeout=90, what="the page's plot with data")
+    page.close()
+    assert errors == []  # (Panel's bundle needs Bokeh's tables: without them the page would not build)
+    assert not [u for u in fetched if "mathjax" in u or "bokeh-gl" in u], fetched
