@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -23,13 +25,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard_server(*args: str, timeout: float = 60.0) -> Iterator[tuple[str, int]]:
+def dashboard_server(*args: str, timeout: float = 60.0, checkout: str | None = None) -> Iterator[tuple[str, int]]:
     """Run ``dashboard serve`` on a free loopback port, its history in a fresh folder (as a first start:
-    nothing to restore); yields its URL and process id once it answers."""
+    nothing to restore); yields its URL and process id once it answers. ``checkout``: another checkout of
+    the project whose code to run (a build to compare with), instead of the installed one."""
     port = free_port()
     data = tempfile.mkdtemp(prefix="dashboard-bench-data-")
-    server = subprocess.Popen(["dashboard", "--log-level", "WARNING", "serve", "--port", str(port),
-                               "--data-dir", data, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [checkout, os.environ.get("PYTHONPATH")]))}
+    server = subprocess.Popen([sys.executable, "-m", "dashboard", "--log-level", "WARNING", "serve", "--port",
+                               str(port), "--data-dir", data, *args], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env if checkout else None, cwd=checkout)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + timeout
