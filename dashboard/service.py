@@ -20,6 +20,8 @@ Per source, a loop owned by the service's :class:`~dashboard.core.resources.Reso
   writes the gap and ``up=0``, and collects again after the usual interval: no backoff, no breaker, since
   asking again at once would read the same thing;
 * on success writes the batch (or batches: a push source drains several) and ``up=1``, and publishes it.
+  An empty answer of a source that is up writes ``up=1`` at most once a second (``UP_HEARTBEAT``: a push
+  source drained ten times a second with nothing pushed would make every page redraw ten times a second).
   Empty answers for longer than three intervals are "no data" (``health``), which is not an error.
   Each gap written is counted (``Source.gaps``, ``dashboard_source_gaps_total`` on ``/metrics``).
 
@@ -32,7 +34,6 @@ change is logged under the ``dashboard`` logger with the source's name, and publ
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import math
 import time
@@ -41,7 +42,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import param
 
 from .alerts.alerting import Alerting
@@ -54,15 +54,18 @@ from .core.publisher import MetricsPublisher
 from .core.resilience import CircuitBreaker, RetryPolicy
 from .core.state import ConnectionState, Transition
 from .errors import DataError, SourceUnavailable, describe_failure
-from .metrics.frames import to_epoch, to_frame
 from .metrics.model import Batch, SeriesInfo, SeriesKey
 from .metrics.store import Store
+from .queries import Querying
 from .sources import default_sources
 from .sources.base import Source
 
 log = logging.getLogger("dashboard.service")
 #: Seconds a collection may start late (a busy host) without a gap; later, the machine was stopped (suspended).
 STALL = 60.0
+#: Seconds between two ``up`` samples of a source up whose collections come back empty (a push source drained
+#: ten times a second with nothing pushed writes one a second, not ten for every page to redraw).
+UP_HEARTBEAT = 1.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class SourceEvent:
     at: float
 
 
-class MetricsService(Alerting, Annotating, ThreadedService):
+class MetricsService(Alerting, Annotating, Querying, ThreadedService):
     """Collects from sources into a bounded store and publishes every batch to the viewers.
 
     ``clock`` (monotonic) and ``sleep`` pace the loops and the breakers; ``wall`` stamps gaps. All three
@@ -320,7 +323,10 @@ class MetricsService(Alerting, Annotating, ThreadedService):
     def _record_success(self, source: Source, batches: list[Batch], late: float = 0.0) -> None:
         """Write what a collection gave and ``up=1``; a gap before it where the source was silent (samples 2.5
         intervals apart beyond the ``late`` seconds a busy host delayed it) or the host stalled (``STALL``)."""
-        last_t, _ = self.store.latest(source.up_key) if source.up_key in self.store else (-math.inf, 0.0)
+        last_t, was_up = self.store.latest(source.up_key) if source.up_key in self.store else (-math.inf, 0.0)
+        now = max(self._wall(), last_t)
+        if not batches and was_up == 1 and now - last_t < UP_HEARTBEAT:  # up, and said so within a second
+            return source.record_success(now, samples=0)
         first = batches[0] if batches else None
         if first is not None and source.late_gaps and math.isfinite(last_t) \
                 and (first.time[0] - last_t - late > 2.5 * source.interval or late > STALL):
@@ -330,7 +336,7 @@ class MetricsService(Alerting, Annotating, ThreadedService):
         for batch in batches[:-1]:
             self._write(batch)
         last = batches[-1] if batches else None
-        times = last.time if last is not None else np.array([max(self._wall(), last_t)])
+        times = last.time if last is not None else np.array([now])
         up = Batch(source.name, (source.up_key,), times, np.ones((1, times.size)),
                    {source.up_key: SeriesInfo(help="1 when the last collection succeeded")})
         self._write(last.beside(up) if last is not None else up)  # an empty answer: up, and a gap in the rest
@@ -358,39 +364,10 @@ class MetricsService(Alerting, Annotating, ThreadedService):
             for note in rule.changes(batch):
                 self.add_annotation(note)
 
-    # -- queries for notebooks ----------------------------------------------------------------------------
-    def keys(self, metric: str | None = None, source: str | None = None, **labels: str) -> list[SeriesKey]:
-        """Known series, filtered by metric name, source and label values."""
-        return [k for k in self.store.keys(metric, source) if k.matches(labels=labels)]
-
-    def frame(self, metric: str | None = None, seconds: float | None = None, wide: bool = False,
-              source: str | None = None, start: Any = None, end: Any = None, columns: int | None = None,
-              **labels: str) -> pd.DataFrame:
-        """Samples as a pandas DataFrame: tidy (time, metric, labels, value) or ``wide``. The store's window
-        (or the last ``seconds``) by default; with ``start`` and/or ``end`` (epoch seconds, ISO 8601 text or
-        a datetime) every stored sample in that range, both ends included: exactly what a plot zoomed to
-        that range is drawn from; with ``columns`` too, what it draws (min and max per pixel column, where
-        ``frame.attrs["grid"]`` says)."""
-        bounds = {"start": None if start is None else to_epoch(start), "end": None if end is None else to_epoch(end)}
-        return to_frame(self.store, self.keys(metric, source, **labels), seconds, wide, columns=columns, **bounds)
-
-    def snapshot(self, path: Any, start: Any = None, end: Any = None, window: float | None = None) -> Any:
-        """Write a snapshot of this service's default dashboard (:meth:`MetricsDashboard.save
-        <dashboard.ui.layout.MetricsDashboard.save>`: one HTML file that opens offline); the path."""
-        layout = importlib.import_module("dashboard.ui.layout")  # the layer above, loaded when asked for
-        system = any(type(s).__name__ == "SystemSource" for s in self.sources.values())
-        if window is None and start is None and end is None:
-            window = self.window
-        return layout.MetricsDashboard(service=self, system=system).save(path, start, end, window)
-
     def close_history(self) -> None:
         """Write what is logged into chunks and stop the history's worker (the folder stays)."""
         if self.history is not None:
             self.history.close()
-
-    def status(self) -> pd.DataFrame:
-        """One row per source: state, reason, last success and error, counts."""
-        return pd.DataFrame([s.status() for s in self.sources.values()])
 
     def __repr__(self) -> str:
         return (f"<MetricsService {self.name!r} state={self.state} sources={list(self.sources)} "

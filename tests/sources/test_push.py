@@ -82,3 +82,20 @@ def test_push_names_what_is_wrong():
         src.push()
     assert src.push(x=math.nan).accepted == 1, "NaN is a gap, not an error"
     assert src.pending == 1
+
+
+async def test_an_idle_push_source_says_up_once_a_second_and_pushed_samples_still_come_with_it(leak_check):
+    """Drained every 20 ms with nothing pushed: one ``up`` sample a second, not fifty (every page would redraw
+    its plot of ``up`` at each); a push is written at once, with ``up`` beside it."""
+    src = PushSource(name="idle", interval=0.02)
+    svc = MetricsService([src])
+    async with svc:
+        await async_poll(lambda: src.collections >= 100, timeout=30)  # two seconds or more of empty drains
+        t, _ = svc.store.window(src.up_key, 3600)
+        assert 1 <= t.size <= 2 + (t[-1] - t[0]), f"{t.size} up samples over {t[-1] - t[0]:.1f} s"
+        assert np.all(np.diff(t) >= 0.99), "at most one a second"
+        src.push(loss=0.5)
+        await async_poll(lambda: SeriesKey.of("loss") in svc.store, timeout=5)
+        t_loss, _ = svc.store.window(SeriesKey.of("loss"), 3600)
+        t_up, v_up = svc.store.window(src.up_key, 3600)
+        assert t_loss[-1] in t_up and v_up[-1] == 1.0, "a drain with samples writes up beside them"
