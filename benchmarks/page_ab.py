@@ -9,8 +9,10 @@ both up and is not counted), each in a new browser profile (a first visit: scrip
 at 1280x900, until every plot shows a row. For each build it prints the medians of: the wait from
 navigation to data; the server's main-thread CPU over it (the collection has a thread of its own); the
 browser's main-thread time (Chromium's ``TaskDuration``) and the part of it spent running script
-(``ScriptDuration``); and the page's JavaScript heap. Both servers collect while the other's page opens, so
-each wait is longer than with one server alone; the two builds share that.
+(``ScriptDuration``); and the page's JavaScript heap. Then, with the page open and streaming (from 2 s after
+its data, for ``STREAMING`` seconds): the websocket frames the page receives a second (a message is three
+frames or more), and the browser's and the server's main-thread time a second. Both servers collect while
+the other's page opens, so each wait is longer than with one server alone; the two builds share that.
 """
 
 from __future__ import annotations
@@ -29,12 +31,18 @@ from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, dashboard_server
 from benchmarks.time_to_first_data import ROWS_JS, main_thread_cpu
 
 MEASURES = ("every plot shows data (s)", "server main-thread CPU (s)", "browser main-thread time (s)",
-            "browser script time (s)", "JavaScript heap (MB)")
+            "browser script time (s)", "JavaScript heap (MB)", "streaming: websocket frames to the page a second",
+            "streaming: browser main-thread time (ms a second)", "streaming: server main-thread CPU (ms a second)")
+
+#: Seconds of streaming measured on each page.
+STREAMING = 6.0
 
 
 def open_page(browser: Any, url: str, pid: int) -> tuple[float, ...] | None:
     """One first visit of ``url``: the measures in :data:`MEASURES`, or None when no data came in 30 s."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    frames: list[float] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda _payload: frames.append(time.perf_counter())))
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
     cpu, start = main_thread_cpu(pid), time.perf_counter()
@@ -48,10 +56,23 @@ def open_page(browser: Any, url: str, pid: int) -> tuple[float, ...] | None:
         page.wait_for_timeout(20)
     metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     server = main_thread_cpu(pid) - cpu
-    page.close()
     if waited is None:
+        page.close()
         return None
-    return waited, server, metrics["TaskDuration"], metrics["ScriptDuration"], metrics["JSHeapUsedSize"] / 1e6
+    page.wait_for_timeout(2000)
+    busy, cpu, start = _task_duration(cdp), main_thread_cpu(pid), time.perf_counter()
+    page.wait_for_timeout(STREAMING * 1000)
+    seconds = time.perf_counter() - start
+    streaming = (sum(t >= start for t in frames) / seconds, (_task_duration(cdp) - busy) / seconds * 1000,
+                 (main_thread_cpu(pid) - cpu) / seconds * 1000)
+    page.close()
+    return (waited, server, metrics["TaskDuration"], metrics["ScriptDuration"], metrics["JSHeapUsedSize"] / 1e6,
+            *streaming)
+
+
+def _task_duration(cdp: Any) -> float:
+    """The page's main-thread time so far (s)."""
+    return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
 
 
 def main(before: str, pairs: int = 10) -> None:
@@ -72,7 +93,8 @@ def main(before: str, pairs: int = 10) -> None:
     print(f"`python benchmarks/page_ab.py {before} {pairs}`: medians of {pairs} first visits each, alternated\n")
     print("| measure | " + " | ".join(results) + " |\n|---|" + "---|" * len(results))
     for i, measure in enumerate(MEASURES):
-        cells = [f"{statistics.median(r[i] for r in rows):.2f}" if rows else "no data" for rows in results.values()]
+        cells = [f"{statistics.median(r[i] for r in rows):.{0 if i >= 6 else 2}f}" if rows else "no data"
+                 for rows in results.values()]
         print(f"| {measure} | " + " | ".join(cells) + " |")
 
 
