@@ -52,6 +52,16 @@ def figure_js(title: str, body: str) -> str:
 }}"""
 
 
+def pumping(page: Any, predicate: Callable[[], Any]) -> Callable[[], Any]:
+    """``predicate``, after letting Playwright deliver ``page``'s pending events (frames, closes): its sync API
+    delivers them only while the test calls it, so a poll of a list those events fill, sleeping between
+    looks, would never see what came after its last call."""
+    def check() -> Any:
+        page.wait_for_timeout(20)
+        return predicate()
+    return check
+
+
 def chromium_path() -> str | None:
     """``$CHROMIUM`` if set (and present), else Debian's ``/usr/bin/chromium`` or ``chromium`` on PATH."""
     asked = os.environ.get("CHROMIUM")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -16,7 +17,7 @@ from dashboard.service import MetricsService
 from dashboard.ui.feed import Feed
 
 from ..support import http_ok, poll
-from .conftest import PLOT_STATE_JS, free_port
+from .conftest import PLOT_STATE_JS, free_port, pumping
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,32 +161,36 @@ def test_hostile_names_render_as_text(page):
 
 
 def test_each_flush_is_one_message_and_the_page_only_acknowledges(served, page):
-    received: list[str] = []
+    received: list[dict] = []  # the content of each message to the page
     sent: list[str] = []
 
     def watch(ws):
-        ws.on("framereceived", lambda f: received.append(f) if isinstance(f, str) and '"msgtype"' in f else None)
-        ws.on("framesent", lambda f: sent.append(f) if isinstance(f, str) and '"msgtype"' in f else None)
+        ws.on("framereceived", lambda f: received.append(json.loads(f))
+              if isinstance(f, str) and f.startswith('{"events"') else None)
+        ws.on("framesent", lambda f: sent.append(f)  # each message's header and content
+              if isinstance(f, str) and ('"msgtype"' in f or f.startswith('{"events"')) else None)
 
     page.on("websocket", watch)
     page.goto(served.url)
     poll(lambda: _all_advanced(page.evaluate(PLOT_STATE_JS), {}, EXPECTED_PLOTS), timeout=30, what="data")
     source = MetricsService.shared().sources["system"]
     n_received, n_sent, collections = len(received), len(sent), source.collections
-    poll(lambda: source.collections >= collections + 5, timeout=30, what="five more collections")
-    patches = [f for f in received[n_received:] if '"msgtype":"PATCH-DOC"' in f]
+    poll(pumping(page, lambda: source.collections >= collections + 5), timeout=30, what="five more collections")
+    messages = [{(e["kind"], e.get("attr")) for e in m["events"]} for m in received[n_received:]]
+    flushes = [m for m in messages if ("ModelChanged", "sent") in m]  # a flush counts itself in its message
+    assert flushes, "no update reached the page"
     # one collection -> one flush -> one message carrying every plot, card and status change
-    assert len(patches) <= source.collections - collections + 1, len(patches)
+    assert len(flushes) <= source.collections - collections + 1, len(flushes)
+    data = {("ColumnsPatched", "data"), ("ColumnsStreamed", "data"), ("ModelChanged", "text")}
+    assert not [m for m in messages if m & data and ("ModelChanged", "sent") not in m], "data outside a flush"
     acks = sent[n_sent:]
-    assert all(_is_ack(f) for f in acks), f"the page sends only acknowledgements: {acks[:3]}"
-    assert len(acks) <= len(patches) + 1, "at most one acknowledgement per update"
+    assert acks and all(_is_ack(f) for f in acks), f"the page sends only acknowledgements: {acks[:3]}"
+    assert len([f for f in acks if '"msgtype"' in f]) <= len(flushes) + 1, "at most one acknowledgement an update"
     (feed,) = Feed.open_feeds()
     assert feed._acks_seen and feed.in_flight <= config.max_in_flight
 
 
 def _is_ack(frame: str) -> bool:
-    import json
-
     content = json.loads(frame) if frame.startswith("{") and '"events"' in frame else None
     if content is None:  # the header frame of a message
         return '"msgtype":"PATCH-DOC"' in frame or '"msgtype": "PATCH-DOC"' in frame

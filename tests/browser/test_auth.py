@@ -212,9 +212,10 @@ def test_a_viewer_logs_in_sees_their_name_posts_a_note_and_logs_out(server, page
     # without the cookie: refused
     assert httpx.post(f"{server.url}/annotations", json={"text": "x"}, timeout=30).status_code == 401
     other = page.context.new_page()  # a second tab of the same viewer, which the logout ends too
-    # Its websockets as its own script sees them: Playwright's report of a background tab's socket closing
-    # can go missing on a busy machine (seen: the page's socket closed with code 1000, "logged out", and
-    # Playwright's WebSocket never reported it). A reconnect whose upgrade is refused closes too.
+    # Its websockets as its own script sees them, read with an evaluate. (Playwright's sync API delivers a
+    # page's events only while the test calls it: a poll of a list its "close" handler fills sleeps between
+    # looks and never sees a close that came after the last call; on a busy machine it often came later.)
+    # A reconnect whose upgrade is refused closes too.
     other.add_init_script(SOCKETS_JS)
     other.goto(server.url)
     poll(lambda: plotted(other), timeout=60, what="the second tab")
