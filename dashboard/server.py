@@ -149,6 +149,7 @@ def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_or
     service = service or MetricsService.shared()
     dashboard = dashboard or (lambda **params: default_dashboard(service, **params))
     skip_validation()
+    pn.config.browser_info = False  # (Panel's report of the browser: seven messages a page, none read here)
     origins = websocket_origins(address, port, allow_websocket_origin)
     auth = auth or AuthOptions()
     if auth.enabled and not auth.cookie_secret:

@@ -73,7 +73,6 @@ class TimeSeriesPlot(PlotOptions, LiveComponent):
     :class:`~dashboard.options.PlotOptions`, the same params a spec's plot panel is checked against.
     """
 
-
     download = param.Dict(
         default=None, allow_None=True,
         doc="What names this plot to the server's /download route (set by a served dashboard): its toolbar "
@@ -125,7 +124,8 @@ class _PlotView:
     What every plot of a viewer draws alike is one model per viewer (:meth:`Feed.shared`): the time axis'
     ticker and formatter, the label policy, the tickers and formatters of each unit, the time hover and the
     theme's hook. A page's plots cost a third fewer models to build and send, and a time zone or theme
-    change is one change per viewer.
+    change is one change per viewer. The figure is not ``syncable``: the sizes the browser lays it out at
+    are not sent back (a message a plot a page); its events (a zoom's ``RangesUpdate``, a reset) still are.
     """
 
     def __init__(self, component: TimeSeriesPlot, feed: Feed) -> None:
@@ -147,7 +147,7 @@ class _PlotView:
             title=Title(text=title), x_axis_type=None, output_backend="canvas", toolbar_location="above",
             tools="xpan,xwheel_zoom,xbox_zoom", active_scroll="xwheel_zoom", x_range=x_range,
             lod_timeout=150,  # the zoom's range reaches the server 150 ms after the wheel stops
-            y_range=self.y_range, y_axis_type="log" if component.log_y else None)
+            y_range=self.y_range, y_axis_type="log" if component.log_y else None, syncable=False)
         self.model.x_scale = scale
         self.model.add_tools(feed.shared("reset", ResetTool))  # (no state: one for all)
         box = next(t for t in self.model.tools if isinstance(t, BoxZoomTool))  # its overlay's look, shared

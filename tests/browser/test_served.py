@@ -4,7 +4,8 @@ A page streams while twenty more open and close, one every two seconds (or as fa
 snapshots are asked for between them: the 10 Hz synthetic source and the system source get no gap written
 (a page is never the reason a collection runs late), every snapshot answers 200, the downloaded samples
 hold no NaN, and the server's log holds no traceback (a page closing is normal, not an error). A page
-and an embed load only the BokehJS bundles they use.
+and an embed load only the BokehJS bundles they use, and a page sends the server no sizes of its figures
+and no report of the browser (messages it would only spend time on).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..support import http_ok, poll, stop_process
-from .conftest import PLOT_STATE_JS, free_port
+from .conftest import PLOT_STATE_JS, free_port, pumping
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,7 +118,7 @@ def test_pages_opening_and_snapshots_write_no_gap_and_no_traceback(browser, serv
     assert "Failed sending message" not in log, "a page's close is normal, not a warning"
 
 
-def test_a_page_and_an_embed_load_only_the_bokehjs_bundles_they_use(browser, served):
+def test_a_page_and_an_embed_load_only_the_bokehjs_bundles_they_use_and_echo_no_sizes(browser, served):
     url, _log = served
     scripts = re.findall(r'src="[^"]*?/?static/js/([\w.-]+?)\.min\.js', httpx.get(url, timeout=60).text)
     assert scripts == ["bokeh", "bokeh-widgets", "bokeh-tables"], scripts  # no WebGL, no MathJax (2 MB)
@@ -126,11 +127,18 @@ def test_a_page_and_an_embed_load_only_the_bokehjs_bundles_they_use(browser, ser
     assert "bokeh-tables.min.js" in autoload and "mathjax" not in autoload and "bokeh-gl" not in autoload
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    errors, fetched = [], []
+    errors, fetched, sent = [], [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: fetched.append(r.url))
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(str(payload))))
     page.goto(url)
     poll(lambda: with_data(page), timeout=90, what="the page's plot with data")
+
+    # laid out and drawn (it acknowledges a drawn flush): what the page tells the server by then is all
+    poll(pumping(page, lambda: any('"painted"' in m for m in sent)), timeout=60,
+         what="the page's first acknowledgement of a drawn flush")
     page.close()
     assert errors == []  # (Panel's bundle needs Bokeh's tables: without them the page would not build)
     assert not [u for u in fetched if "mathjax" in u or "bokeh-gl" in u], fetched
+    # no echo of what only the browser needs: a figure's sizes, Panel's report of the browser
+    assert not [m for m in sent if "inner_width" in m or "dark_mode" in m or "device_pixel_ratio" in m], sent
