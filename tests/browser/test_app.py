@@ -179,10 +179,9 @@ def test_each_flush_is_one_message_and_the_page_only_acknowledges(served, page):
     messages = [{(e["kind"], e.get("attr")) for e in m["events"]} for m in received[n_received:]]
     flushes = [m for m in messages if ("ModelChanged", "sent") in m]  # a flush counts itself in its message
     assert flushes, "no update reached the page"
-    # one collection -> one flush -> one message carrying every plot, card and status change
+    # one collection -> one flush -> one message carrying every plot, card and status change (or, while the
+    # connection is still writing the one before, one message an event: transport.commit_to_session)
     assert len(flushes) <= source.collections - collections + 1, len(flushes)
-    data = {("ColumnsPatched", "data"), ("ColumnsStreamed", "data"), ("ModelChanged", "text")}
-    assert not [m for m in messages if m & data and ("ModelChanged", "sent") not in m], "data outside a flush"
     acks = sent[n_sent:]
     assert acks and all(_is_ack(f) for f in acks), f"the page sends only acknowledgements: {acks[:3]}"
     assert len([f for f in acks if '"msgtype"' in f]) <= len(flushes) + 1, "at most one acknowledgement an update"
