@@ -28,7 +28,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, dashboard_server
-from benchmarks.time_to_first_data import ROWS_JS, main_thread_cpu
+from benchmarks.time_to_first_data import main_thread_cpu, wait_for_data
 
 MEASURES = ("every plot shows data (s)", "server main-thread CPU (s)", "browser main-thread time (s)",
             "browser script time (s)", "JavaScript heap (MB)", "streaming: websocket frames to the page a second",
@@ -47,32 +47,25 @@ def open_page(browser: Any, url: str, pid: int) -> tuple[float, ...] | None:
     cdp.send("Performance.enable")
     cpu, start = main_thread_cpu(pid), time.perf_counter()
     page.goto(url, wait_until="commit")
-    waited = None
-    while time.perf_counter() - start < 30:
-        state = page.evaluate(ROWS_JS)
-        if state and state["min"] > 0:
-            waited = time.perf_counter() - start
-            break
-        page.wait_for_timeout(20)
-    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-    server = main_thread_cpu(pid) - cpu
+    waited = wait_for_data(page, start)
     if waited is None:
         page.close()
         return None
+    metrics, server = _metrics(cdp), main_thread_cpu(pid) - cpu
     page.wait_for_timeout(2000)
-    busy, cpu, start = _task_duration(cdp), main_thread_cpu(pid), time.perf_counter()
+    busy, cpu, start = _metrics(cdp)["TaskDuration"], main_thread_cpu(pid), time.perf_counter()
     page.wait_for_timeout(STREAMING * 1000)
     seconds = time.perf_counter() - start
-    streaming = (sum(t >= start for t in frames) / seconds, (_task_duration(cdp) - busy) / seconds * 1000,
+    streaming = (sum(t >= start for t in frames) / seconds, (_metrics(cdp)["TaskDuration"] - busy) / seconds * 1000,
                  (main_thread_cpu(pid) - cpu) / seconds * 1000)
     page.close()
     return (waited, server, metrics["TaskDuration"], metrics["ScriptDuration"], metrics["JSHeapUsedSize"] / 1e6,
             *streaming)
 
 
-def _task_duration(cdp: Any) -> float:
-    """The page's main-thread time so far (s)."""
-    return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
+def _metrics(cdp: Any) -> dict[str, float]:
+    """Chromium's performance counters of the page so far (times in seconds)."""
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
 
 
 def main(before: str, pairs: int = 10) -> None:

@@ -29,7 +29,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import CHROMIUM, CHROMIUM_FLAGS, free_port
-from benchmarks.time_to_first_data import ROWS_JS
+from benchmarks.time_to_first_data import wait_for_data
 
 SPENT: collections.Counter[str] = collections.Counter()
 
@@ -113,11 +113,7 @@ def main() -> None:
             SPENT.clear()
             before, start = cpu(), time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/", wait_until="commit")
-            while time.perf_counter() - start < 60:
-                state = page.evaluate(ROWS_JS)
-                if state and state["min"] > 0:
-                    break
-                page.wait_for_timeout(20)
+            wait_for_data(page, start, limit=60)
             rows.append((time.perf_counter() - start, cpu() - before, dict(SPENT)))
             models.append(page.evaluate(MODELS_JS))
             page.close()

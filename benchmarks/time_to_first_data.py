@@ -42,6 +42,17 @@ ROWS_JS = """() => {
 }"""
 
 
+def wait_for_data(page, start: float, limit: float = 30.0) -> float | None:
+    """Seconds from ``start`` (``time.perf_counter``) until every plot of ``page`` holds a row; None when
+    none came within ``limit`` seconds of it."""
+    while time.perf_counter() - start < limit:
+        state = page.evaluate(ROWS_JS)
+        if state and state["min"] > 0:
+            return time.perf_counter() - start
+        page.wait_for_timeout(20)
+    return None
+
+
 def main_thread_cpu(pid: int) -> float:
     """CPU seconds of the server's main thread so far."""
     return next(t.user_time + t.system_time for t in psutil.Process(pid).threads() if t.id == pid)
