@@ -8,6 +8,9 @@ served by ``dashboard serve``, which can add routes; ``panel serve`` cannot.)
 import sys
 
 from dashboard.server import TITLE, build_app, spec_app_cached
+from dashboard.ui import propcache
+
+propcache.apply()  # (Bokeh's property defaults read once per class: the process is a server's)
 
 if len(sys.argv) > 1:
     title, app = spec_app_cached(sys.argv[1])

@@ -27,7 +27,7 @@ from .ingest import MAX_BODY, AnnotationsHandler, IngestHandler
 from .service import MetricsService
 from .sources.push import PushSource
 from .spec import Spec
-from .ui import quiet
+from .ui import propcache, quiet
 from .ui.layout import MetricsDashboard
 from .ui.page import page
 
@@ -149,6 +149,7 @@ def make_server(address: str = "127.0.0.1", port: int = 5006, allow_websocket_or
     service = service or MetricsService.shared()
     dashboard = dashboard or (lambda **params: default_dashboard(service, **params))
     skip_validation()
+    propcache.apply()  # (Bokeh's property defaults read once per class: a third of a page's server time)
     pn.config.browser_info = False  # (Panel's report of the browser: seven messages a page, none read here)
     origins = websocket_origins(address, port, allow_websocket_origin)
     auth = auth or AuthOptions()
